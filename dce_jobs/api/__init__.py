@@ -1,0 +1,1 @@
+"""The HTTP edge: routes and middlewares (the only place that speaks HTTP)."""

@@ -1,0 +1,89 @@
+"""Routes of one job's executions: start, inspect, log download."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from aiohttp import web
+
+from .. import schemas
+from ..errors import NotFound
+from ..models import ContainerResult, Job
+from ..keys import RUNNER, STORE
+from .body import read_json
+
+routes = web.RouteTableDef()
+
+INSPECT_TAIL_BYTES = 64 * 1024
+
+
+@routes.post("/api/jobs/{job_id}/start")
+async def start(request: web.Request) -> web.Response:
+    """Start the job on the given targets (all running containers when Target is absent)."""
+    store = request.app[STORE]
+    job = await store.get_job(request.match_info["job_id"])
+    targets = schemas.load_targets(await read_json(request, optional=True))
+    await request.app[RUNNER].start(job, targets)
+    return web.json_response(schemas.dump_job(await store.get_job(job.job_id)))
+
+
+@routes.get("/api/jobs/{job_id}/inspect/{executor_id}")
+async def inspect(request: web.Request) -> web.Response:
+    """The seed's inspect body: Target and per-container Result with the tail of each output."""
+    store = request.app[STORE]
+    job = await store.get_job(request.match_info["job_id"])
+    execution = await store.get_execution(job.job_id, request.match_info["executor_id"])
+    entries = []
+    for result in await store.list_results(job.job_id, execution.executor_id):
+        output, cut = None, False
+        if result.status.value in {"RUNNING", "RUNNING_FAILED", "FINISHED"}:
+            data, cut = await store.tail_output(job.job_id, execution.executor_id, result.index, max_bytes=INSPECT_TAIL_BYTES)
+            output = data.decode("utf-8", errors="replace")
+        entries.append(schemas.dump_result(result, output=output, output_cut=cut))
+    return web.json_response(schemas.dump_execution(execution, entries))
+
+
+@routes.get("/api/jobs/{job_id}/log/{executor_id}")
+async def download_log(request: web.Request) -> web.StreamResponse:
+    """Stream one container's full output (or every container's, each under a header) as a file."""
+    store = request.app[STORE]
+    job = await store.get_job(request.match_info["job_id"])
+    execution = await store.get_execution(job.job_id, request.match_info["executor_id"])
+    results = await store.list_results(job.job_id, execution.executor_id)
+    container_id = request.query.get("ContainerId", "").strip()
+    if container_id:
+        results = [_find(results, container_id)]
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/plain; charset=utf-8",
+            "Content-Disposition": _disposition(job, execution.executor_id, container_id and results[0].container_id),
+        }
+    )
+    await response.prepare(request)
+    for result in results:
+        if not container_id:
+            header = f"===== container {result.container_id} on node {result.node_id}: {result.status.value}"
+            exit_code = "" if result.exit_code is None else f", exit code {result.exit_code}"
+            await response.write(f"{header}{exit_code} =====\n".encode())
+        async for chunk in store.iter_output(job.job_id, execution.executor_id, result.index):
+            await response.write(chunk)
+        if not container_id:
+            await response.write(b"\n")
+    await response.write_eof()
+    return response
+
+
+def _find(results: list[ContainerResult], container_id: str) -> ContainerResult:
+    matches = [r for r in results if r.container_id.startswith(container_id)] if len(container_id) >= 12 else [
+        r for r in results if r.container_id == container_id
+    ]
+    if len(matches) != 1:
+        raise NotFound(container_id, error_id="container_id_not_found")
+    return matches[0]
+
+
+def _disposition(job: Job, executor_id: str, container_id: str) -> str:
+    parts = [job.name, executor_id] + ([container_id[:12]] if container_id else ["all"])
+    name = "_".join(parts) + ".log"
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"

@@ -1,0 +1,21 @@
+"""GET /api/health: store reachable, version (no auth)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .. import __version__
+from ..errors import StoreUnavailable
+from ..keys import STORE
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/health")
+async def health(request: web.Request) -> web.Response:
+    """200 when the store answers, 503 otherwise."""
+    try:
+        await request.app[STORE].ping()
+    except StoreUnavailable as e:
+        return web.json_response({"status": "unavailable", "store": e.message, "version": __version__}, status=503)
+    return web.json_response({"status": "ok", "store": "ok", "version": __version__})

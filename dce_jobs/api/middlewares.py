@@ -1,0 +1,79 @@
+"""Middlewares: request ids, the API token, and domain errors -> the seed's error bodies."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from .. import errors
+from ..keys import CONFIG
+
+log = logging.getLogger("dce_jobs.api")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_STATUS: list[tuple[type[errors.DceJobsError], int]] = [
+    (errors.NotFound, 404),
+    (errors.InvalidInput, 400),
+    (errors.Conflict, 400),
+    (errors.Unauthorized, 401),
+    (errors.PayloadTooLarge, 413),
+    (errors.ServiceUnavailable, 503),
+    (errors.StoreUnavailable, 503),
+]
+
+
+def error_body(error_id: str, message: str) -> dict[str, str]:
+    """The seed's error body."""
+    return {"message": message, "id": error_id}
+
+
+def error_response(status: int, error_id: str, message: str, request_id: str) -> web.Response:
+    """A JSON error response carrying the request id in a header."""
+    return web.json_response(error_body(error_id, message), status=status, headers={"X-Request-Id": request_id})
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn domain errors and aiohttp's own HTTP errors into `{"message", "id"}` bodies."""
+    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
+    request["request_id"] = request_id
+    try:
+        response = await handler(request)
+    except errors.DceJobsError as e:
+        status = next((code for cls, code in _STATUS if isinstance(e, cls)), 500)
+        if status == 500:
+            log.error("request %s %s %s failed: %s (%s)", request_id, request.method, request.path, e.error_id, e.message)
+            return error_response(500, "internal_error", f"internal error (request id {request_id})", request_id)
+        return error_response(status, e.error_id, e.message, request_id)
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, "payload_too_large", "the request body is too large", request_id)
+    except web.HTTPException as e:
+        if e.status >= 400 and e.content_type != "application/json":
+            error_id = e.reason.lower().replace(" ", "_")
+            return error_response(e.status, error_id, e.reason, request_id)
+        raise
+    except Exception:
+        log.exception("request %s %s %s failed", request_id, request.method, request.path)
+        return error_response(500, "internal_error", f"internal error (request id {request_id})", request_id)
+    response.headers.setdefault("X-Request-Id", request_id)
+    return response
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Require `Authorization: Bearer <token>` on /api routes when a token is configured."""
+    token = request.app[CONFIG].api_token
+    if token and request.path.startswith("/api/") and request.path not in _OPEN_PATHS:
+        given = request.headers.get("Authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+            raise errors.Unauthorized("a valid 'Authorization: Bearer <token>' header is required")
+    return await handler(request)
+
+
+_OPEN_PATHS = frozenset({"/api/health", "/api/openapi.json"})

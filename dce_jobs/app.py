@@ -1,0 +1,62 @@
+"""The composition root: create_app() builds the service and owns its resources."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from .api import executions, health, jobs
+from .api.middlewares import auth_middleware, errors_middleware
+from .cipher import SecretBox, load_keys
+from .config import Config
+from .keys import CONFIG, NODES, RUNNER, SECRET_BOX, STORE
+from .nodes import NodePool
+from .runner import Runner
+from .store import Store
+
+log = logging.getLogger("dce_jobs.app")
+
+FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
+
+
+def open_store(config: Config) -> Store:
+    """The configured store: MongoDB when DCE_JOBS_MONGO_URL is set, else SQLite in the data dir."""
+    if config.mongo_url:
+        from .store.mongo import MongoStore
+
+        return MongoStore(config.mongo_url, db_name=config.mongo_db)
+    from .store.sqlite import SqliteStore
+
+    return SqliteStore(config.data_dir / "dce-jobs.sqlite3")
+
+
+def create_app(config: Config, *, store: Store | None = None, nodes: NodePool | None = None) -> web.Application:
+    """Build the aiohttp application; resources open on startup and close on cleanup."""
+    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=config.max_body_bytes)
+    app[CONFIG] = config
+    app[SECRET_BOX] = SecretBox(load_keys(config.secret_keys, config.data_dir))
+    app[STORE] = store if store is not None else open_store(config)
+    app[NODES] = nodes if nodes is not None else NodePool(config)
+    app[RUNNER] = Runner(config=config, store=app[STORE], nodes=app[NODES], box=app[SECRET_BOX])
+    app.cleanup_ctx.append(_resources)
+    for table in (health.routes, jobs.routes, executions.routes):
+        app.add_routes(table)
+    if FRONTEND_DIR.is_dir():
+        app.router.add_get("/", _index)
+        app.router.add_static("/static/", FRONTEND_DIR, name="static")
+    return app
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    await app[STORE].open()
+    yield
+    await app[RUNNER].close()
+    app[NODES].close()
+    await app[STORE].close()
+
+
+async def _index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(FRONTEND_DIR / "index.html")

@@ -1,0 +1,133 @@
+"""Secrets: the only user of `cryptography`. Encrypt, decrypt, mask, merge masked edits, redact."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from .errors import ConfigError, SecretUndecryptable
+from .models import SecretArg
+
+KEY_FILE_NAME = "secret.key"
+
+
+def mask(length: int) -> str:
+    """The seed's mask of a secret: one `*` per character."""
+    return "*" * length
+
+
+class SecretBox:
+    """Authenticated encryption (Fernet: AES-128-CBC + HMAC-SHA256) with key rotation."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        if not keys:
+            raise ConfigError("DCE_JOBS_SECRET_KEY: no key given")
+        fernets = []
+        for position, key in enumerate(keys, start=1):
+            try:
+                fernets.append(Fernet(key.encode("ascii")))
+            except (ValueError, UnicodeEncodeError):
+                raise ConfigError(
+                    f"DCE_JOBS_SECRET_KEY: key #{position} is not a Fernet key (32 url-safe base64 bytes)"
+                ) from None
+        self._multi = MultiFernet(fernets)  # the first key encrypts, all of them decrypt
+
+    def __repr__(self) -> str:
+        return "SecretBox(<keys hidden>)"
+
+    def seal(self, plaintext: str) -> SecretArg:
+        """Encrypt one secret argument."""
+        return SecretArg(token=self._multi.encrypt(plaintext.encode()).decode("ascii"), length=len(plaintext))
+
+    def open(self, secret: SecretArg) -> str:
+        """Decrypt one secret argument, or raise SecretUndecryptable."""
+        try:
+            return self._multi.decrypt(secret.token.encode("ascii")).decode()
+        except (InvalidToken, UnicodeError):
+            raise SecretUndecryptable(
+                "a stored secret cannot be decrypted with the configured keys (was DCE_JOBS_SECRET_KEY changed?)"
+            ) from None
+
+    def rotate(self, secret: SecretArg) -> SecretArg:
+        """Re-encrypt one secret with the newest key."""
+        try:
+            token = self._multi.rotate(secret.token.encode("ascii")).decode("ascii")
+        except InvalidToken:
+            raise SecretUndecryptable("a stored secret cannot be decrypted with the configured keys") from None
+        return SecretArg(token=token, length=secret.length)
+
+    def merge(self, stored: Sequence[SecretArg], incoming: Sequence[str]) -> tuple[SecretArg, ...]:
+        """Apply an edit: an entry equal to the stored mask at its position keeps the stored secret."""
+        merged: list[SecretArg] = []
+        for position, value in enumerate(incoming):
+            if position < len(stored) and value == mask(stored[position].length):
+                merged.append(stored[position])
+            else:
+                merged.append(self.seal(value))
+        return tuple(merged)
+
+
+def load_keys(configured: Sequence[str], data_dir: Path) -> tuple[str, ...]:
+    """Configured keys, else the key file in `data_dir`, created (mode 0600) on first start."""
+    if configured:
+        return tuple(configured)
+    path = data_dir / KEY_FILE_NAME
+    if path.exists():
+        keys = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+        if not keys:
+            raise ConfigError(f"{path} is empty; remove it or set DCE_JOBS_SECRET_KEY")
+        return keys
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key().decode("ascii")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return (key,)
+
+
+def generate_key() -> str:
+    """A new random key in the format DCE_JOBS_SECRET_KEY takes."""
+    return Fernet.generate_key().decode("ascii")
+
+
+class Redactor:
+    """Replaces every occurrence of the secrets in a byte stream by their masks, across chunk borders."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        unique = {s for s in secrets if s}
+        # longest first, so a secret that contains another is masked whole
+        self._pairs = sorted(((s.encode(), mask(len(s)).encode()) for s in unique), key=lambda p: -len(p[0]))
+        self._keep = max((len(p[0]) for p in self._pairs), default=1) - 1
+        self._carry = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Redact `chunk`; hold back a tail that could be the start of a secret."""
+        if not self._pairs:
+            return chunk
+        buffer = self._replace(self._carry + chunk)
+        if self._keep == 0:
+            self._carry = b""
+            return buffer
+        self._carry = buffer[-self._keep :]
+        return buffer[: -self._keep]
+
+    def flush(self) -> bytes:
+        """Return what was held back (the stream ended)."""
+        rest, self._carry = self._carry, b""
+        return rest
+
+    def redact(self, data: bytes) -> bytes:
+        """Redact a whole byte string at once."""
+        return self._replace(data)
+
+    def redact_text(self, text: str) -> str:
+        """Redact a whole string at once."""
+        return self._replace(text.encode()).decode(errors="replace")
+
+    def _replace(self, data: bytes) -> bytes:
+        for secret, masked in self._pairs:
+            data = data.replace(secret, masked)
+        return data

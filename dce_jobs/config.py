@@ -1,0 +1,143 @@
+"""Configuration: one frozen Config read once from DCE_JOBS_* variables and checked at start."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from .errors import ConfigError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the service reads from its environment."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("./data")
+    mongo_url: str = field(default="", repr=False)
+    mongo_db: str = "dce_jobs"
+    api_token: str = field(default="", repr=False)
+    allow_anonymous: bool = False
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    docker_host: str = ""  #: engine of the manager / the node the service runs on ("" = docker's env)
+    node_endpoints: tuple[tuple[str, str], ...] = ()  #: NodeId or hostname -> engine URL
+    node_docker_port: int = 2375
+    node_concurrency: int = 8
+    global_concurrency: int = 64
+    connect_timeout_s: float = 5.0
+    docker_timeout_s: float = 30.0
+    output_limit_bytes: int = 16 * 1024 * 1024
+    output_chunk_bytes: int = 64 * 1024
+    output_flush_s: float = 0.5
+    shutdown_grace_s: float = 10.0
+    max_body_bytes: int = 1024 * 1024
+    log_level: str = "INFO"
+
+    @property
+    def is_loopback(self) -> bool:
+        """True when `host` only listens on the loopback interface."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+def _parse_int(name: str, raw: str, *, minimum: int, maximum: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name}={value} is out of range [{minimum}, {maximum}]")
+    return value
+
+
+def _parse_float(name: str, raw: str, *, minimum: float, maximum: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name}={value} is out of range [{minimum}, {maximum}]")
+    return value
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use 1 or 0)")
+
+
+def _parse_endpoints(name: str, raw: str) -> tuple[tuple[str, str], ...]:
+    pairs: list[tuple[str, str]] = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        node, sep, url = item.partition("=")
+        if not sep or not node.strip() or "://" not in url:
+            raise ConfigError(f"{name}: {item!r} is not NODE=scheme://address")
+        pairs.append((node.strip(), url.strip()))
+    return tuple(pairs)
+
+
+def _parse_keys(name: str, raw: str) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    if raw.strip() and not keys:
+        raise ConfigError(f"{name} holds no key")
+    return keys
+
+
+def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Config:
+    """Read and validate the DCE_JOBS_* variables; raise ConfigError naming the bad one."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = {}
+
+    def take(key: str, attr: str, parse: Callable[[str, str], object]) -> None:
+        name = f"DCE_JOBS_{key}"
+        if name in env:
+            values[attr] = parse(name, env[name])
+
+    def ints(lo: int, hi: int) -> Callable[[str, str], int]:
+        return lambda n, r: _parse_int(n, r, minimum=lo, maximum=hi)
+
+    def floats(lo: float, hi: float) -> Callable[[str, str], float]:
+        return lambda n, r: _parse_float(n, r, minimum=lo, maximum=hi)
+
+    take("HOST", "host", lambda n, r: r.strip() or "127.0.0.1")
+    take("PORT", "port", ints(0, 65535))
+    take("DATA_DIR", "data_dir", lambda n, r: Path(r))
+    take("MONGO_URL", "mongo_url", lambda n, r: r.strip())
+    take("MONGO_DB", "mongo_db", lambda n, r: r.strip() or "dce_jobs")
+    take("API_TOKEN", "api_token", lambda n, r: r.strip())
+    take("ALLOW_ANONYMOUS", "allow_anonymous", _parse_bool)
+    take("SECRET_KEY", "secret_keys", _parse_keys)
+    take("DOCKER_HOST", "docker_host", lambda n, r: r.strip())
+    take("NODE_ENDPOINTS", "node_endpoints", _parse_endpoints)
+    take("NODE_DOCKER_PORT", "node_docker_port", ints(1, 65535))
+    take("NODE_CONCURRENCY", "node_concurrency", ints(1, 256))
+    take("GLOBAL_CONCURRENCY", "global_concurrency", ints(1, 1024))
+    take("CONNECT_TIMEOUT_S", "connect_timeout_s", floats(0.1, 300))
+    take("DOCKER_TIMEOUT_S", "docker_timeout_s", floats(1, 3600))
+    take("OUTPUT_LIMIT_BYTES", "output_limit_bytes", ints(1024, 1 << 34))
+    take("SHUTDOWN_GRACE_S", "shutdown_grace_s", floats(0, 3600))
+    take("MAX_BODY_BYTES", "max_body_bytes", ints(1024, 1 << 30))
+    take("LOG_LEVEL", "log_level", _parse_log_level)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Config(**values)  # type: ignore[arg-type]
+
+
+def _parse_log_level(name: str, raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"{name}={raw!r} is not one of DEBUG, INFO, WARNING, ERROR")
+    return level

@@ -1,0 +1,146 @@
+"""The Store protocol every backend implements, plus the record <-> document helpers they share."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+from ..models import ContainerResult, Execution, Job, SecretArg, Status, Target
+
+
+class Store(Protocol):
+    """Persistence of jobs, executions, per-container results and output chunks.
+
+    Job names are unique per AppName (Conflict `jobs_name_duplicated_error`); (JobId, ExecutorId) is
+    unique (Conflict `executor_id_taken`). Missing records raise NotFound with the seed's ids.
+    """
+
+    async def open(self) -> None:
+        """Connect and create tables / indexes."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable when the store cannot be reached."""
+
+    async def create_job(self, job: Job) -> None:
+        """Insert a new job."""
+
+    async def get_job(self, job_id: str) -> Job:
+        """One job with its executors (oldest first)."""
+
+    async def list_jobs(self, *, app_name: str | None = None) -> list[Job]:
+        """All jobs (of one AppName), oldest first, with their executors."""
+
+    async def update_job(self, job: Job) -> None:
+        """Replace a job's definition (not its executions)."""
+
+    async def delete_job(self, job_id: str) -> None:
+        """Remove a job with its executions, results and output."""
+
+    async def create_execution(self, execution: Execution, results: list[ContainerResult]) -> None:
+        """Insert an execution and its initial results."""
+
+    async def get_execution(self, job_id: str, executor_id: str) -> Execution:
+        """One execution (NotFound `executor_id_not_found`)."""
+
+    async def list_results(self, job_id: str, executor_id: str) -> list[ContainerResult]:
+        """The results of one execution, in target order."""
+
+    async def save_result(self, result: ContainerResult) -> None:
+        """Write one result (keyed by job, executor and index)."""
+
+    async def list_unfinished_results(self) -> list[ContainerResult]:
+        """Every result not in a final status, across all jobs (for recovery)."""
+
+    async def append_output(self, result: ContainerResult, seq: int, data: bytes) -> None:
+        """Store output chunk number `seq` of one target."""
+
+    def iter_output(self, job_id: str, executor_id: str, index: int) -> AsyncIterator[bytes]:
+        """Yield one target's stored output chunks in order, a few at a time from the store."""
+
+    async def tail_output(self, job_id: str, executor_id: str, index: int, *, max_bytes: int) -> tuple[bytes, bool]:
+        """The last `max_bytes` of one target's output, and whether earlier bytes were left out."""
+
+
+def job_to_doc(job: Job) -> dict[str, Any]:
+    """A job as a plain document (secrets stay encrypted)."""
+    return {
+        "job_id": job.job_id,
+        "app_name": job.app_name,
+        "service_name": job.service_name,
+        "name": job.name,
+        "cmd": job.cmd,
+        "privileged": job.privileged,
+        "user": job.user,
+        "env": list(job.env),
+        "secret_args": [{"token": s.token, "length": s.length} for s in job.secret_args],
+        "timeout_s": job.timeout_s,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+    }
+
+
+def job_from_doc(doc: dict[str, Any], executors: list[str]) -> Job:
+    """Rebuild a job from its document and its executor ids."""
+    return Job(
+        job_id=doc["job_id"],
+        app_name=doc["app_name"],
+        service_name=doc["service_name"],
+        name=doc["name"],
+        cmd=doc["cmd"],
+        privileged=bool(doc["privileged"]),
+        user=doc["user"],
+        env=tuple(doc["env"]),
+        secret_args=tuple(SecretArg(token=s["token"], length=int(s["length"])) for s in doc["secret_args"]),
+        timeout_s=doc.get("timeout_s"),
+        created_at=float(doc["created_at"]),
+        updated_at=float(doc["updated_at"]),
+        executors=tuple(executors),
+    )
+
+
+def execution_to_doc(execution: Execution) -> dict[str, Any]:
+    """An execution as a plain document."""
+    return {
+        "job_id": execution.job_id,
+        "executor_id": execution.executor_id,
+        "created_at": execution.created_at,
+        "targets": [{"container_id": t.container_id, "node_id": t.node_id} for t in execution.targets],
+        "timeout_s": execution.timeout_s,
+    }
+
+
+def execution_from_doc(doc: dict[str, Any]) -> Execution:
+    """Rebuild an execution from its document."""
+    return Execution(
+        job_id=doc["job_id"],
+        executor_id=doc["executor_id"],
+        created_at=float(doc["created_at"]),
+        targets=tuple(Target(container_id=t["container_id"], node_id=t["node_id"]) for t in doc["targets"]),
+        timeout_s=doc.get("timeout_s"),
+    )
+
+
+_RESULT_FIELDS = (
+    "job_id", "executor_id", "index", "container_id", "node_id", "exec_id", "error", "exit_code",
+    "inspect", "output_bytes", "output_truncated", "started_at", "finished_at", "updated_at",
+)
+
+
+def result_to_doc(result: ContainerResult) -> dict[str, Any]:
+    """A result as a plain document."""
+    doc = {name: getattr(result, name) for name in _RESULT_FIELDS}
+    doc["status"] = result.status.value
+    return doc
+
+
+def result_from_doc(doc: dict[str, Any]) -> ContainerResult:
+    """Rebuild a result from its document."""
+    values = {name: doc.get(name) for name in _RESULT_FIELDS}
+    values["output_truncated"] = bool(values["output_truncated"])
+    values["output_bytes"] = int(values["output_bytes"] or 0)
+    values["exec_id"] = values["exec_id"] or ""
+    values["error"] = values["error"] or ""
+    return ContainerResult(status=Status(doc["status"]), **values)
