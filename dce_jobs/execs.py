@@ -1,0 +1,179 @@
+"""One `docker exec` in one container: create, start, stream output, inspect. Blocking parts run in threads."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import EngineError, NodeUnreachable
+from .nodes import Engine, NodePool, engine_errors
+
+#: exec-inspect fields the seed shows for a finished target
+INSPECT_FIELDS = (
+    "ExitCode", "Pid", "Running", "ProcessConfig", "OpenStdin", "OpenStdout", "OpenStderr",
+    "CanRemove", "DetachKeys", "ContainerID",
+)
+_HEADER = struct.Struct(">BxxxL")
+_RECV_BYTES = 64 * 1024
+_POLL_S = 0.5
+_QUEUE_CHUNKS = 64
+
+
+@dataclass(frozen=True)
+class ExecSpec:
+    """What to run: argv (secrets included, never logged), user, privileged, environment."""
+
+    argv: list[str] = field(repr=False)
+    user: str = ""
+    privileged: bool = False
+    env: list[str] = field(default_factory=list)
+
+
+async def create_exec(nodes: NodePool, engine: Engine, container_id: str, spec: ExecSpec) -> str:
+    """Create the exec in the container; return its id."""
+
+    def create() -> str:
+        with engine_errors(f"create exec in {container_id[:12]}"):
+            created = engine.exec_create(
+                container_id,
+                spec.argv,
+                stdout=True,
+                stderr=True,
+                stdin=False,
+                tty=False,
+                privileged=spec.privileged,
+                user=spec.user,
+                environment=spec.env or None,
+            )
+        return str(created["Id"])
+
+    return await nodes.call(create)
+
+
+async def inspect_exec(nodes: NodePool, engine: Engine, exec_id: str) -> dict[str, Any]:
+    """The engine's exec-inspect record, reduced to the seed's fields."""
+
+    def inspect() -> dict[str, Any]:
+        with engine_errors(f"inspect exec {exec_id[:12]}"):
+            record = engine.exec_inspect(exec_id)
+        return {name: record.get(name) for name in INSPECT_FIELDS}
+
+    return await nodes.call(inspect)
+
+
+async def wait_exit(nodes: NodePool, engine: Engine, exec_id: str, *, timeout_s: float = 10.0) -> dict[str, Any]:
+    """Inspect until the engine reports the process ended (the stream can close a moment earlier)."""
+    deadline = time.monotonic() + timeout_s
+    delay_s = 0.02
+    while True:
+        record = await inspect_exec(nodes, engine, exec_id)
+        if not record.get("Running") or time.monotonic() > deadline:
+            return record
+        await asyncio.sleep(delay_s)
+        delay_s = min(delay_s * 2, 0.5)
+
+
+class OutputStream:
+    """The output of a started exec: stdout and stderr frames in arrival order."""
+
+    def __init__(self, nodes: NodePool, sock: Any, what: str) -> None:
+        self._nodes = nodes
+        self._sock = getattr(sock, "_sock", sock)
+        self._what = what
+        self._aborted = threading.Event()
+        self._abort_reason = ""
+
+    def abort(self, reason: str) -> None:
+        """Stop reading (from any thread); the iterator then raises EngineError(reason)."""
+        self._abort_reason = reason
+        self._aborted.set()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """Yield output payloads until the process closes the stream."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(maxsize=_QUEUE_CHUNKS)
+        reader = asyncio.ensure_future(self._nodes.stream(self._pump, loop, queue))
+        try:
+            while True:
+                item = await queue.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self._aborted.set()
+            await asyncio.shield(reader)
+            self._close()
+
+    def _pump(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | BaseException | None]) -> None:
+        def put(item: bytes | BaseException | None) -> None:
+            # blocks this reader thread while the consumer is behind (backpressure, bounded memory)
+            while not asyncio.run_coroutine_threadsafe(_put(queue, item), loop).result():
+                if self._aborted.is_set():
+                    return
+
+        try:
+            for payload in self._frames():
+                put(payload)
+            put(None)
+        except BaseException as e:  # handed to the consumer, which raises it
+            put(e)
+
+    def _frames(self) -> Any:
+        self._sock.settimeout(_POLL_S)
+        buffer = b""
+        while True:
+            try:
+                data = self._sock.recv(_RECV_BYTES)
+            except (socket.timeout, TimeoutError):
+                if self._aborted.is_set():
+                    raise EngineError(self._abort_reason or f"{self._what}: reading stopped") from None
+                continue
+            except OSError as e:
+                raise NodeUnreachable(f"{self._what}: output stream broke ({e})") from e
+            if not data:
+                if buffer:
+                    raise NodeUnreachable(f"{self._what}: output stream ended in the middle of a frame")
+                return
+            buffer += data
+            while len(buffer) >= _HEADER.size:
+                _, size = _HEADER.unpack_from(buffer)
+                if len(buffer) < _HEADER.size + size:
+                    break
+                payload = buffer[_HEADER.size : _HEADER.size + size]
+                buffer = buffer[_HEADER.size + size :]
+                if payload:
+                    yield payload
+            if self._aborted.is_set():
+                raise EngineError(self._abort_reason or f"{self._what}: reading stopped")
+
+    def _close(self) -> None:
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+
+async def _put(queue: asyncio.Queue[bytes | BaseException | None], item: bytes | BaseException | None) -> bool:
+    try:
+        await asyncio.wait_for(queue.put(item), timeout=_POLL_S)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def start_exec(nodes: NodePool, engine: Engine, exec_id: str) -> OutputStream:
+    """Start a created exec attached to its output; return the stream to read."""
+
+    def start() -> Any:
+        with engine_errors(f"start exec {exec_id[:12]}"):
+            return engine.exec_start(exec_id, tty=False, socket=True)
+
+    return OutputStream(nodes, await nodes.call(start), f"exec {exec_id[:12]}")

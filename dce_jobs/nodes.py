@@ -1,0 +1,223 @@
+"""NodeId -> Docker engine: the only place that builds docker clients, plus the Swarm view."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.tls import TLSConfig
+
+from .config import Config
+from .errors import ContainerUnavailable, EngineError, InvalidInput, NodeUnreachable
+
+log = logging.getLogger("dce_jobs.nodes")
+T = TypeVar("T")
+Engine = docker.APIClient
+ClientFactory = Callable[..., Engine]
+
+
+@dataclass(frozen=True)
+class TaskContainer:
+    """A running task container of a Swarm service."""
+
+    container_id: str
+    node_id: str
+    hostname: str
+    task_id: str
+    task_name: str
+    slot: int | None
+    state: str
+
+
+@contextmanager
+def engine_errors(what: str) -> Iterator[None]:
+    """Translate docker-py and requests exceptions into domain errors, at this one boundary."""
+    try:
+        yield
+    except docker.errors.NotFound as e:
+        raise ContainerUnavailable(f"{what}: {e.explanation or e}") from e
+    except docker.errors.APIError as e:
+        if e.status_code == 409:
+            raise ContainerUnavailable(f"{what}: {e.explanation or e}") from e
+        raise EngineError(f"{what}: {e.explanation or e}") from e
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError, TimeoutError) as e:
+        raise NodeUnreachable(f"{what}: engine unreachable ({type(e).__name__}: {_short(e)})") from e
+    except docker.errors.DockerException as e:
+        raise NodeUnreachable(f"{what}: {_short(e)}") from e
+
+
+def _short(error: BaseException) -> str:
+    text = str(error)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _tls_from_env() -> TLSConfig | bool:
+    if not os.environ.get("DOCKER_TLS_VERIFY"):
+        return False
+    cert_path = os.environ.get("DOCKER_CERT_PATH") or os.path.expanduser("~/.docker")
+    return TLSConfig(
+        client_cert=(os.path.join(cert_path, "cert.pem"), os.path.join(cert_path, "key.pem")),
+        ca_cert=os.path.join(cert_path, "ca.pem"),
+        verify=True,
+    )
+
+
+class NodePool:
+    """Docker engines by Swarm NodeId, verified and cached; blocking calls run in bounded threads."""
+
+    def __init__(self, config: Config, *, client_factory: ClientFactory | None = None) -> None:
+        self._config = config
+        self._factory: ClientFactory = client_factory or docker.APIClient
+        self._calls = ThreadPoolExecutor(max_workers=32, thread_name_prefix="docker-call")
+        #: long-lived readers of exec output streams, one per running target
+        self._streams = ThreadPoolExecutor(max_workers=config.global_concurrency, thread_name_prefix="docker-stream")
+        self._manager: Engine | None = None
+        self._engines: dict[str, Engine] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._endpoints = dict(config.node_endpoints)
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a short blocking docker-py call in the bounded call pool."""
+        return await asyncio.get_running_loop().run_in_executor(self._calls, fn, *args)
+
+    async def stream(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a long blocking reader (an exec's output) in the bounded stream pool."""
+        return await asyncio.get_running_loop().run_in_executor(self._streams, fn, *args)
+
+    def close(self) -> None:
+        """Close every client and stop the thread pools."""
+        for engine in {id(e): e for e in [self._manager, *self._engines.values()] if e is not None}.values():
+            engine.close()
+        self._engines.clear()
+        self._calls.shutdown(wait=False, cancel_futures=True)
+        self._streams.shutdown(wait=False, cancel_futures=True)
+
+    def _build(self, base_url: str | None) -> Engine:
+        """A client for one engine; connect attempts are bounded by connect_timeout_s on TCP."""
+        config = self._config
+        if base_url is None:
+            base_url = config.docker_host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        timeout: Any = config.docker_timeout_s
+        tls: TLSConfig | bool = False
+        if urlsplit(base_url).scheme in {"tcp", "http", "https"}:
+            timeout = (config.connect_timeout_s, config.docker_timeout_s)
+            tls = _tls_from_env()
+        return self._factory(base_url=base_url, version="1.41", timeout=timeout, tls=tls)
+
+    async def manager(self) -> Engine:
+        """The client of the engine the service was pointed at (a Swarm manager)."""
+        if self._manager is None:
+            self._manager = self._build(None)
+        return self._manager
+
+    async def running_tasks(self, service_name: str) -> list[TaskContainer]:
+        """Running task containers of a service (desired state running, so a dead node's stale tasks are not offered)."""
+        manager = await self.manager()
+
+        def fetch() -> tuple[list[dict[str, Any]], dict[str, str]]:
+            with engine_errors("list tasks on the manager"):
+                try:
+                    manager.inspect_service(service_name)
+                except docker.errors.NotFound:
+                    raise InvalidInput(f"service {service_name} does not exist", error_id="service_not_found") from None
+                tasks = manager.tasks(filters={"service": service_name, "desired-state": "running"})
+                hostnames = {n["ID"]: n["Description"]["Hostname"] for n in manager.nodes()}
+            return tasks, hostnames
+
+        tasks, hostnames = await self.call(fetch)
+        found = []
+        for task in tasks:
+            status = task.get("Status", {})
+            container_id = status.get("ContainerStatus", {}).get("ContainerID")
+            if status.get("State") != "running" or not container_id:
+                continue
+            found.append(
+                TaskContainer(
+                    container_id=container_id,
+                    node_id=task["NodeID"],
+                    hostname=hostnames.get(task["NodeID"], ""),
+                    task_id=task["ID"],
+                    task_name=f"{service_name}.{task.get('Slot') or task['NodeID']}",
+                    slot=task.get("Slot"),
+                    state=status.get("State", ""),
+                )
+            )
+        return sorted(found, key=lambda t: (t.slot or 0, t.container_id))
+
+    async def engine_for(self, node_id: str) -> Engine:
+        """The verified engine of one node (cached); NodeUnreachable when it cannot be reached or is another node."""
+        if node_id in self._engines:
+            return self._engines[node_id]
+        async with self._locks.setdefault(node_id, asyncio.Lock()):
+            if node_id not in self._engines:
+                self._engines[node_id] = await self._connect(node_id)
+        return self._engines[node_id]
+
+    def forget(self, node_id: str) -> None:
+        """Drop a cached engine so the next use resolves and verifies it again."""
+        engine = self._engines.pop(node_id, None)
+        if engine is not None and engine is not self._manager:
+            engine.close()
+
+    async def _connect(self, node_id: str) -> Engine:
+        manager = await self.manager()
+        if node_id in self._endpoints:
+            engine = self._build(self._endpoints[node_id])
+        else:
+            node = await self.call(self._inspect_node, manager, node_id)
+            hostname = node["Description"]["Hostname"]
+            if hostname in self._endpoints:
+                engine = self._build(self._endpoints[hostname])
+            elif await self._local_node_id(manager) == node_id:
+                engine = manager
+            else:
+                address = node["Status"].get("Addr", "")
+                if not address or address == "0.0.0.0":
+                    raise NodeUnreachable(f"node {node_id} has no address in the Swarm; set DCE_JOBS_NODE_ENDPOINTS")
+                engine = self._build(f"tcp://{address}:{self._config.node_docker_port}")
+        actual = await self.call(self._node_id_of, engine, f"engine of node {node_id}")
+        if actual != node_id:
+            if engine is not manager:
+                engine.close()
+            raise NodeUnreachable(f"the engine reached for node {node_id} belongs to node {actual or 'none'}; refusing")
+        return engine
+
+    async def _local_node_id(self, manager: Engine) -> str:
+        return await self.call(self._node_id_of, manager, "manager engine")
+
+    @staticmethod
+    def _inspect_node(manager: Engine, node_id: str) -> dict[str, Any]:
+        with engine_errors(f"node {node_id}"):
+            try:
+                return manager.inspect_node(node_id)  # type: ignore[no-any-return]
+            except docker.errors.NotFound:
+                raise NodeUnreachable(f"node {node_id} is not in the Swarm") from None
+
+    @staticmethod
+    def _node_id_of(engine: Engine, what: str) -> str:
+        with engine_errors(what):
+            return str(engine.info().get("Swarm", {}).get("NodeID", ""))
+
+
+async def ping_engine(nodes: NodePool, node_id: str, *, timeout_s: float) -> None:
+    """Raise NodeUnreachable unless the node's engine answers within timeout_s (a hung engine counts)."""
+    engine = await nodes.engine_for(node_id)
+
+    def ping() -> None:
+        with engine_errors(f"ping node {node_id}"):
+            engine.ping()
+
+    try:
+        await asyncio.wait_for(nodes.call(ping), timeout=timeout_s)
+    except TimeoutError:
+        raise NodeUnreachable(f"the engine of node {node_id} did not answer within {timeout_s:g} s") from None

@@ -1,0 +1,82 @@
+"""Persisting one target's output while it runs: redacted, chunked, capped, flushed on a timer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from .cipher import Redactor
+from .models import ContainerResult
+from .store import Store
+
+
+def truncation_marker(limit_bytes: int) -> bytes:
+    """The line written once when a target's output reaches the limit."""
+    return f"\n[dce-jobs] output truncated: the limit of {limit_bytes} bytes was reached\n".encode()
+
+
+class OutputSink:
+    """Collects output of one target and writes it to the store in chunks (at most one chunk is ever unsaved)."""
+
+    def __init__(
+        self,
+        store: Store,
+        result: ContainerResult,
+        redactor: Redactor,
+        *,
+        limit_bytes: int,
+        chunk_bytes: int,
+        flush_s: float,
+    ) -> None:
+        self._store = store
+        self._result = result
+        self._redactor = redactor
+        self._limit_bytes = limit_bytes
+        self._chunk_bytes = chunk_bytes
+        self._flush_s = flush_s
+        self._pending = bytearray()
+        self._pending_since = 0.0
+        self._seq = 0
+        self._lock = asyncio.Lock()
+        self.stored_bytes = 0
+        self.truncated = False
+
+    async def write(self, data: bytes) -> None:
+        """Take raw output; flush when a chunk is full or the oldest pending byte waited flush_s."""
+        self._take(self._redactor.feed(data))
+        if len(self._pending) >= self._chunk_bytes or self._is_stale():
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write what is pending as one chunk."""
+        async with self._lock:
+            if not self._pending:
+                return
+            data, self._pending = bytes(self._pending), bytearray()
+            await self._store.append_output(self._result, self._seq, data)
+            self._seq += 1
+
+    async def flush_if_stale(self) -> None:
+        """Flush when pending output waited flush_s (called by a ticker while the exec is quiet)."""
+        if self._is_stale():
+            await self.flush()
+
+    async def close(self) -> None:
+        """Write the held-back tail and the last chunk."""
+        self._take(self._redactor.flush())
+        await self.flush()
+
+    def _is_stale(self) -> bool:
+        return bool(self._pending) and time.monotonic() - self._pending_since >= self._flush_s
+
+    def _take(self, data: bytes) -> None:
+        if not data or self.truncated:
+            return
+        room = self._limit_bytes - self.stored_bytes
+        if len(data) > room:
+            data = data[:room] + truncation_marker(self._limit_bytes)
+            self.truncated = True
+        if not self._pending:
+            self._pending_since = time.monotonic()
+        self._pending += data
+        self.stored_bytes += len(data)
