@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import struct
 import threading
 import time
@@ -16,8 +15,16 @@ from .nodes import Engine, NodePool, engine_errors
 
 #: exec-inspect fields the seed shows for a finished target
 INSPECT_FIELDS = (
-    "ExitCode", "Pid", "Running", "ProcessConfig", "OpenStdin", "OpenStdout", "OpenStderr",
-    "CanRemove", "DetachKeys", "ContainerID",
+    "ExitCode",
+    "Pid",
+    "Running",
+    "ProcessConfig",
+    "OpenStdin",
+    "OpenStdout",
+    "OpenStderr",
+    "CanRemove",
+    "DetachKeys",
+    "ContainerID",
 )
 _HEADER = struct.Struct(">BxxxL")
 _RECV_BYTES = 64 * 1024
@@ -132,7 +139,7 @@ class OutputStream:
         while True:
             try:
                 data = self._sock.recv(_RECV_BYTES)
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 if self._aborted.is_set():
                     raise EngineError(self._abort_reason or f"{self._what}: reading stopped") from None
                 continue

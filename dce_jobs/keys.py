@@ -11,11 +11,11 @@ from .config import Config
 from .store import Store
 
 if TYPE_CHECKING:
-    from .nodes import NodePool
-    from .runner import Runner
+    pass
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", Store)
 SECRET_BOX = web.AppKey("secret_box", SecretBox)
 NODES = web.AppKey("nodes", "NodePool")
 RUNNER = web.AppKey("runner", "Runner")
+REQUEST_ID = web.RequestKey("request_id", str)

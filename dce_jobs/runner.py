@@ -63,7 +63,13 @@ class Runner:
                 timeout_s=timeout_s,
             )
             results = [
-                ContainerResult(job_id=job.job_id, executor_id=execution.executor_id, index=i, container_id=t.container_id, node_id=t.node_id)
+                ContainerResult(
+                    job_id=job.job_id,
+                    executor_id=execution.executor_id,
+                    index=i,
+                    container_id=t.container_id,
+                    node_id=t.node_id,
+                )
                 for i, t in enumerate(targets)
             ]
             try:
@@ -81,7 +87,9 @@ class Runner:
             for result in results:
                 await self._save(result, Status.CREATE_FAILED, error=e.message)
             return
-        spec = ExecSpec(argv=shlex.split(job.cmd) + secrets, user=job.user, privileged=job.privileged, env=list(job.env))
+        spec = ExecSpec(
+            argv=shlex.split(job.cmd) + secrets, user=job.user, privileged=job.privileged, env=list(job.env)
+        )
         await asyncio.gather(*(self._guarded(result, spec, secrets) for result in results))
 
     async def _guarded(self, result: ContainerResult, spec: ExecSpec, secrets: list[str]) -> None:
@@ -117,7 +125,9 @@ class Runner:
         result = state["result"] = await self._save(result, Status.RUNNING)
         redactor = Redactor(secrets)
         sink = OutputSink(
-            self._store, result, redactor,
+            self._store,
+            result,
+            redactor,
             limit_bytes=self._config.output_limit_bytes,
             chunk_bytes=self._config.output_chunk_bytes,
             flush_s=self._config.output_flush_s,
@@ -131,10 +141,14 @@ class Runner:
         try:
             record = await wait_exit(self._nodes, engine, exec_id)
         except EngineError as e:
-            state["result"] = await self._save(result, Status.RUNNING_FAILED, error=f"output complete, exit code unknown: {e.message}", **output)
+            state["result"] = await self._save(
+                result, Status.RUNNING_FAILED, error=f"output complete, exit code unknown: {e.message}", **output
+            )
             return
         inspect = masked_inspect(record, secrets, redactor)
-        state["result"] = await self._save(result, Status.FINISHED, exit_code=record.get("ExitCode"), inspect=inspect, **output)
+        state["result"] = await self._save(
+            result, Status.FINISHED, exit_code=record.get("ExitCode"), inspect=inspect, **output
+        )
 
     async def _pump(self, node_id: str, stream: OutputStream, sink: OutputSink) -> str:
         """Copy the stream into the sink while a ticker flushes quiet output; return an error or ''."""
@@ -166,7 +180,12 @@ class Runner:
             except DceJobsError as e:
                 lost_since = lost_since or time.monotonic()
                 if time.monotonic() - lost_since >= self.node_lost_s:
-                    log.warning("node %s lost: %s; failing its %d running targets", node_id, e.message, len(self._streams[node_id]))
+                    log.warning(
+                        "node %s lost: %s; failing its %d running targets",
+                        node_id,
+                        e.message,
+                        len(self._streams[node_id]),
+                    )
                     for stream in list(self._streams[node_id]):
                         stream.abort(f"node {node_id} unreachable for {self.node_lost_s:g} s: {e.message}")
                     self._nodes.forget(node_id)
@@ -212,7 +231,7 @@ def masked_inspect(record: dict[str, Any], secrets: list[str], redactor: Redacto
     config = dict(inspect.get("ProcessConfig") or {})
     arguments = list(config.get("arguments") or [])
     if secrets and len(arguments) >= len(secrets):
-        arguments[-len(secrets):] = [mask(len(s)) for s in secrets]
+        arguments[-len(secrets) :] = [mask(len(s)) for s in secrets]
     config["arguments"] = [redactor.redact_text(a) for a in arguments]
     if "entrypoint" in config:
         config["entrypoint"] = redactor.redact_text(str(config["entrypoint"]))

@@ -59,7 +59,10 @@ class JobSchema(Schema):
     AppName = _name(128)
     ServiceName = fields.String(
         required=True,
-        validate=[validate.Length(min=1, max=255), validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", error="Not a valid Docker service name.")],
+        validate=[
+            validate.Length(min=1, max=255),
+            validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", error="Not a valid Docker service name."),
+        ],
     )
     Name = _name(128)
     Cmd = fields.String(required=True, validate=[validate.Length(min=1, max=8192), _argv])
@@ -69,7 +72,9 @@ class JobSchema(Schema):
         validate=validate.Regexp(r"^$|" + _USER_RE.pattern, error="Must look like name, name:group or uid[:gid]."),
     )
     Env = fields.List(
-        fields.String(validate=[validate.Length(max=4096), validate.Regexp(_ENV_RE, error="Must be KEY=VALUE with a valid KEY.")]),
+        fields.String(
+            validate=[validate.Length(max=4096), validate.Regexp(_ENV_RE, error="Must be KEY=VALUE with a valid KEY.")]
+        ),
         load_default=list,
         validate=validate.Length(max=MAX_ENV),
     )
@@ -87,7 +92,8 @@ class TargetSchema(Schema):
         unknown = RAISE
 
     ContainerId = fields.String(
-        required=True, validate=validate.Regexp(_CONTAINER_RE, error="Must be a container id or a prefix of 12+ hex characters.")
+        required=True,
+        validate=validate.Regexp(_CONTAINER_RE, error="Must be a container id or a prefix of 12+ hex characters."),
     )
     NodeId = fields.String(required=True, validate=validate.Regexp(_NODE_RE, error="Must be a Swarm node id."))
 

@@ -18,7 +18,9 @@ async def read_json(request: web.Request, *, optional: bool = False) -> Any:
             return None
         raise InvalidInput("a JSON body is required", error_id="invalid_json")
     if request.content_type != "application/json":
-        raise InvalidInput(f"Content-Type must be application/json, not {request.content_type!r}", error_id="invalid_content_type")
+        raise InvalidInput(
+            f"Content-Type must be application/json, not {request.content_type!r}", error_id="invalid_content_type"
+        )
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

@@ -8,9 +8,10 @@ from aiohttp import web
 
 from .. import schemas
 from ..errors import NotFound
-from ..models import ContainerResult, Job
 from ..keys import RUNNER, STORE
+from ..models import ContainerResult, Job
 from .body import read_json
+from .respond import json_response
 
 routes = web.RouteTableDef()
 
@@ -24,7 +25,7 @@ async def start(request: web.Request) -> web.Response:
     job = await store.get_job(request.match_info["job_id"])
     targets = schemas.load_targets(await read_json(request, optional=True))
     await request.app[RUNNER].start(job, targets)
-    return web.json_response(schemas.dump_job(await store.get_job(job.job_id)))
+    return json_response(schemas.dump_job(await store.get_job(job.job_id)))
 
 
 @routes.get("/api/jobs/{job_id}/inspect/{executor_id}")
@@ -37,10 +38,12 @@ async def inspect(request: web.Request) -> web.Response:
     for result in await store.list_results(job.job_id, execution.executor_id):
         output, cut = None, False
         if result.status.value in {"RUNNING", "RUNNING_FAILED", "FINISHED"}:
-            data, cut = await store.tail_output(job.job_id, execution.executor_id, result.index, max_bytes=INSPECT_TAIL_BYTES)
+            data, cut = await store.tail_output(
+                job.job_id, execution.executor_id, result.index, max_bytes=INSPECT_TAIL_BYTES
+            )
             output = data.decode("utf-8", errors="replace")
         entries.append(schemas.dump_result(result, output=output, output_cut=cut))
-    return web.json_response(schemas.dump_execution(execution, entries))
+    return json_response(schemas.dump_execution(execution, entries))
 
 
 @routes.get("/api/jobs/{job_id}/log/{executor_id}")
@@ -74,9 +77,11 @@ async def download_log(request: web.Request) -> web.StreamResponse:
 
 
 def _find(results: list[ContainerResult], container_id: str) -> ContainerResult:
-    matches = [r for r in results if r.container_id.startswith(container_id)] if len(container_id) >= 12 else [
-        r for r in results if r.container_id == container_id
-    ]
+    matches = (
+        [r for r in results if r.container_id.startswith(container_id)]
+        if len(container_id) >= 12
+        else [r for r in results if r.container_id == container_id]
+    )
     if len(matches) != 1:
         raise NotFound(container_id, error_id="container_id_not_found")
     return matches[0]

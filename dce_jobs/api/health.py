@@ -7,6 +7,7 @@ from aiohttp import web
 from .. import __version__
 from ..errors import StoreUnavailable
 from ..keys import STORE
+from .respond import json_response
 
 routes = web.RouteTableDef()
 
@@ -17,5 +18,5 @@ async def health(request: web.Request) -> web.Response:
     try:
         await request.app[STORE].ping()
     except StoreUnavailable as e:
-        return web.json_response({"status": "unavailable", "store": e.message, "version": __version__}, status=503)
-    return web.json_response({"status": "ok", "store": "ok", "version": __version__})
+        return json_response({"status": "unavailable", "store": e.message, "version": __version__}, status=503)
+    return json_response({"status": "ok", "store": "ok", "version": __version__})

@@ -7,6 +7,7 @@ from aiohttp import web
 from .. import jobs, schemas
 from ..keys import RUNNER, SECRET_BOX, STORE
 from .body import read_json
+from .respond import json_response
 
 routes = web.RouteTableDef()
 
@@ -16,7 +17,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     """All jobs, optionally of one AppName."""
     app_name = request.query.get("AppName")
     found = await request.app[STORE].list_jobs(app_name=app_name or None)
-    return web.json_response([schemas.dump_job(j) for j in found])
+    return json_response([schemas.dump_job(j) for j in found])
 
 
 @routes.post("/api/jobs")
@@ -24,14 +25,14 @@ async def create_job(request: web.Request) -> web.Response:
     """Create a job; SecretArgs come in clear only here."""
     data = schemas.load_job(await read_json(request))
     job = await jobs.create_job(request.app[STORE], request.app[SECRET_BOX], data)
-    return web.json_response(schemas.dump_job(job))
+    return json_response(schemas.dump_job(job))
 
 
 @routes.get("/api/jobs/{job_id}")
 async def get_job(request: web.Request) -> web.Response:
     """One job."""
     job = await request.app[STORE].get_job(request.match_info["job_id"])
-    return web.json_response(schemas.dump_job(job))
+    return json_response(schemas.dump_job(job))
 
 
 @routes.put("/api/jobs/{job_id}")
@@ -42,7 +43,7 @@ async def update_job(request: web.Request) -> web.Response:
     await store.get_job(job_id)  # 404 before 400, as the seed lists it
     data = schemas.load_job(await read_json(request))
     await jobs.update_job(store, request.app[SECRET_BOX], job_id, data)
-    return web.json_response(schemas.dump_job(await store.get_job(job_id)))
+    return json_response(schemas.dump_job(await store.get_job(job_id)))
 
 
 @routes.delete("/api/jobs/{job_id}")
@@ -50,4 +51,4 @@ async def delete_job(request: web.Request) -> web.Response:
     """Delete a job with its executions and output (running ones are stopped first)."""
     job_id = request.match_info["job_id"]
     await request.app[RUNNER].delete_job(job_id)
-    return web.json_response({"JobId": job_id}, status=202)
+    return json_response({"JobId": job_id}, status=202)

@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from .. import errors
-from ..keys import CONFIG
+from ..keys import CONFIG, REQUEST_ID
+from .respond import json_response
 
 log = logging.getLogger("dce_jobs.api")
 
@@ -34,20 +35,22 @@ def error_body(error_id: str, message: str) -> dict[str, str]:
 
 def error_response(status: int, error_id: str, message: str, request_id: str) -> web.Response:
     """A JSON error response carrying the request id in a header."""
-    return web.json_response(error_body(error_id, message), status=status, headers={"X-Request-Id": request_id})
+    return json_response(error_body(error_id, message), status=status, headers={"X-Request-Id": request_id})
 
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn domain errors and aiohttp's own HTTP errors into `{"message", "id"}` bodies."""
     request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     try:
         response = await handler(request)
     except errors.DceJobsError as e:
         status = next((code for cls, code in _STATUS if isinstance(e, cls)), 500)
         if status == 500:
-            log.error("request %s %s %s failed: %s (%s)", request_id, request.method, request.path, e.error_id, e.message)
+            log.error(
+                "request %s %s %s failed: %s (%s)", request_id, request.method, request.path, e.error_id, e.message
+            )
             return error_response(500, "internal_error", f"internal error (request id {request_id})", request_id)
         return error_response(status, e.error_id, e.message, request_id)
     except web.HTTPRequestEntityTooLarge:

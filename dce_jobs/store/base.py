@@ -124,8 +124,20 @@ def execution_from_doc(doc: dict[str, Any]) -> Execution:
 
 
 _RESULT_FIELDS = (
-    "job_id", "executor_id", "index", "container_id", "node_id", "exec_id", "error", "exit_code",
-    "inspect", "output_bytes", "output_truncated", "started_at", "finished_at", "updated_at",
+    "job_id",
+    "executor_id",
+    "index",
+    "container_id",
+    "node_id",
+    "exec_id",
+    "error",
+    "exit_code",
+    "inspect",
+    "output_bytes",
+    "output_truncated",
+    "started_at",
+    "finished_at",
+    "updated_at",
 )
 
 

@@ -233,7 +233,9 @@ class SqliteStore:
 
         def fetch(db: sqlite3.Connection) -> list[ContainerResult]:
             marks = ",".join("?" * len(finals))
-            rows = db.execute(f"SELECT doc FROM results WHERE status NOT IN ({marks}) ORDER BY job_id, executor_id, idx", finals)
+            rows = db.execute(
+                f"SELECT doc FROM results WHERE status NOT IN ({marks}) ORDER BY job_id, executor_id, idx", finals
+            )
             return [result_from_doc(json.loads(r[0])) for r in rows]
 
         return await self._run(fetch)

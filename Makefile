@@ -1,0 +1,39 @@
+# dce-jobs: `make run` (install + serve, with a local engine if none is reachable), `make test` (install + whole suite).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run stop test test-unit bench lint clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	scripts/install-system-deps engine
+	scripts/run-local
+
+stop:
+	scripts/run-local --stop
+
+test: $(STAMP)
+	scripts/install-system-deps engine browser
+	$(PY) -m pytest -p no:cacheprovider
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -p no:cacheprovider tests/unit tests/store
+
+bench: $(STAMP)
+	scripts/install-system-deps engine
+	$(PY) -m bench
+
+lint: $(STAMP)
+	$(PY) -m ruff check dce_jobs tests
+	$(PY) -m mypy dce_jobs
+
+clean:
+	scripts/run-local --stop || true
+	rm -rf $(VENV) build *.egg-info test-output

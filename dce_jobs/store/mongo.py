@@ -1,0 +1,301 @@
+"""MongoDB store on PyMongo's async API; the only module that imports the Mongo driver."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+
+from ..errors import Conflict, DceJobsError, NotFound, StoreUnavailable
+from ..models import ContainerResult, Execution, Job, Status
+from .base import (
+    execution_from_doc,
+    execution_to_doc,
+    job_from_doc,
+    job_to_doc,
+    result_from_doc,
+    result_to_doc,
+)
+
+_BATCH_CHUNKS = 16
+_SERVER_SELECTION_TIMEOUT_MS = 5000
+_MAX_REASON_CHARS = 300
+_DUPLICATE_KEY = 11000
+_UNFINISHED = [s.value for s in Status if not s.is_final]
+_NO_ID = {"_id": False}
+_JOB_ORDER = [("created_at", ASCENDING), ("job_id", ASCENDING)]
+_EXECUTOR_ORDER = [("created_at", ASCENDING), ("executor_id", ASCENDING)]
+_RESULT_KEY = [("job_id", ASCENDING), ("executor_id", ASCENDING), ("index", ASCENDING)]
+
+# (collection, keys, unique)
+_INDEXES: tuple[tuple[str, list[tuple[str, int]], bool], ...] = (
+    ("jobs", [("app_name", ASCENDING), ("name", ASCENDING)], True),
+    ("jobs", [("job_id", ASCENDING)], True),
+    ("executions", [("job_id", ASCENDING), ("executor_id", ASCENDING)], True),
+    ("results", _RESULT_KEY, True),
+    ("results", [("status", ASCENDING)], False),
+    ("output", [*_RESULT_KEY, ("seq", ASCENDING)], True),
+)
+
+
+def _chunk_key(job_id: str, executor_id: str, index: int) -> dict[str, Any]:
+    return {"job_id": job_id, "executor_id": executor_id, "index": index}
+
+
+def _result_key(result: ContainerResult) -> dict[str, Any]:
+    return _chunk_key(result.job_id, result.executor_id, result.index)
+
+
+def _job_not_found(job_id: str) -> NotFound:
+    return NotFound(job_id, error_id="job_id_not_found")
+
+
+def _is_duplicate_key(error: PyMongoError) -> bool:
+    """True for a unique-index clash, also when insert_many reports it as a BulkWriteError."""
+    if isinstance(error, BulkWriteError):
+        write_errors = error.details.get("writeErrors") or [{}]
+        return all(w.get("code") == _DUPLICATE_KEY for w in write_errors)
+    return isinstance(error, DuplicateKeyError)
+
+
+def _name_taken(job: Job) -> Conflict:
+    return Conflict(job.name, error_id="jobs_name_duplicated_error")
+
+
+class _UrlParts:
+    """The credential-free parts of a MongoDB URL, for messages."""
+
+    def __init__(self, url: str) -> None:
+        userinfo, _, hosts = urlsplit(url).netloc.rpartition("@")
+        self.hosts = hosts or "?"
+        password = userinfo.partition(":")[2]
+        self._secrets = [s for s in {password, unquote(password)} if s]
+
+    def scrub(self, text: str) -> str:
+        """`text` with any password of the URL masked."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+class MongoStore:
+    """Store in one MongoDB database: jobs, executions, results and output chunks."""
+
+    def __init__(
+        self, url: str, *, db_name: str = "dce_jobs", client_factory: Callable[..., Any] | None = None
+    ) -> None:
+        self._url = url
+        self._url_parts = _UrlParts(url)
+        self._db_name = db_name
+        self._client_factory = client_factory or AsyncMongoClient
+        # Any: the client is an AsyncMongoClient or a test double with the same methods
+        self._client: Any = None
+        self._db: Any = None
+
+    def __repr__(self) -> str:
+        return f"MongoStore(hosts={self._url_parts.hosts!r}, db_name={self._db_name!r})"
+
+    @contextmanager
+    def _errors(self, conflict: Conflict | None = None) -> Iterator[None]:
+        """Translate driver errors into domain errors at this one boundary."""
+        try:
+            yield
+        except PyMongoError as e:
+            if conflict is not None and _is_duplicate_key(e):
+                raise conflict from e
+            # the driver appends a full topology dump to selection timeouts: keep the first cause only
+            reason = str(e).split(", Topology Description:")[0][:_MAX_REASON_CHARS]
+            detail = self._url_parts.scrub(f"{type(e).__name__}: {reason}")
+            raise StoreUnavailable(f"MongoDB at {self._url_parts.hosts} failed: {detail}") from e
+
+    def _col(self, name: str) -> Any:
+        if self._db is None:
+            raise StoreUnavailable("the MongoDB store is not open")
+        return self._db[name]
+
+    async def open(self) -> None:
+        """Connect and create the indexes."""
+        with self._errors():
+            self._client = self._client_factory(
+                self._url, serverSelectionTimeoutMS=_SERVER_SELECTION_TIMEOUT_MS, tz_aware=False
+            )
+            self._db = self._client[self._db_name]
+            for name, keys, unique in _INDEXES:
+                await self._col(name).create_index(keys, unique=unique)
+
+    async def close(self) -> None:
+        """Close the client."""
+        client, self._client, self._db = self._client, None, None
+        if client is not None:
+            with self._errors():
+                await client.close()
+
+    async def ping(self) -> None:
+        """Run the `ping` admin command."""
+        if self._client is None:
+            raise StoreUnavailable("the MongoDB store is not open")
+        with self._errors():
+            await self._client.admin.command("ping")
+
+    # -- jobs ---------------------------------------------------------------------------------------
+
+    async def create_job(self, job: Job) -> None:
+        """Insert a new job; a duplicate name in the same app is a Conflict."""
+        with self._errors(_name_taken(job)):
+            await self._col("jobs").insert_one(job_to_doc(job))
+
+    async def get_job(self, job_id: str) -> Job:
+        """One job with its executors (oldest first)."""
+        with self._errors():
+            doc = await self._col("jobs").find_one({"job_id": job_id}, _NO_ID)
+            if doc is None:
+                raise _job_not_found(job_id)
+            executors = await self._executors_of([job_id])
+        return job_from_doc(doc, executors.get(job_id, []))
+
+    async def list_jobs(self, *, app_name: str | None = None) -> list[Job]:
+        """All jobs (of one AppName), oldest first, with their executors."""
+        query = {} if app_name is None else {"app_name": app_name}
+        with self._errors():
+            docs = await self._col("jobs").find(query, _NO_ID).sort(_JOB_ORDER).to_list()
+            executors = await self._executors_of([d["job_id"] for d in docs]) if docs else {}
+        return [job_from_doc(d, executors.get(d["job_id"], [])) for d in docs]
+
+    async def _executors_of(self, job_ids: list[str]) -> dict[str, list[str]]:
+        """Executor ids per job, oldest first, in one query."""
+        projection = {"_id": False, "job_id": True, "executor_id": True, "created_at": True}
+        cursor = self._col("executions").find({"job_id": {"$in": job_ids}}, projection).sort(_EXECUTOR_ORDER)
+        grouped: dict[str, list[str]] = {}
+        async for doc in cursor:
+            grouped.setdefault(doc["job_id"], []).append(doc["executor_id"])
+        return grouped
+
+    async def update_job(self, job: Job) -> None:
+        """Replace a job's definition (not its executions)."""
+        with self._errors(_name_taken(job)):
+            outcome = await self._col("jobs").replace_one({"job_id": job.job_id}, job_to_doc(job))
+        if outcome.matched_count == 0:
+            raise _job_not_found(job.job_id)
+
+    async def delete_job(self, job_id: str) -> None:
+        """Remove a job with its executions, results and output."""
+        query = {"job_id": job_id}
+        with self._errors():
+            if await self._col("jobs").find_one(query, {"_id": True}) is None:
+                raise _job_not_found(job_id)
+            # children first: an interrupted delete leaves the job visible, so deleting it again finishes the work
+            for name in ("output", "results", "executions", "jobs"):
+                await self._col(name).delete_many(query)
+
+    # -- executions and results ---------------------------------------------------------------------
+
+    async def create_execution(self, execution: Execution, results: list[ContainerResult]) -> None:
+        """Insert an execution and its initial results."""
+        taken = Conflict(execution.executor_id, error_id="executor_id_taken")
+        with self._errors(taken):
+            await self._col("executions").insert_one(execution_to_doc(execution))
+        if results:
+            await self._insert_results(execution, results, taken)
+
+    async def _insert_results(self, execution: Execution, results: list[ContainerResult], taken: Conflict) -> None:
+        try:
+            with self._errors(taken):
+                await self._col("results").insert_many([result_to_doc(r) for r in results])
+        except DceJobsError:
+            # no multi-document transactions on a standalone server: undo the execution so a retry can work
+            with self._errors():
+                await self._col("executions").delete_one(
+                    {"job_id": execution.job_id, "executor_id": execution.executor_id}
+                )
+            raise
+
+    async def get_execution(self, job_id: str, executor_id: str) -> Execution:
+        """One execution (NotFound `executor_id_not_found`)."""
+        with self._errors():
+            doc = await self._col("executions").find_one({"job_id": job_id, "executor_id": executor_id}, _NO_ID)
+        if doc is None:
+            raise NotFound(executor_id, error_id="executor_id_not_found")
+        return execution_from_doc(doc)
+
+    async def list_results(self, job_id: str, executor_id: str) -> list[ContainerResult]:
+        """The results of one execution, in target order."""
+        query = {"job_id": job_id, "executor_id": executor_id}
+        with self._errors():
+            docs = await self._col("results").find(query, _NO_ID).sort("index", ASCENDING).to_list()
+        return [result_from_doc(d) for d in docs]
+
+    async def save_result(self, result: ContainerResult) -> None:
+        """Write one result (keyed by job, executor and index)."""
+        with self._errors():
+            await self._col("results").replace_one(_result_key(result), result_to_doc(result), upsert=True)
+
+    async def list_unfinished_results(self) -> list[ContainerResult]:
+        """Every result not in a final status, across all jobs (for recovery)."""
+        # $in on the open statuses (not $nin on the final ones) so the status index bounds the scan
+        query = {"status": {"$in": _UNFINISHED}}
+        with self._errors():
+            docs = await self._col("results").find(query, _NO_ID).sort(_RESULT_KEY).to_list()
+        return [result_from_doc(d) for d in docs]
+
+    # -- output -------------------------------------------------------------------------------------
+
+    async def append_output(self, result: ContainerResult, seq: int, data: bytes) -> None:
+        """Store output chunk number `seq` of one target (writing the same seq again replaces it)."""
+        key = {**_result_key(result), "seq": seq}
+        with self._errors():
+            await self._col("output").replace_one(key, {**key, "data": bytes(data)}, upsert=True)
+
+    async def iter_output(self, job_id: str, executor_id: str, index: int) -> AsyncIterator[bytes]:
+        """Yield one target's stored output chunks in order, a few at a time from the store."""
+        # one short query per batch (keyed on seq) rather than one cursor: a slow reader cannot
+        # outlive the server's idle-cursor timeout
+        last_seq: int | None = None
+        while True:
+            batch = await self._output_batch(job_id, executor_id, index, after_seq=last_seq)
+            for doc in batch:
+                last_seq = doc["seq"]
+                yield bytes(doc["data"])
+            if len(batch) < _BATCH_CHUNKS:
+                return
+
+    async def _output_batch(
+        self, job_id: str, executor_id: str, index: int, *, after_seq: int | None
+    ) -> list[dict[str, Any]]:
+        query = _chunk_key(job_id, executor_id, index)
+        if after_seq is not None:
+            query["seq"] = {"$gt": after_seq}
+        projection = {"_id": False, "seq": True, "data": True}
+        with self._errors():
+            cursor = self._col("output").find(query, projection).sort("seq", ASCENDING).limit(_BATCH_CHUNKS)
+            batch: list[dict[str, Any]] = await cursor.to_list()
+        return batch
+
+    async def tail_output(self, job_id: str, executor_id: str, index: int, *, max_bytes: int) -> tuple[bytes, bool]:
+        """The last `max_bytes` of one target's output, and whether earlier bytes were left out."""
+        parts = await self._chunks_from_end(job_id, executor_id, index, more_than=max_bytes)
+        data = b"".join(reversed(parts))
+        if len(data) <= max_bytes:
+            return data, False
+        return data[len(data) - max_bytes :], True
+
+    async def _chunks_from_end(self, job_id: str, executor_id: str, index: int, *, more_than: int) -> list[bytes]:
+        """Chunks newest first until their size passes `more_than` (or the output ends)."""
+        parts: list[bytes] = []
+        size = 0
+        projection = {"_id": False, "data": True}
+        with self._errors():
+            cursor = self._col("output").find(_chunk_key(job_id, executor_id, index), projection)
+            cursor = cursor.sort("seq", DESCENDING).batch_size(_BATCH_CHUNKS)
+            try:
+                async for doc in cursor:
+                    parts.append(bytes(doc["data"]))
+                    size += len(parts[-1])
+                    if size > more_than:
+                        break
+            finally:
+                await cursor.close()
+        return parts
