@@ -14,15 +14,17 @@ from urllib.parse import urlsplit
 
 import docker
 import docker.errors
+from docker import APIClient as Engine
 import requests.exceptions
 from docker.tls import TLSConfig
 
 from .config import Config
 from .errors import ContainerUnavailable, EngineError, InvalidInput, NodeUnreachable
 
+__all__ = ["Engine", "NodePool", "TaskContainer", "engine_errors", "ping_engine"]
+
 log = logging.getLogger("dce_jobs.nodes")
 T = TypeVar("T")
-Engine = docker.APIClient
 ClientFactory = Callable[..., Engine]
 
 
@@ -77,7 +79,7 @@ class NodePool:
 
     def __init__(self, config: Config, *, client_factory: ClientFactory | None = None) -> None:
         self._config = config
-        self._factory: ClientFactory = client_factory or docker.APIClient
+        self._factory: ClientFactory = client_factory or Engine
         self._calls = ThreadPoolExecutor(max_workers=32, thread_name_prefix="docker-call")
         #: long-lived readers of exec output streams, one per running target
         self._streams = ThreadPoolExecutor(max_workers=config.global_concurrency, thread_name_prefix="docker-stream")

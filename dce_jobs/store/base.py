@@ -150,9 +150,20 @@ def result_to_doc(result: ContainerResult) -> dict[str, Any]:
 
 def result_from_doc(doc: dict[str, Any]) -> ContainerResult:
     """Rebuild a result from its document."""
-    values = {name: doc.get(name) for name in _RESULT_FIELDS}
-    values["output_truncated"] = bool(values["output_truncated"])
-    values["output_bytes"] = int(values["output_bytes"] or 0)
-    values["exec_id"] = values["exec_id"] or ""
-    values["error"] = values["error"] or ""
-    return ContainerResult(status=Status(doc["status"]), **values)
+    return ContainerResult(
+        job_id=doc["job_id"],
+        executor_id=doc["executor_id"],
+        index=int(doc["index"]),
+        container_id=doc["container_id"],
+        node_id=doc["node_id"],
+        status=Status(doc["status"]),
+        exec_id=doc.get("exec_id") or "",
+        error=doc.get("error") or "",
+        exit_code=doc.get("exit_code"),
+        inspect=doc.get("inspect"),
+        output_bytes=int(doc.get("output_bytes") or 0),
+        output_truncated=bool(doc.get("output_truncated")),
+        started_at=doc.get("started_at"),
+        finished_at=doc.get("finished_at"),
+        updated_at=float(doc.get("updated_at") or 0.0),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -57,7 +58,12 @@ class SqliteStore:
         if self._db is None or self._thread is None:
             raise StoreUnavailable("the SQLite store is not open")
         db = self._db
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, db)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, fn, db)
+        except sqlite3.IntegrityError as e:
+            raise Conflict(f"the store refused a duplicate record: {e}", error_id="conflict") from e
+        except sqlite3.Error as e:
+            raise StoreUnavailable(f"SQLite store error: {e}") from e
 
     async def open(self) -> None:
         """Open the file and create the tables."""
@@ -255,14 +261,7 @@ class SqliteStore:
         """Yield one target's chunks in order, fetching a few at a time."""
         last_seq = -1
         while True:
-            key = (job_id, executor_id, index, last_seq)
-            rows: list[Any] = await self._run(
-                lambda db: db.execute(
-                    "SELECT seq, data FROM output WHERE job_id = ? AND executor_id = ? AND idx = ? AND seq > ?"
-                    f" ORDER BY seq LIMIT {_BATCH_CHUNKS}",
-                    key,
-                ).fetchall()
-            )
+            rows = await self._run(functools.partial(_output_batch, key=(job_id, executor_id, index, last_seq)))
             for seq, data in rows:
                 last_seq = seq
                 yield bytes(data)
@@ -289,6 +288,14 @@ class SqliteStore:
             return joined[-max_bytes:] if max_bytes else b"", cut
 
         return await self._run(fetch)
+
+
+def _output_batch(db: sqlite3.Connection, *, key: tuple[str, str, int, int]) -> list[Any]:
+    return db.execute(
+        "SELECT seq, data FROM output WHERE job_id = ? AND executor_id = ? AND idx = ? AND seq > ?"
+        f" ORDER BY seq LIMIT {_BATCH_CHUNKS}",
+        key,
+    ).fetchall()
 
 
 class _transaction:
