@@ -1,0 +1,129 @@
+"""Fixtures on the project's real Docker Swarm lab: nodes, test services, and the app wired to them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from dce_jobs.app import create_app
+from dce_jobs.config import from_env
+
+from .lab import Lab
+
+LAB_DIR = os.environ.get("DCE_JOBS_TEST_LAB_DIR", "/tmp/dce-jobs-test-lab")
+FINAL = {"FINISHED", "CREATE_FAILED", "RUNNING_FAILED"}
+
+ClientMaker = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    """A 3-node swarm (manager + 2 workers), each dockerd in its own network namespace; torn down after."""
+    if os.geteuid() != 0:
+        pytest.skip("the Docker lab needs root")
+    started = Lab.up(nodes=3, lab_dir=LAB_DIR)
+    try:
+        yield started
+    finally:
+        started.down()
+
+
+@pytest.fixture(scope="session")
+def local_service(lab: Lab) -> str:
+    """A 4-replica service pinned to the manager node (the engine the service itself uses)."""
+    lab.create_service("djt-local", 4, node=1)
+    return "djt-local"
+
+
+@pytest.fixture(scope="session")
+def other_service(lab: Lab) -> str:
+    """A second service, for targets that do not belong to a job's service."""
+    lab.create_service("djt-other", 1, node=1)
+    return "djt-other"
+
+
+@pytest.fixture
+def make_client(aiohttp_client: Any, tmp_path: Path, lab: Lab) -> ClientMaker:
+    """Build a test client of the real app, pointed at the lab's manager (workers via Status.Addr:2375)."""
+
+    async def make(env: dict[str, str] | None = None) -> TestClient[Any, Any]:
+        config = from_env(
+            {
+                "DCE_JOBS_DATA_DIR": str(tmp_path / "data"),
+                "DCE_JOBS_DOCKER_HOST": lab.manager.unix_url,
+                "DCE_JOBS_CONNECT_TIMEOUT_S": "2",
+                "DCE_JOBS_DOCKER_TIMEOUT_S": "10",
+                **(env or {}),
+            }
+        )
+        return await aiohttp_client(create_app(config))
+
+    return make
+
+
+@pytest.fixture
+async def client(make_client: ClientMaker) -> TestClient[Any, Any]:
+    """A client of the app with default settings."""
+    return await make_client()
+
+
+async def create_job(client: TestClient[Any, Any], service: str, cmd: str, **fields: Any) -> dict[str, Any]:
+    """POST a job and return it."""
+    body = {"AppName": "it", "ServiceName": service, "Name": f"job-{time.monotonic_ns()}", "Cmd": cmd, **fields}
+    response = await client.post("/api/jobs", json=body)
+    assert response.status == 200, await response.text()
+    return await response.json()  # type: ignore[no-any-return]
+
+
+async def start(client: TestClient[Any, Any], job: dict[str, Any], targets: list[dict[str, str]] | None = None) -> str:
+    """Start a job and return the new ExecutorId."""
+    body = None if targets is None else {"Target": targets}
+    response = await client.post(f"/api/jobs/{job['JobId']}/start", json=body)
+    assert response.status == 200, await response.text()
+    return (await response.json())["Executors"][-1]  # type: ignore[no-any-return]
+
+
+async def inspect(client: TestClient[Any, Any], job: dict[str, Any], executor_id: str) -> dict[str, Any]:
+    """GET inspect of one execution."""
+    response = await client.get(f"/api/jobs/{job['JobId']}/inspect/{executor_id}")
+    assert response.status == 200, await response.text()
+    return await response.json()  # type: ignore[no-any-return]
+
+
+async def wait_final(
+    client: TestClient[Any, Any], job: dict[str, Any], executor_id: str, *, timeout_s: float = 60
+) -> dict[str, Any]:
+    """Poll inspect until every Result is final; fail after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        body = await inspect(client, job, executor_id)
+        if all(r["Status"] in FINAL for r in body["Result"]):
+            return body
+        if time.monotonic() > deadline:
+            pytest.fail(f"not final after {timeout_s} s: {[r['Status'] for r in body['Result']]}")
+        await asyncio.sleep(0.2)
+
+
+def targets_of(lab: Lab, service: str, count: int | None = None) -> list[dict[str, str]]:
+    """Start-request targets for the running tasks of a service."""
+    tasks = lab.tasks(service)
+    return [{"ContainerId": t["ContainerId"], "NodeId": t["NodeId"]} for t in tasks[:count]]
+
+
+def engine(lab: Lab, index: int) -> Any:
+    """A docker-py low-level client of lab node `index` (test side only)."""
+    import docker
+
+    return docker.APIClient(base_url=lab.node(index).unix_url, timeout=30)
+
+
+def node_index(lab: Lab, node_id: str) -> int:
+    """Lab index of the node with this Swarm NodeId."""
+    return next(n.index for n in lab.nodes if n.node_id == node_id)
