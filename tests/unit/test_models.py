@@ -1,0 +1,44 @@
+"""The status state machine."""
+
+from __future__ import annotations
+
+import pytest
+
+from dce_jobs.errors import InvalidTransition
+from dce_jobs.models import ContainerResult, Status, new_executor_id, transition
+
+
+def result(status: Status = Status.STARTING) -> ContainerResult:
+    return ContainerResult(job_id="j", executor_id="1.0", index=0, container_id="c" * 64, node_id="n", status=status)
+
+
+def test_happy_path_sets_times() -> None:
+    r = transition(result(), Status.CREATED, exec_id="e")
+    r = transition(r, Status.RUNNING)
+    assert r.started_at is not None and r.finished_at is None
+    r = transition(r, Status.FINISHED, exit_code=0)
+    assert r.finished_at is not None and r.exit_code == 0 and r.exec_id == "e"
+
+
+@pytest.mark.parametrize(
+    ("start", "target"),
+    [
+        (Status.STARTING, Status.RUNNING),
+        (Status.STARTING, Status.FINISHED),
+        (Status.RUNNING, Status.CREATED),
+        (Status.FINISHED, Status.RUNNING_FAILED),
+        (Status.CREATE_FAILED, Status.CREATED),
+        (Status.RUNNING_FAILED, Status.FINISHED),
+    ],
+)
+def test_forbidden_transitions_raise(start: Status, target: Status) -> None:
+    with pytest.raises(InvalidTransition):
+        transition(result(start), target)
+
+
+def test_final_statuses() -> None:
+    assert {s for s in Status if s.is_final} == {Status.CREATE_FAILED, Status.RUNNING_FAILED, Status.FINISHED}
+
+
+def test_executor_id_has_microseconds() -> None:
+    assert new_executor_id(1496287694.460088) == "1496287694.460088"

@@ -1,0 +1,64 @@
+"""Output persistence: chunks, redaction, the cap, flushing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dce_jobs.cipher import Redactor
+from dce_jobs.models import ContainerResult
+from dce_jobs.output import OutputSink
+from dce_jobs.store.sqlite import SqliteStore
+
+
+async def stored(store: SqliteStore, result: ContainerResult) -> list[bytes]:
+    return [c async for c in store.iter_output(result.job_id, result.executor_id, result.index)]
+
+
+async def make(
+    tmp_path: Path, *, limit: int = 1 << 20, chunk: int = 8, flush_s: float = 60.0, secrets: list[str] | None = None
+) -> tuple[SqliteStore, ContainerResult, OutputSink]:
+    store = SqliteStore(tmp_path / "s.db")
+    await store.open()
+    result = ContainerResult(job_id="j", executor_id="1.0", index=0, container_id="c", node_id="n")
+    sink = OutputSink(store, result, Redactor(secrets or []), limit_bytes=limit, chunk_bytes=chunk, flush_s=flush_s)
+    return store, result, sink
+
+
+async def test_full_chunks_are_written_while_running_and_the_rest_on_close(tmp_path: Path) -> None:
+    store, result, sink = await make(tmp_path)
+    await sink.write(b"0123456789")
+    assert await stored(store, result) == [b"0123456789"]
+    await sink.write(b"abc")
+    assert await stored(store, result) == [b"0123456789"]
+    await sink.close()
+    assert b"".join(await stored(store, result)) == b"0123456789abc"
+    await store.close()
+
+
+async def test_secret_split_across_writes_never_reaches_the_store(tmp_path: Path) -> None:
+    store, result, sink = await make(tmp_path, chunk=1, secrets=["hunter2"])
+    for piece in (b"x=hun", b"te", b"r2;"):
+        await sink.write(piece)
+    await sink.close()
+    assert b"".join(await stored(store, result)) == b"x=*******;"
+    await store.close()
+
+
+async def test_cap_writes_a_marker_once_and_counts_bytes(tmp_path: Path) -> None:
+    store, result, sink = await make(tmp_path, limit=10, chunk=4)
+    for _ in range(5):
+        await sink.write(b"abcdef")
+    await sink.close()
+    data = b"".join(await stored(store, result))
+    assert data.startswith(b"abcdefabcd\n[dce-jobs] output truncated")
+    assert data.count(b"truncated") == 1
+    assert sink.truncated and sink.stored_bytes == len(data)
+    await store.close()
+
+
+async def test_stale_output_is_flushed_by_the_ticker(tmp_path: Path) -> None:
+    store, result, sink = await make(tmp_path, chunk=1 << 20, flush_s=0.0)
+    await sink.write(b"tiny")
+    await sink.flush_if_stale()
+    assert await stored(store, result) == [b"tiny"]
+    await store.close()
