@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -97,37 +98,47 @@ class Redactor:
     """Replaces every occurrence of the secrets in a byte stream by their masks, across chunk borders."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        unique = {s for s in secrets if s}
-        # longest first, so a secret that contains another is masked whole
-        self._pairs = sorted(((s.encode(), mask(len(s)).encode()) for s in unique), key=lambda p: -len(p[0]))
-        self._keep = max((len(p[0]) for p in self._pairs), default=1) - 1
+        unique = sorted({s.encode() for s in secrets if s}, key=len, reverse=True)
+        # longest first: at each position the longest secret wins, as in a whole-text replacement
+        self._pattern = re.compile(b"|".join(re.escape(s) for s in unique)) if unique else None
+        self._masks = {s: mask(len(s.decode())).encode() for s in unique}
+        self._keep = max((len(s) for s in unique), default=1) - 1
         self._carry = b""
 
     def feed(self, chunk: bytes) -> bytes:
-        """Redact `chunk`; hold back a tail that could be the start of a secret."""
-        if not self._pairs:
+        """Redact `chunk`; hold back (unredacted) a tail that could be the start of a secret."""
+        if self._pattern is None:
             return chunk
-        buffer = self._replace(self._carry + chunk)
-        if self._keep == 0:
-            self._carry = b""
-            return buffer
-        self._carry = buffer[-self._keep :]
-        return buffer[: -self._keep]
+        buffer = self._carry + chunk
+        done, rest = self._scan(buffer, boundary=max(len(buffer) - self._keep, 0))
+        self._carry = rest
+        return done
 
     def flush(self) -> bytes:
-        """Return what was held back (the stream ended)."""
+        """Redact and return what was held back (the stream ended)."""
         rest, self._carry = self._carry, b""
-        return rest
+        return self.redact(rest)
 
     def redact(self, data: bytes) -> bytes:
         """Redact a whole byte string at once."""
-        return self._replace(data)
+        if self._pattern is None:
+            return data
+        return self._scan(data, boundary=len(data))[0]
 
     def redact_text(self, text: str) -> str:
         """Redact a whole string at once."""
-        return self._replace(text.encode()).decode(errors="replace")
+        return self.redact(text.encode()).decode(errors="replace")
 
-    def _replace(self, data: bytes) -> bytes:
-        for secret, masked in self._pairs:
-            data = data.replace(secret, masked)
-        return data
+    def _scan(self, data: bytes, *, boundary: int) -> tuple[bytes, bytes]:
+        """Mask matches that start before `boundary` (they lie wholly in `data`); return (done, raw rest)."""
+        assert self._pattern is not None
+        parts: list[bytes] = []
+        position = 0
+        for match in self._pattern.finditer(data):
+            if match.start() >= boundary:
+                break
+            parts += [data[position : match.start()], self._masks[match.group()]]
+            position = match.end()
+        cut = max(position, boundary)
+        parts.append(data[position:cut])
+        return b"".join(parts), data[cut:]

@@ -184,3 +184,54 @@ async def start_exec(nodes: NodePool, engine: Engine, exec_id: str) -> OutputStr
             return engine.exec_start(exec_id, tty=False, socket=True)
 
     return OutputStream(nodes, await nodes.call(start), f"exec {exec_id[:12]}")
+
+
+MARKER_ENV = "DCE_JOBS_RUN"
+
+# Signals every process whose environment carries the marker (the exec and the children it spawned).
+# Docker has no API to kill an exec (moby#9098), so a second exec does it; it needs sh in the container.
+_KILL_SCRIPT = (
+    'sig=$1; mark=$2; n=0; for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = "$$" ] && continue; '
+    'if tr "\\000" "\\n" < "$d/environ" 2>/dev/null | grep -qxF "$mark"; then kill -"$sig" "$p" 2>/dev/null && n=$((n+1)); fi; '
+    'done; echo "$n"'
+)
+
+
+def run_marker(job_id: str, executor_id: str, index: int) -> str:
+    """The environment entry that identifies one target's processes inside its container."""
+    return f"{MARKER_ENV}={job_id}/{executor_id}/{index}"
+
+
+async def signal_marked(nodes: NodePool, engine: Engine, container_id: str, marker: str, signal: str) -> int:
+    """Send `signal` to the processes carrying `marker` in the container; return how many were signalled."""
+
+    def kill() -> int:
+        with engine_errors(f"signal {signal} in {container_id[:12]}"):
+            created = engine.exec_create(
+                container_id, ["sh", "-c", _KILL_SCRIPT, "dce-jobs-kill", signal, marker], user="0"
+            )
+            output = engine.exec_start(created["Id"], tty=False)
+            exit_code = engine.exec_inspect(created["Id"]).get("ExitCode")
+        text = output.decode(errors="replace").strip()
+        if exit_code != 0 or not text.isdigit():
+            raise EngineError(
+                f"could not signal the process in {container_id[:12]} (needs sh in the container): {text[:200]}"
+            )
+        return int(text)
+
+    return await nodes.call(kill)
+
+
+async def terminate(
+    nodes: NodePool, engine: Engine, container_id: str, exec_id: str, marker: str, *, grace_s: float
+) -> dict[str, Any]:
+    """TERM the target's processes, KILL them after grace_s; return the final exec-inspect record."""
+    await signal_marked(nodes, engine, container_id, marker, "TERM")
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        record = await inspect_exec(nodes, engine, exec_id)
+        if not record.get("Running"):
+            return record
+        await asyncio.sleep(0.1)
+    await signal_marked(nodes, engine, container_id, marker, "KILL")
+    return await wait_exit(nodes, engine, exec_id, timeout_s=grace_s)

@@ -20,6 +20,7 @@ def _fields(data: dict[str, Any]) -> dict[str, Any]:
         "privileged": data["Privileged"],
         "user": data["User"],
         "env": tuple(data["Env"]),
+        "timeout_s": data["Timeout"],
     }
 
 

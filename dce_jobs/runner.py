@@ -1,4 +1,4 @@
-"""Runs executions: checked targets, bounded fan-out, status changes, output persistence, node watch."""
+"""Runs executions: checked targets, bounded fan-out, status changes, output, stop and timeouts."""
 
 from __future__ import annotations
 
@@ -7,23 +7,49 @@ import logging
 import shlex
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .cipher import Redactor, SecretBox, mask
 from .config import Config
-from .errors import Conflict, DceJobsError, EngineError, SecretUndecryptable, ServiceUnavailable
-from .execs import ExecSpec, OutputStream, create_exec, start_exec, wait_exit
+from .errors import Conflict, DceJobsError, EngineError, InvalidInput, SecretUndecryptable, ServiceUnavailable
+from .execs import ExecSpec, OutputStream, create_exec, run_marker, start_exec, terminate, wait_exit
 from .models import ContainerResult, Execution, Job, Status, Target, new_executor_id, transition
-from .nodes import NodePool, ping_engine
+from .nodes import Engine, NodePool, ping_engine
 from .output import OutputSink
 from .store import Store
 from .targets import resolve_targets
 
 log = logging.getLogger("dce_jobs.runner")
 
+STOP_GRACE_S = 3.0
+
+
+@dataclass
+class _Live:
+    """A target whose exec is running: what is needed to watch, stop or time it out."""
+
+    engine: Engine
+    container_id: str
+    exec_id: str
+    marker: str
+    stream: OutputStream
+    stop_reason: str = ""
+    terminating: asyncio.Task[None] | None = None
+
+
+@dataclass
+class _Run:
+    """Control state of one execution while it runs."""
+
+    execution: Execution
+    stop_reason: str = ""
+    live: dict[int, _Live] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+
 
 class Runner:
-    """Starts executions in the background and owns their tasks until they end."""
+    """Starts executions in the background and owns them until they end."""
 
     def __init__(self, *, config: Config, store: Store, nodes: NodePool, box: SecretBox) -> None:
         self._config = config
@@ -32,24 +58,49 @@ class Runner:
         self._box = box
         self._global = asyncio.Semaphore(config.global_concurrency)
         self._per_node: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(config.node_concurrency))
-        self._runs: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._runs: dict[tuple[str, str], _Run] = {}
         self._streams: dict[str, set[OutputStream]] = defaultdict(set)
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._accepting = True
         self.watch_interval_s = 1.0
         self.node_lost_s = max(3.0, 2 * config.connect_timeout_s)
 
+    # -- starting -----------------------------------------------------------------------------------
+
     async def start(self, job: Job, requested: list[Target] | None, *, timeout_s: float | None = None) -> Execution:
-        """Check the targets, record the execution and run it in the background."""
-        if not self._accepting:
-            raise ServiceUnavailable("the server is shutting down and starts no new runs")
+        """Check the targets against the Swarm, record the execution and run it in the background."""
+        self._check_accepting()
         tasks = await self._nodes.running_tasks(job.service_name)
         targets = resolve_targets(job.service_name, requested, tasks)
+        return await self._launch(job, targets, timeout_s=timeout_s if timeout_s is not None else job.timeout_s)
+
+    async def retry(self, job: Job, executor_id: str, *, everything: bool = False) -> Execution:
+        """Start the targets of an execution again: those that did not finish with exit code 0, or all."""
+        self._check_accepting()
+        previous = await self._store.get_execution(job.job_id, executor_id)
+        results = await self._store.list_results(job.job_id, executor_id)
+        again = [r for r in results if everything or not (r.status is Status.FINISHED and r.exit_code == 0)]
+        if not again:
+            raise InvalidInput(f"every target of {executor_id} finished with exit code 0", error_id="nothing_to_retry")
+        running = {(t.container_id, t.node_id) for t in await self._nodes.running_tasks(job.service_name)}
+        targets = [Target(container_id=r.container_id, node_id=r.node_id) for r in again]
+        gone = frozenset(i for i, t in enumerate(targets) if (t.container_id, t.node_id) not in running)
+        timeout_s = previous.timeout_s if previous.timeout_s is not None else job.timeout_s
+        return await self._launch(job, targets, timeout_s=timeout_s, gone=gone)
+
+    def _check_accepting(self) -> None:
+        if not self._accepting:
+            raise ServiceUnavailable("the server is shutting down and starts no new runs")
+
+    async def _launch(
+        self, job: Job, targets: list[Target], *, timeout_s: float | None, gone: frozenset[int] = frozenset()
+    ) -> Execution:
         execution = await self._record(job, targets, timeout_s)
-        run = asyncio.create_task(self._run(job, execution), name=f"run {job.job_id} {execution.executor_id}")
+        run = _Run(execution=execution)
         key = (job.job_id, execution.executor_id)
         self._runs[key] = run
-        run.add_done_callback(lambda _: self._runs.pop(key, None))
+        run.task = asyncio.create_task(self._run(job, run, gone), name=f"run {job.job_id} {execution.executor_id}")
+        run.task.add_done_callback(lambda _: self._runs.pop(key, None))
         return execution
 
     async def _record(self, job: Job, targets: list[Target], timeout_s: float | None) -> Execution:
@@ -79,8 +130,10 @@ class Runner:
                 continue  # two starts of one job in the same microsecond: the ids must differ
         raise Conflict(job.job_id, error_id="executor_id_taken")
 
-    async def _run(self, job: Job, execution: Execution) -> None:
-        results = await self._store.list_results(job.job_id, execution.executor_id)
+    # -- running ------------------------------------------------------------------------------------
+
+    async def _run(self, job: Job, run: _Run, gone: frozenset[int]) -> None:
+        results = await self._store.list_results(job.job_id, run.execution.executor_id)
         try:
             secrets = [self._box.open(s) for s in job.secret_args]
         except SecretUndecryptable as e:
@@ -90,14 +143,20 @@ class Runner:
         spec = ExecSpec(
             argv=shlex.split(job.cmd) + secrets, user=job.user, privileged=job.privileged, env=list(job.env)
         )
-        await asyncio.gather(*(self._guarded(result, spec, secrets) for result in results))
+        for index in gone:
+            results[index] = await self._save(
+                results[index],
+                Status.CREATE_FAILED,
+                error=f"container {results[index].container_id[:12]} is no longer a running task of {job.service_name}",
+            )
+        await asyncio.gather(*(self._guarded(run, r, spec, secrets) for r in results if r.index not in gone))
 
-    async def _guarded(self, result: ContainerResult, spec: ExecSpec, secrets: list[str]) -> None:
+    async def _guarded(self, run: _Run, result: ContainerResult, spec: ExecSpec, secrets: list[str]) -> None:
         """Run one target; whatever goes wrong, it ends in a final status."""
         state = {"result": result}
         try:
             async with self._global, self._per_node[result.node_id]:
-                await self._run_target(state, spec, secrets)
+                await self._run_target(run, state, spec, secrets)
         except asyncio.CancelledError:
             raise
         except Exception as e:
@@ -106,23 +165,38 @@ class Runner:
             if not current.status.is_final:
                 failed = Status.CREATE_FAILED if current.status is Status.STARTING else Status.RUNNING_FAILED
                 await self._save(current, failed, error=f"internal error: {type(e).__name__}")
+        finally:
+            run.live.pop(result.index, None)
 
-    async def _run_target(self, state: dict[str, ContainerResult], spec: ExecSpec, secrets: list[str]) -> None:
+    async def _run_target(
+        self, run: _Run, state: dict[str, ContainerResult], spec: ExecSpec, secrets: list[str]
+    ) -> None:
         result = state["result"]
+        if run.stop_reason:
+            state["result"] = await self._save(result, Status.CREATE_FAILED, error=f"{run.stop_reason} before start")
+            return
+        marker = run_marker(result.job_id, result.executor_id, result.index)
         try:
             engine = await self._nodes.engine_for(result.node_id)
-            exec_id = await create_exec(self._nodes, engine, result.container_id, spec)
+            exec_id = await create_exec(
+                self._nodes, engine, result.container_id, replace(spec, env=[*spec.env, marker])
+            )
         except EngineError as e:
             self._nodes.forget(result.node_id)
             state["result"] = await self._save(result, Status.CREATE_FAILED, error=e.message)
             return
         result = state["result"] = await self._save(result, Status.CREATED, exec_id=exec_id)
+        if run.stop_reason:
+            state["result"] = await self._save(result, Status.CREATE_FAILED, error=f"{run.stop_reason} before start")
+            return
         try:
             stream = await start_exec(self._nodes, engine, exec_id)
         except EngineError as e:
             state["result"] = await self._save(result, Status.RUNNING_FAILED, error=e.message)
             return
         result = state["result"] = await self._save(result, Status.RUNNING)
+        live = run.live[result.index] = _Live(engine, result.container_id, exec_id, marker, stream)
+        timer = self._arm_timeout(run, live)
         redactor = Redactor(secrets)
         sink = OutputSink(
             self._store,
@@ -132,23 +206,34 @@ class Runner:
             chunk_bytes=self._config.output_chunk_bytes,
             flush_s=self._config.output_flush_s,
         )
-        error = await self._pump(result.node_id, stream, sink)
-        await sink.close()
-        output = {"output_bytes": sink.stored_bytes, "output_truncated": sink.truncated}
-        if error:
-            state["result"] = await self._save(result, Status.RUNNING_FAILED, error=error, **output)
-            return
         try:
-            record = await wait_exit(self._nodes, engine, exec_id)
+            error = await self._pump(result.node_id, stream, sink)
+        finally:
+            if timer is not None:
+                timer.cancel()
+        await sink.close()
+        state["result"] = await self._finish(result, live, error, sink, secrets, redactor)
+
+    async def _finish(
+        self, result: ContainerResult, live: _Live, error: str, sink: OutputSink, secrets: list[str], redactor: Redactor
+    ) -> ContainerResult:
+        output: dict[str, Any] = {"output_bytes": sink.stored_bytes, "output_truncated": sink.truncated}
+        if live.terminating is not None:
+            await asyncio.shield(live.terminating)
+        if error and not live.stop_reason:
+            return await self._save(result, Status.RUNNING_FAILED, error=error, **output)
+        try:
+            record = await wait_exit(self._nodes, live.engine, live.exec_id)
         except EngineError as e:
-            state["result"] = await self._save(
-                result, Status.RUNNING_FAILED, error=f"output complete, exit code unknown: {e.message}", **output
-            )
-            return
+            reason = live.stop_reason or "output complete, exit code unknown"
+            return await self._save(result, Status.RUNNING_FAILED, error=f"{reason}: {e.message}", **output)
         inspect = masked_inspect(record, secrets, redactor)
-        state["result"] = await self._save(
-            result, Status.FINISHED, exit_code=record.get("ExitCode"), inspect=inspect, **output
-        )
+        exit_code = record.get("ExitCode")
+        if live.stop_reason:
+            return await self._save(
+                result, Status.RUNNING_FAILED, error=live.stop_reason, exit_code=exit_code, inspect=inspect, **output
+            )
+        return await self._save(result, Status.FINISHED, exit_code=exit_code, inspect=inspect, **output)
 
     async def _pump(self, node_id: str, stream: OutputStream, sink: OutputSink) -> str:
         """Copy the stream into the sink while a ticker flushes quiet output; return an error or ''."""
@@ -165,6 +250,52 @@ class Runner:
             self._streams[node_id].discard(stream)
         return ""
 
+    # -- stopping and timeouts ----------------------------------------------------------------------
+
+    def _arm_timeout(self, run: _Run, live: _Live) -> asyncio.TimerHandle | None:
+        timeout_s = run.execution.timeout_s
+        if not timeout_s:
+            return None
+        return asyncio.get_running_loop().call_later(
+            timeout_s, self._terminate, live, f"timed out after {timeout_s:g} s"
+        )
+
+    def _terminate(self, live: _Live, reason: str) -> None:
+        """Stop one running target (idempotent): TERM, KILL after a grace; abort reading if that fails."""
+        if live.stop_reason:
+            return
+        live.stop_reason = reason
+        live.terminating = asyncio.create_task(self._kill(live, reason))
+
+    async def _kill(self, live: _Live, reason: str) -> None:
+        try:
+            await terminate(
+                self._nodes, live.engine, live.container_id, live.exec_id, live.marker, grace_s=STOP_GRACE_S
+            )
+        except DceJobsError as e:
+            live.stop_reason = f"{reason}; the process may still run: {e.message}"
+            live.stream.abort(live.stop_reason)
+
+    async def stop(self, job_id: str, executor_id: str, *, reason: str = "stopped") -> None:
+        """Terminate the running execs of an execution; targets not yet started end CREATE_FAILED."""
+        await self._store.get_execution(job_id, executor_id)
+        run = self._runs.get((job_id, executor_id))
+        if run is None or run.task is None:
+            return  # finished already: a no-op
+        run.stop_reason = reason
+        for live in list(run.live.values()):
+            self._terminate(live, reason)
+        await asyncio.shield(run.task)
+
+    async def delete_job(self, job_id: str) -> None:
+        """Stop the job's running executions, then remove it with all it recorded."""
+        await self._store.get_job(job_id)
+        running = [executor_id for (j, executor_id) in self._runs if j == job_id]
+        await asyncio.gather(*(self.stop(job_id, e, reason="job deleted") for e in running))
+        await self._store.delete_job(job_id)
+
+    # -- node watch ---------------------------------------------------------------------------------
+
     def _ensure_watch(self, node_id: str) -> None:
         if node_id not in self._watchers or self._watchers[node_id].done():
             self._watchers[node_id] = asyncio.create_task(self._watch(node_id), name=f"watch {node_id}")
@@ -180,42 +311,41 @@ class Runner:
             except DceJobsError as e:
                 lost_since = lost_since or time.monotonic()
                 if time.monotonic() - lost_since >= self.node_lost_s:
-                    log.warning(
-                        "node %s lost: %s; failing its %d running targets",
-                        node_id,
-                        e.message,
-                        len(self._streams[node_id]),
-                    )
-                    for stream in list(self._streams[node_id]):
+                    streams = list(self._streams[node_id])
+                    log.warning("node %s lost: %s; failing its %d running targets", node_id, e.message, len(streams))
+                    for stream in streams:
                         stream.abort(f"node {node_id} unreachable for {self.node_lost_s:g} s: {e.message}")
                     self._nodes.forget(node_id)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
 
     async def _save(self, result: ContainerResult, status: Status, **changes: Any) -> ContainerResult:
         updated = transition(result, status, **changes)
         await self._store.save_result(updated)
         return updated
 
-    async def delete_job(self, job_id: str) -> None:
-        """Stop the job's running executions, then remove it with all it recorded."""
-        await self._store.get_job(job_id)
-        runs = [task for (j, _), task in self._runs.items() if j == job_id]
-        for task in runs:
-            task.cancel()
-        await asyncio.gather(*runs, return_exceptions=True)
-        await self._store.delete_job(job_id)
-
-    async def close(self) -> None:
-        """Stop accepting runs and cancel what is still running."""
+    async def close(self, *, grace_s: float = 0.0) -> None:
+        """Stop accepting runs, let running ones finish up to grace_s, then cancel the rest (recovery resumes them)."""
         self._accepting = False
-        tasks = [*self._runs.values(), *self._watchers.values()]
-        for task in tasks:
+        pending = [r.task for r in self._runs.values() if r.task is not None]
+        if pending and grace_s > 0:
+            log.info("waiting up to %g s for %d running executions", grace_s, len(pending))
+            await asyncio.wait(pending, timeout=grace_s)
+        left = [t for t in pending if not t.done()]
+        if left:
+            log.warning(
+                "%d executions still running at shutdown; recovery will reconcile them on the next start", len(left)
+            )
+        for task in [*left, *self._watchers.values()]:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*left, *self._watchers.values(), return_exceptions=True)
 
     async def wait_idle(self) -> None:
-        """Wait until no execution runs (tests and shutdown)."""
+        """Wait until no execution runs."""
         while self._runs:
-            await asyncio.gather(*list(self._runs.values()), return_exceptions=True)
+            await asyncio.gather(
+                *(r.task for r in list(self._runs.values()) if r.task is not None), return_exceptions=True
+            )
 
 
 async def _tick(sink: OutputSink, every_s: float) -> None:

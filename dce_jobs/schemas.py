@@ -21,6 +21,7 @@ _NODE_RE = re.compile(r"^[0-9a-z]{1,64}$")
 MAX_ENV = 256
 MAX_SECRET_ARGS = 64
 MAX_TARGETS = 2000
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
 
 
 class StrictBool(fields.Boolean):
@@ -48,6 +49,12 @@ def _argv(value: str) -> None:
 
 def _name(max_len: int) -> fields.String:
     return fields.String(required=True, validate=[validate.Length(min=1, max=max_len), _not_blank])
+
+
+def _timeout() -> fields.Float:
+    return fields.Float(
+        load_default=None, allow_none=True, validate=validate.Range(min=0.1, max=MAX_TIMEOUT_S), allow_nan=False
+    )
 
 
 class JobSchema(Schema):
@@ -83,6 +90,7 @@ class JobSchema(Schema):
         load_default=list,
         validate=validate.Length(max=MAX_SECRET_ARGS),
     )
+    Timeout = _timeout()
 
 
 class TargetSchema(Schema):
@@ -105,6 +113,7 @@ class StartSchema(Schema):
         unknown = RAISE
 
     Target = fields.List(fields.Nested(TargetSchema), validate=validate.Length(min=1, max=MAX_TARGETS))
+    Timeout = _timeout()
 
     @validates_schema
     def _no_duplicates(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -141,12 +150,27 @@ def load_job(payload: Any) -> dict[str, Any]:
     return _load(JobSchema(), payload)
 
 
-def load_targets(payload: Any) -> list[Target] | None:
-    """Validate a start body; None means every running container of the service."""
+def load_start(payload: Any) -> tuple[list[Target] | None, float | None]:
+    """Validate a start body: the targets (None = every running container) and a Timeout override."""
     data = _load(StartSchema(), {} if payload is None else payload)
-    if "Target" not in data:
-        return None
-    return [Target(container_id=t["ContainerId"], node_id=t["NodeId"]) for t in data["Target"]]
+    targets = None
+    if "Target" in data:
+        targets = [Target(container_id=t["ContainerId"], node_id=t["NodeId"]) for t in data["Target"]]
+    return targets, data.get("Timeout")
+
+
+class RetrySchema(Schema):
+    """The body of POST .../executors/{ExecutorId}/retry."""
+
+    class Meta:
+        unknown = RAISE
+
+    All = StrictBool(load_default=False)
+
+
+def load_retry(payload: Any) -> bool:
+    """Validate a retry body; True means retry every target, not only the failed ones."""
+    return bool(_load(RetrySchema(), {} if payload is None else payload)["All"])
 
 
 def dump_job(job: Job) -> dict[str, Any]:
@@ -162,6 +186,7 @@ def dump_job(job: Job) -> dict[str, Any]:
         "Env": list(job.env),
         "SecretArgs": [mask(s.length) for s in job.secret_args],
         "Executors": list(job.executors),
+        "Timeout": job.timeout_s,
     }
 
 

@@ -23,27 +23,48 @@ async def start(request: web.Request) -> web.Response:
     """Start the job on the given targets (all running containers when Target is absent)."""
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
-    targets = schemas.load_targets(await read_json(request, optional=True))
-    await request.app[RUNNER].start(job, targets)
+    targets, timeout_s = schemas.load_start(await read_json(request, optional=True))
+    await request.app[RUNNER].start(job, targets, timeout_s=timeout_s)
+    return json_response(schemas.dump_job(await store.get_job(job.job_id)))
+
+
+@routes.post("/api/jobs/{job_id}/executors/{executor_id}/stop")
+async def stop(request: web.Request) -> web.Response:
+    """Terminate the running execs of an execution (a no-op when it has finished); returns its inspect body."""
+    store = request.app[STORE]
+    job = await store.get_job(request.match_info["job_id"])
+    await request.app[RUNNER].stop(job.job_id, request.match_info["executor_id"])
+    return json_response(await _inspect_body(request, job.job_id, request.match_info["executor_id"]))
+
+
+@routes.post("/api/jobs/{job_id}/executors/{executor_id}/retry")
+async def retry(request: web.Request) -> web.Response:
+    """Start again the targets that did not finish with exit code 0 (all with {"All": true})."""
+    store = request.app[STORE]
+    job = await store.get_job(request.match_info["job_id"])
+    everything = schemas.load_retry(await read_json(request, optional=True))
+    await request.app[RUNNER].retry(job, request.match_info["executor_id"], everything=everything)
     return json_response(schemas.dump_job(await store.get_job(job.job_id)))
 
 
 @routes.get("/api/jobs/{job_id}/inspect/{executor_id}")
 async def inspect(request: web.Request) -> web.Response:
     """The seed's inspect body: Target and per-container Result with the tail of each output."""
+    job = await request.app[STORE].get_job(request.match_info["job_id"])
+    return json_response(await _inspect_body(request, job.job_id, request.match_info["executor_id"]))
+
+
+async def _inspect_body(request: web.Request, job_id: str, executor_id: str) -> dict[str, object]:
     store = request.app[STORE]
-    job = await store.get_job(request.match_info["job_id"])
-    execution = await store.get_execution(job.job_id, request.match_info["executor_id"])
+    execution = await store.get_execution(job_id, executor_id)
     entries = []
-    for result in await store.list_results(job.job_id, execution.executor_id):
+    for result in await store.list_results(job_id, executor_id):
         output, cut = None, False
         if result.status.value in {"RUNNING", "RUNNING_FAILED", "FINISHED"}:
-            data, cut = await store.tail_output(
-                job.job_id, execution.executor_id, result.index, max_bytes=INSPECT_TAIL_BYTES
-            )
+            data, cut = await store.tail_output(job_id, executor_id, result.index, max_bytes=INSPECT_TAIL_BYTES)
             output = data.decode("utf-8", errors="replace")
         entries.append(schemas.dump_result(result, output=output, output_cut=cut))
-    return json_response(schemas.dump_execution(execution, entries))
+    return schemas.dump_execution(execution, entries)
 
 
 @routes.get("/api/jobs/{job_id}/log/{executor_id}")
