@@ -52,6 +52,7 @@ def create_app(config: Config, *, store: Store | None = None, nodes: NodePool | 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     await app[STORE].open()
+    app[RUNNER].recover()
     yield
     await app[RUNNER].close(grace_s=app[CONFIG].shutdown_grace_s)
     app[NODES].close()

@@ -7,6 +7,7 @@ import struct
 import threading
 import time
 from collections.abc import AsyncIterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -235,3 +236,22 @@ async def terminate(
         await asyncio.sleep(0.1)
     await signal_marked(nodes, engine, container_id, marker, "KILL")
     return await wait_exit(nodes, engine, exec_id, timeout_s=grace_s)
+
+
+def masked_record(
+    record: dict[str, Any], secret_lengths: list[int], redact: Callable[[str], str] | None = None
+) -> dict[str, Any]:
+    """Exec-inspect fields for display: the trailing secret arguments replaced by their masks."""
+    shown = dict(record)
+    shown.pop("ExitCode", None)
+    config = dict(shown.get("ProcessConfig") or {})
+    arguments = [str(a) for a in config.get("arguments") or []]
+    if secret_lengths and len(arguments) >= len(secret_lengths):
+        arguments[-len(secret_lengths) :] = ["*" * n for n in secret_lengths]
+    if redact is not None:
+        arguments = [redact(a) for a in arguments]
+        if "entrypoint" in config:
+            config["entrypoint"] = redact(str(config["entrypoint"]))
+    config["arguments"] = arguments
+    shown["ProcessConfig"] = config
+    return shown

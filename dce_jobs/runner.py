@@ -10,13 +10,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .cipher import Redactor, SecretBox, mask
+from .cipher import Redactor, SecretBox
 from .config import Config
 from .errors import Conflict, DceJobsError, EngineError, InvalidInput, SecretUndecryptable, ServiceUnavailable
-from .execs import ExecSpec, OutputStream, create_exec, run_marker, start_exec, terminate, wait_exit
+from .execs import ExecSpec, OutputStream, create_exec, masked_record, run_marker, start_exec, terminate, wait_exit
 from .models import ContainerResult, Execution, Job, Status, Target, new_executor_id, transition
 from .nodes import Engine, NodePool, ping_engine
 from .output import OutputSink
+from .recovery import Recovery
 from .store import Store
 from .targets import resolve_targets
 
@@ -62,8 +63,17 @@ class Runner:
         self._streams: dict[str, set[OutputStream]] = defaultdict(set)
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._accepting = True
+        self._recovery: asyncio.Task[int] | None = None
         self.watch_interval_s = 1.0
         self.node_lost_s = max(3.0, 2 * config.connect_timeout_s)
+
+    def recover(self) -> asyncio.Task[int]:
+        """Reconcile, in the background, what a previous process left unfinished."""
+        recovery = Recovery(
+            store=self._store, nodes=self._nodes, watch_interval_s=self.watch_interval_s, node_lost_s=self.node_lost_s
+        )
+        self._recovery = asyncio.create_task(recovery.run(), name="recovery")
+        return self._recovery
 
     # -- starting -----------------------------------------------------------------------------------
 
@@ -227,7 +237,7 @@ class Runner:
         except EngineError as e:
             reason = live.stop_reason or "output complete, exit code unknown"
             return await self._save(result, Status.RUNNING_FAILED, error=f"{reason}: {e.message}", **output)
-        inspect = masked_inspect(record, secrets, redactor)
+        inspect = masked_record(record, [len(x) for x in secrets], redactor.redact_text)
         exit_code = record.get("ExitCode")
         if live.stop_reason:
             return await self._save(
@@ -336,9 +346,10 @@ class Runner:
             log.warning(
                 "%d executions still running at shutdown; recovery will reconcile them on the next start", len(left)
             )
-        for task in [*left, *self._watchers.values()]:
+        background = [*self._watchers.values(), *([self._recovery] if self._recovery else [])]
+        for task in [*left, *background]:
             task.cancel()
-        await asyncio.gather(*left, *self._watchers.values(), return_exceptions=True)
+        await asyncio.gather(*left, *background, return_exceptions=True)
 
     async def wait_idle(self) -> None:
         """Wait until no execution runs."""
@@ -352,18 +363,3 @@ async def _tick(sink: OutputSink, every_s: float) -> None:
     while True:
         await asyncio.sleep(every_s)
         await sink.flush_if_stale()
-
-
-def masked_inspect(record: dict[str, Any], secrets: list[str], redactor: Redactor) -> dict[str, Any]:
-    """Exec-inspect fields with the secret arguments replaced by their masks."""
-    inspect = dict(record)
-    inspect.pop("ExitCode", None)
-    config = dict(inspect.get("ProcessConfig") or {})
-    arguments = list(config.get("arguments") or [])
-    if secrets and len(arguments) >= len(secrets):
-        arguments[-len(secrets) :] = [mask(len(s)) for s in secrets]
-    config["arguments"] = [redactor.redact_text(a) for a in arguments]
-    if "entrypoint" in config:
-        config["entrypoint"] = redactor.redact_text(str(config["entrypoint"]))
-    inspect["ProcessConfig"] = config
-    return inspect
