@@ -28,7 +28,7 @@ def lab() -> Iterator[Lab]:
     """A 3-node swarm (manager + 2 workers), each dockerd in its own network namespace; torn down after."""
     if os.geteuid() != 0:
         pytest.skip("the Docker lab needs root")
-    started = Lab.up(nodes=3, lab_dir=LAB_DIR)
+    started = Lab.up(nodes=3, lab_dir=LAB_DIR, prefix="dct", net="10.215.0")
     try:
         yield started
     finally:
