@@ -193,7 +193,7 @@ MARKER_ENV = "DCE_JOBS_RUN"
 # Docker has no API to kill an exec (moby#9098), so a second exec does it; it needs sh in the container.
 _KILL_SCRIPT = (
     'sig=$1; mark=$2; n=0; for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = "$$" ] && continue; '
-    'if tr "\\000" "\\n" < "$d/environ" 2>/dev/null | grep -qxF "$mark"; then kill -"$sig" "$p" 2>/dev/null && n=$((n+1)); fi; '
+    'if grep -qzxF "$mark" "$d/environ" 2>/dev/null; then kill -"$sig" "$p" 2>/dev/null && n=$((n+1)); fi; '
     'done; echo "$n"'
 )
 

@@ -10,6 +10,9 @@ from .models import ContainerResult
 from .store import Store
 
 
+HEAD_BYTES = 2048
+
+
 def truncation_marker(limit_bytes: int) -> bytes:
     """The line written once when a target's output reaches the limit."""
     return f"\n[dce-jobs] output truncated: the limit of {limit_bytes} bytes was reached\n".encode()
@@ -40,6 +43,7 @@ class OutputSink:
         self._lock = asyncio.Lock()
         self.stored_bytes = 0
         self.truncated = False
+        self.head = b""  #: the first bytes stored (redacted): the engine's message when a start failed
 
     async def write(self, data: bytes) -> None:
         """Take raw output; flush when a chunk is full or the oldest pending byte waited flush_s."""
@@ -76,6 +80,8 @@ class OutputSink:
         if len(data) > room:
             data = data[:room] + truncation_marker(self._limit_bytes)
             self.truncated = True
+        if len(self.head) < HEAD_BYTES:
+            self.head += data[: HEAD_BYTES - len(self.head)]
         if not self._pending:
             self._pending_since = time.monotonic()
         self._pending += data

@@ -239,9 +239,13 @@ class Runner:
             return await self._save(result, Status.RUNNING_FAILED, error=f"{reason}: {e.message}", **output)
         inspect = masked_record(record, [len(x) for x in secrets], redactor.redact_text)
         exit_code = record.get("ExitCode")
-        if live.stop_reason:
+        failure = live.stop_reason
+        if not failure and record.get("Pid") == 0 and exit_code:
+            # the runtime could not start the process (not found, not permitted): its message is the output
+            failure = sink.head.decode(errors="replace").strip() or f"the process could not be started ({exit_code})"
+        if failure:
             return await self._save(
-                result, Status.RUNNING_FAILED, error=live.stop_reason, exit_code=exit_code, inspect=inspect, **output
+                result, Status.RUNNING_FAILED, error=failure, exit_code=exit_code, inspect=inspect, **output
             )
         return await self._save(result, Status.FINISHED, exit_code=exit_code, inspect=inspect, **output)
 

@@ -97,7 +97,9 @@ class Lab:
         self.manager: LabNode = next(n for n in self.nodes if n.role == "manager")
 
     @classmethod
-    def up(cls, *, nodes: int = 3, lab_dir: str | None = None, prefix: str | None = None, net: str | None = None) -> Lab:
+    def up(
+        cls, *, nodes: int = 3, lab_dir: str | None = None, prefix: str | None = None, net: str | None = None
+    ) -> Lab:
         """Run `lab up` (tearing down leftovers) and return a handle; cleans up if it fails.
 
         `prefix` (netns/link names) and `net` (the lab's /24, e.g. "10.215.0") let several labs coexist.

@@ -1,0 +1,178 @@
+"""A page object for the panel: finds things by data-testid and waits the way a person would."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+WAIT_S = 15.0
+
+
+def tid(testid: str) -> str:
+    """CSS selector of a data-testid."""
+    return f'[data-testid="{testid}"]'
+
+
+class Panel:
+    """Drive the panel in one browser."""
+
+    def __init__(self, driver: Any, screenshots: Path) -> None:
+        self.driver = driver
+        self.screenshots = screenshots
+        self.base_url = ""
+
+    # -- navigation -------------------------------------------------------------------------------------------
+
+    def open(self, base_url: str, route: str = "#/") -> None:
+        self.base_url = base_url
+        self.driver.get(f"{base_url}/{route}")
+
+    def shot(self, name: str) -> Path:
+        """Save a screenshot of the whole page (height grown to fit) as <name>.png."""
+        self.settle()
+        path = self.screenshots / f"{name}.png"
+        width, height = self.driver.get_window_size().values()
+        full = self.driver.execute_script(
+            "return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)"
+        )
+        self.driver.set_window_size(width, max(900, min(int(full) + 120, 3000)))
+        try:
+            self.driver.save_screenshot(str(path))
+        finally:
+            self.driver.set_window_size(width, height)
+        return path
+
+    def settle(self) -> None:
+        """Wait for fonts and the spinner to be done, so screenshots are not of a half-drawn page."""
+        self.wait(lambda: self.driver.execute_script("return document.fonts.status === 'loaded'"))
+        self.wait(
+            lambda: self.driver.execute_script(
+                "return !!document.querySelector('dialog[open]') || !document.querySelector('.loading')"
+            )
+        )
+
+    # -- finding ----------------------------------------------------------------------------------------------
+
+    def wait(self, predicate: Callable[[], T], timeout: float = WAIT_S, what: str = "") -> T:
+        """Poll `predicate` until it returns something truthy; stale elements count as not yet."""
+        from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while True:
+            try:
+                value = predicate()
+                if value:
+                    return value
+            except (StaleElementReferenceException, WebDriverException) as e:
+                last_error = e
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}: {last_error}")
+            time.sleep(0.1)
+
+    def find(self, selector: str, within: Any = None) -> list[Any]:
+        return (within or self.driver).find_elements("css selector", selector)
+
+    def el(self, testid: str, within: Any = None, timeout: float = WAIT_S) -> Any:
+        """The first visible element with this data-testid."""
+
+        def visible() -> Any:
+            return next((e for e in self.find(tid(testid), within) if e.is_displayed()), None)
+
+        return self.wait(visible, timeout, what=f"visible {testid}")
+
+    def gone(self, selector: str, timeout: float = WAIT_S) -> None:
+        self.wait(lambda: not any(e.is_displayed() for e in self.find(selector)), timeout, what=f"{selector} gone")
+
+    def click(self, testid: str, within: Any = None) -> None:
+        self.wait(lambda: self._click(self.el(testid, within)), what=f"click {testid}")
+
+    @staticmethod
+    def _click(element: Any) -> bool:
+        if not element.is_enabled():
+            return False
+        element.click()
+        return True
+
+    def fill(self, testid: str, value: str, within: Any = None) -> None:
+        from selenium.webdriver.common.keys import Keys
+
+        element = self.el(testid, within)
+        # Select-all + delete rather than clear(), which fires no input event.
+        element.send_keys(Keys.CONTROL, "a")
+        element.send_keys(Keys.DELETE)
+        if value:
+            element.send_keys(value)
+
+    def text(self, testid: str, within: Any = None) -> str:
+        return str(self.el(testid, within).text)
+
+    def wait_text(self, testid: str, expected: str, within: Any = None, timeout: float = WAIT_S) -> str:
+        """Wait until the element's text contains `expected`."""
+        return str(
+            self.wait(
+                lambda: (t := self.text(testid, within)) and expected in t and t,
+                timeout,
+                what=f"{testid} to show {expected!r}",
+            )
+        )
+
+    # -- the job list -----------------------------------------------------------------------------------------
+
+    def job_row(self, name: str, timeout: float = WAIT_S) -> Any:
+        return self.wait(
+            lambda: next((r for r in self.find(tid("job-row")) if r.get_attribute("data-job-name") == name), None),
+            timeout,
+            what=f"job row {name}",
+        )
+
+    def job_names(self) -> list[str]:
+        return [r.get_attribute("data-job-name") for r in self.find(tid("job-row"))]
+
+    def fill_job_form(self, fields: dict[str, str | bool]) -> None:
+        dialog = self.el("job-form-dialog")
+        for testid, value in fields.items():
+            if isinstance(value, bool):
+                box = self.el(testid, dialog)
+                if box.is_selected() != value:
+                    box.click()
+            else:
+                self.fill(testid, value, dialog)
+
+    def save_job_form(self) -> None:
+        self.click("save-job")
+        self.gone(tid("job-form-dialog"))
+
+    def confirm(self, ok: bool = True) -> None:
+        self.click("confirm-ok" if ok else "confirm-cancel")
+        self.gone(tid("confirm-dialog"))
+
+    # -- executions -------------------------------------------------------------------------------------------
+
+    def result_rows(self) -> list[Any]:
+        return self.find(tid("result-row"))
+
+    def result_labels(self) -> dict[str, str]:
+        """ContainerId -> the status badge's text."""
+        return {
+            r.get_attribute("data-container-id"): self.find(tid("result-status"), r)[0].text for r in self.result_rows()
+        }
+
+    def take_download(self, timeout: float = WAIT_S) -> tuple[str, str]:
+        """Wait for the one pending download; return its file name and text, and remove it."""
+        folder: Path = self.driver.download_dir
+
+        def done() -> Path | None:
+            files = list(folder.iterdir())
+            if len(files) != 1 or files[0].name.endswith((".crdownload", ".tmp")):
+                return None
+            return files[0]
+
+        path = self.wait(done, timeout, what="a finished download")
+        text = path.read_text(encoding="utf-8")
+        path.unlink()
+        return path.name, text

@@ -1,0 +1,86 @@
+"""Write executions straight into a server's SQLite store, to show the execution view without an engine."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from dce_jobs.models import ContainerResult, Execution, Job, Status, Target
+from dce_jobs.store.sqlite import SqliteStore
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """One target's state: status, exit code, E, output."""
+
+    container_id: str
+    node_id: str
+    status: Status
+    exit_code: int | None = None
+    error: str = ""
+    output: str = ""
+
+
+def _db(data_dir: Path) -> SqliteStore:
+    return SqliteStore(data_dir / "dce-jobs.sqlite3")
+
+
+def _result(job_id: str, executor_id: str, index: int, seeded: Seeded) -> ContainerResult:
+    return ContainerResult(
+        job_id=job_id,
+        executor_id=executor_id,
+        index=index,
+        container_id=seeded.container_id,
+        node_id=seeded.node_id,
+        status=seeded.status,
+        exec_id=f"{index:064x}" if seeded.status is not Status.STARTING else "",
+        error=seeded.error,
+        exit_code=seeded.exit_code,
+        output_bytes=len(seeded.output.encode()),
+    )
+
+
+async def _with_store(data_dir: Path, work):  # type: ignore[no-untyped-def]
+    store = _db(data_dir)
+    await store.open()
+    try:
+        return await work(store)
+    finally:
+        await store.close()
+
+
+def add_execution(data_dir: Path, job_id: str, executor_id: str, targets: list[Seeded]) -> None:
+    """Insert an execution with its results and outputs."""
+
+    async def work(store: SqliteStore) -> None:
+        execution = Execution(
+            job_id=job_id,
+            executor_id=executor_id,
+            created_at=float(executor_id),
+            targets=tuple(Target(container_id=t.container_id, node_id=t.node_id) for t in targets),
+        )
+        results = [_result(job_id, executor_id, i, t) for i, t in enumerate(targets)]
+        await store.create_execution(execution, results)
+        for result, seeded in zip(results, targets, strict=True):
+            if seeded.output:
+                await store.append_output(result, 0, seeded.output.encode())
+
+    asyncio.run(_with_store(data_dir, work))
+
+
+def set_result(data_dir: Path, job_id: str, executor_id: str, index: int, seeded: Seeded, *, seq: int = 1) -> None:
+    """Overwrite one result (and add its output as chunk `seq`)."""
+
+    async def work(store: SqliteStore) -> None:
+        result = _result(job_id, executor_id, index, seeded)
+        await store.save_result(result)
+        if seeded.output:
+            await store.append_output(result, seq, seeded.output.encode())
+
+    asyncio.run(_with_store(data_dir, work))
+
+
+def get_job(data_dir: Path, job_id: str) -> Job:
+    """The stored job, secrets still encrypted."""
+    return asyncio.run(_with_store(data_dir, lambda store: store.get_job(job_id)))  # type: ignore[no-any-return]
