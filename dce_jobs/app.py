@@ -20,6 +20,7 @@ from .store import Store
 log = logging.getLogger("dce_jobs.app")
 
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
+PLUGIN_JSON = FRONTEND_DIR.parent / "plugin.json"
 
 
 def open_store(config: Config) -> Store:
@@ -47,6 +48,8 @@ def create_app(config: Config, *, store: Store | None = None, nodes: NodePool | 
     if FRONTEND_DIR.is_dir():
         app.router.add_get("/", _index)
         app.router.add_static("/static/", FRONTEND_DIR, name="static")
+    if PLUGIN_JSON.is_file():
+        app.router.add_get("/plugin.json", _plugin_json)
     return app
 
 
@@ -61,3 +64,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 
 async def _index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(FRONTEND_DIR / "index.html")
+
+
+async def _plugin_json(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(PLUGIN_JSON, headers={"Content-Type": "application/json"})

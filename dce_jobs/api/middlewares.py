@@ -25,6 +25,7 @@ _STATUS: list[tuple[type[errors.DceJobsError], int]] = [
     (errors.PayloadTooLarge, 413),
     (errors.ServiceUnavailable, 503),
     (errors.StoreUnavailable, 503),
+    (errors.EngineError, 502),  # the Swarm manager or a node's engine failed: its words help the user
 ]
 
 

@@ -225,3 +225,17 @@ async def test_oversized_body_is_413_and_changes_nothing(make_client: Any) -> No
 async def test_responses_keep_chinese_readable(client: Any) -> None:
     await create(client)
     assert "上线" in await (await client.get("/api/jobs")).text()
+
+
+async def test_engine_errors_are_502_with_the_engines_words(make_client: Any) -> None:
+    client = await make_client({"DCE_JOBS_DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    response = await client.get("/api/services/web/containers")
+    assert response.status == 502
+    body = await response.json()
+    assert body["id"] == "node_unreachable" and "manager" in body["message"]
+
+
+async def test_plugin_manifest_is_served(client: Any) -> None:
+    response = await client.get("/plugin.json")
+    assert response.status == 200
+    assert (await response.json())["Name"]

@@ -1,0 +1,137 @@
+// The dce-jobs HTTP API, with the API token kept for the browser session.
+import { ApiError } from './errors.js';
+
+const TOKEN_KEY = 'dce-jobs.api-token';
+
+let promptForToken = async () => null;
+let pendingPrompt = null;
+const tokenListeners = new Set();
+
+/** `fn(rejected: boolean) -> Promise<string|null>` asks the person for a token. */
+export function setTokenPrompt(fn) {
+  promptForToken = fn;
+}
+
+export function getToken() {
+  return sessionStorage.getItem(TOKEN_KEY) || '';
+}
+
+export function setToken(token) {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+  tokenListeners.forEach((fn) => fn(getToken()));
+}
+
+export function onTokenChange(fn) {
+  tokenListeners.add(fn);
+}
+
+// Relative URLs so the panel also works behind DCE's plugin proxy, which serves it under a path prefix.
+function url(path, query) {
+  const u = new URL(path.replace(/^\//, ''), document.baseURI);
+  for (const [k, v] of Object.entries(query || {})) if (v) u.searchParams.set(k, v);
+  return u;
+}
+
+// Several requests may hit 401 together: they share one prompt.
+async function askToken(rejected) {
+  if (!pendingPrompt) {
+    pendingPrompt = Promise.resolve(promptForToken(rejected)).finally(() => {
+      pendingPrompt = null;
+    });
+  }
+  return pendingPrompt;
+}
+
+async function send(method, path, { body, query } = {}) {
+  for (;;) {
+    const sent = getToken();
+    const headers = { Accept: 'application/json' };
+    if (sent) headers.Authorization = `Bearer ${sent}`;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let resp;
+    try {
+      resp = await fetch(url(path, query), {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store',
+      });
+    } catch (e) {
+      throw new ApiError(0, 'network_error', e.message);
+    }
+    if (resp.status !== 401) return resp;
+    // Someone else may have entered a new token while this request was in flight.
+    if (getToken() && getToken() !== sent) continue;
+    if (sent) setToken('');
+    const token = await askToken(Boolean(sent));
+    if (!token) throw await toError(resp, sent ? 'token_rejected' : 'unauthorized');
+    setToken(token);
+  }
+}
+
+async function toError(resp, forcedId) {
+  let id = '';
+  let message = '';
+  try {
+    const data = await resp.clone().json();
+    id = data.id || '';
+    message = data.message || '';
+  } catch {
+    message = (await resp.text().catch(() => '')).slice(0, 300) || resp.statusText;
+  }
+  return new ApiError(resp.status, forcedId || id, message);
+}
+
+async function json(method, path, options) {
+  const resp = await send(method, path, options);
+  if (!resp.ok) throw await toError(resp);
+  const text = await resp.text();
+  return text ? JSON.parse(text) : null;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  listJobs: (appName) => json('GET', 'api/jobs', { query: { AppName: appName } }),
+  getJob: (jobId) => json('GET', `api/jobs/${enc(jobId)}`),
+  createJob: (job) => json('POST', 'api/jobs', { body: job }),
+  updateJob: (jobId, job) => json('PUT', `api/jobs/${enc(jobId)}`, { body: job }),
+  deleteJob: (jobId) => json('DELETE', `api/jobs/${enc(jobId)}`),
+  startJob: (jobId, targets) => json('POST', `api/jobs/${enc(jobId)}/start`, { body: { Target: targets } }),
+  inspect: (jobId, executorId) => json('GET', `api/jobs/${enc(jobId)}/inspect/${enc(executorId)}`),
+  containers: (serviceName) => json('GET', `api/services/${enc(serviceName)}/containers`),
+  download: (jobId, executorId, containerId) =>
+    download(`api/jobs/${enc(jobId)}/log/${enc(executorId)}`, { ContainerId: containerId }),
+};
+
+// A plain link cannot carry the Authorization header, so logs are fetched and saved from a blob.
+async function download(path, query) {
+  const resp = await send('GET', path, { query });
+  if (!resp.ok) throw await toError(resp);
+  const blob = await resp.blob();
+  const name = filenameOf(resp.headers.get('Content-Disposition')) || 'dce-jobs.log';
+  const href = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = href;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 60_000);
+  return name;
+}
+
+function filenameOf(disposition) {
+  if (!disposition) return '';
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
+  if (star) {
+    try {
+      return decodeURIComponent(star[1]);
+    } catch {
+      /* fall back to the plain name */
+    }
+  }
+  const plain = /filename="?([^";]+)"?/i.exec(disposition);
+  return plain ? plain[1] : '';
+}

@@ -1,0 +1,215 @@
+// One execution: a row per target container, refreshed until every target is final.
+import { api } from '../api.js';
+import { formatTime, h, replace, shortId } from '../dom.js';
+import { describe } from '../errors.js';
+import { detail, isFinal, outcome, statusText, summarize } from '../status.js';
+import { alertBox, badge, button, spinner, toast } from '../ui.js';
+import { startJob } from './actions.js';
+import { crumbs } from './job.js';
+
+const POLL_MS = 1000;
+const MAX_BACKOFF_MS = 8000;
+
+export function renderExecution(root, { jobId, executorId }) {
+  let alive = true;
+  let timer = null;
+  let lastBody = '';
+  let failures = 0;
+  const open = new Set(); // containers whose output is unfolded, kept across refreshes
+  const hostnames = new Map();
+  let job = null;
+
+  const status = h('span', { 'data-testid': 'execution-status' });
+  const pollState = h('span', { class: 'muted poll', 'data-testid': 'poll-state' });
+  const facts = h('dl', { class: 'facts' });
+  const warn = h('div', {});
+  const rows = h('tbody', {});
+  replace(root, spinner());
+
+  async function init() {
+    try {
+      job = await api.getJob(jobId);
+    } catch (err) {
+      if (alive) replace(root, crumbs(null), alertBox(err, 'execution-error'));
+      return;
+    }
+    if (!alive) return;
+    replace(
+      root,
+      crumbs(job, `执行 ${formatTime(executorId)}`),
+      h(
+        'div',
+        { class: 'page-head' },
+        h(
+          'div',
+          {},
+          h('h1', {}, '执行详情 ', status),
+          h('p', { class: 'muted' }, `作业 ${job.Name} · 服务 `, h('span', { class: 'mono' }, job.ServiceName), ' · ', pollState),
+        ),
+        h(
+          'div',
+          { class: 'btn-row' },
+          button('下载全部日志', () => save(null), { testid: 'download-all' }),
+          button('再次执行', () => startJob(job), { kind: 'primary', testid: 'start-again' }),
+        ),
+      ),
+      warn,
+      h('section', { class: 'card' }, facts),
+      h(
+        'section',
+        { class: 'card flush' },
+        h(
+          'div',
+          { class: 'table-wrap' },
+          h(
+            'table',
+            { class: 'table results', 'data-testid': 'result-table' },
+            h('thead', {}, h('tr', {}, ['节点', '容器', '状态', '退出码', '详情'].map((t) => h('th', {}, t)), h('th', { class: 'actions' }, '操作'))),
+            rows,
+          ),
+        ),
+      ),
+    );
+    // Hostnames are a nicety: without them the NodeId is shown.
+    api
+      .containers(job.ServiceName)
+      .then((list) => {
+        list.forEach((c) => c.NodeHostname && hostnames.set(c.NodeId, c.NodeHostname));
+        lastBody = '';
+        if (alive && lastData) draw(lastData);
+      })
+      .catch(() => {});
+    poll();
+  }
+
+  let lastData = null;
+
+  async function poll() {
+    timer = null;
+    let data;
+    try {
+      data = await api.inspect(jobId, executorId);
+      failures = 0;
+      replace(warn);
+    } catch (err) {
+      if (!alive) return;
+      if (err.status === 404 || err.status === 401) {
+        replace(warn, alertBox(err, 'execution-error'));
+        pollState.textContent = '已停止刷新';
+        return;
+      }
+      failures += 1;
+      replace(warn, alertBox(err, 'execution-error'));
+      timer = setTimeout(poll, Math.min(POLL_MS * 2 ** failures, MAX_BACKOFF_MS));
+      return;
+    }
+    if (!alive) return;
+    lastData = data;
+    const body = JSON.stringify(data);
+    if (body !== lastBody) {
+      lastBody = body;
+      draw(data);
+    }
+    const results = data.Result || [];
+    if (results.length && results.every(isFinal)) {
+      pollState.textContent = '执行已结束';
+      pollState.dataset.state = 'done';
+    } else {
+      pollState.textContent = '执行中，自动刷新…';
+      pollState.dataset.state = 'polling';
+      timer = setTimeout(poll, POLL_MS);
+    }
+  }
+
+  function draw(data) {
+    const results = data.Result || [];
+    const { counts, overall } = summarize(results);
+    replace(status, badge(overall));
+    const fact = (label, value) => h('div', {}, h('dt', {}, label), h('dd', {}, value));
+    replace(
+      facts,
+      fact('执行 ID', h('span', { class: 'mono' }, data.ExecutorId || executorId)),
+      fact('开始时间', formatTime(data.CreateTime ?? executorId)),
+      fact('目标容器', `${results.length} 个`),
+      fact('成功', h('span', { class: 'text-ok' }, String(counts.ok))),
+      fact('失败', h('span', { class: 'text-fail' }, String(counts.fail))),
+      fact('执行中', String(counts.running)),
+    );
+    replace(rows, results.map(resultRows));
+  }
+
+  function resultRows(r) {
+    const d = detail(r);
+    const expanded = open.has(r.ContainerId);
+    const firstLine = (d.text || '').split('\n').find((l) => l.trim()) || '';
+    const preview =
+      d.kind === 'error'
+        ? h('span', { class: 'text-fail' }, firstLine || statusText(r))
+        : firstLine
+          ? h('span', { class: 'mono' }, firstLine)
+          : h('span', { class: 'muted' }, isFinal(r) ? '（无输出）' : statusText(r));
+    const toggle = button(expanded ? '收起' : d.kind === 'error' ? '查看错误' : '查看输出', () => {
+      if (open.has(r.ContainerId)) open.delete(r.ContainerId);
+      else open.add(r.ContainerId);
+      lastBody = '';
+      draw(lastData);
+    }, { kind: 'link', small: true, testid: 'toggle-output' });
+    const main = h(
+      'tr',
+      { 'data-testid': 'result-row', 'data-container-id': r.ContainerId, 'data-status': r.Status || '' },
+      h(
+        'td',
+        {},
+        h('div', {}, hostnames.get(r.NodeId) || h('span', { class: 'mono' }, shortId(r.NodeId, 25))),
+        hostnames.get(r.NodeId) ? h('div', { class: 'mono muted small' }, shortId(r.NodeId, 25)) : null,
+      ),
+      h('td', { class: 'mono', title: r.ContainerId }, shortId(r.ContainerId)),
+      h('td', { class: 'nowrap' }, badge(outcome(r), 'result-status'), h('div', { class: 'muted small' }, statusText(r))),
+      h('td', { 'data-testid': 'result-exit-code', class: 'mono' }, r.ExitCode ?? '—'),
+      h('td', { class: 'preview' }, preview),
+      h(
+        'td',
+        { class: 'actions' },
+        toggle,
+        button('下载', () => save(r.ContainerId), { kind: 'link', small: true, testid: 'download-log' }),
+      ),
+    );
+    if (!expanded) return [main];
+    return [main, detailRow(r, d)];
+  }
+
+  function detailRow(r, d) {
+    const notes = [];
+    if (r.OutputTail) notes.push('只显示最后 64 KiB，完整输出请下载日志。');
+    if (r.OutputTruncated) notes.push('输出超过服务端的保存上限，已被截断。');
+    const block = (label, text, testid, cls = '') =>
+      h('div', { class: 'output' }, h('div', { class: 'output-label' }, label), h('pre', { class: cls, 'data-testid': testid }, text || '（空）'));
+    return h(
+      'tr',
+      { class: 'detail-row', 'data-testid': 'result-detail', 'data-container-id': r.ContainerId },
+      h(
+        'td',
+        { colspan: 6 },
+        d.kind === 'error' ? block('错误信息', d.text, 'result-error', 'pre-error') : null,
+        d.kind === 'error' && d.output ? block('输出', d.output, 'result-output') : null,
+        d.kind === 'output' ? block('输出', d.text, 'result-output') : null,
+        notes.map((n) => h('p', { class: 'muted small' }, n)),
+      ),
+    );
+  }
+
+  async function save(containerId) {
+    try {
+      const name = await api.download(jobId, executorId, containerId || undefined);
+      toast(`已下载 ${name}`);
+    } catch (err) {
+      toast(describe(err), 'error');
+    }
+  }
+
+  init();
+  return () => {
+    alive = false;
+    if (timer) clearTimeout(timer);
+  };
+}

@@ -1,0 +1,173 @@
+// Create / edit a job in a dialog. Resolves with the saved job, or null when cancelled.
+import { api } from '../api.js';
+import { h } from '../dom.js';
+import { describe, fieldErrors } from '../errors.js';
+import { button, modal } from '../ui.js';
+
+function field(label, input, { hint, required = false, name } = {}) {
+  const error = h('div', { class: 'field-error', 'data-testid': `field-error-${name}` });
+  const wrap = h(
+    'label',
+    { class: 'field', 'data-field': name },
+    h('span', { class: 'field-label' }, label, required ? h('em', { class: 'req' }, '*') : null),
+    input,
+    hint ? h('span', { class: 'field-hint' }, hint) : null,
+    error,
+  );
+  return { wrap, error };
+}
+
+const lines = (text) =>
+  text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+
+// The seed shows secrets as one mask per argument, space-separated, and takes unchanged masks back as they are.
+const words = (text) => text.split(/\s+/).filter(Boolean);
+
+export function openJobForm(job = null, defaults = {}) {
+  const editing = Boolean(job);
+  const src = job || { AppName: defaults.AppName || '', Privileged: false, Env: [], SecretArgs: [] };
+  const inputs = {
+    Name: h('input', { type: 'text', value: src.Name || '', 'data-testid': 'job-name', maxlength: 128 }),
+    AppName: h('input', { type: 'text', value: src.AppName || '', 'data-testid': 'job-app', maxlength: 128 }),
+    ServiceName: h('input', {
+      type: 'text',
+      value: src.ServiceName || '',
+      'data-testid': 'job-service',
+      placeholder: '例如 2048_2048',
+    }),
+    Cmd: h('textarea', { rows: 2, class: 'mono', 'data-testid': 'job-cmd', placeholder: '例如 ps aux' }),
+    User: h('input', { type: 'text', value: src.User || '', 'data-testid': 'job-user', placeholder: 'root:root' }),
+    Privileged: h('input', { type: 'checkbox', checked: Boolean(src.Privileged), 'data-testid': 'job-privileged' }),
+    Env: h('textarea', { rows: 3, class: 'mono', 'data-testid': 'job-env', placeholder: 'KEY=VALUE，每行一个' }),
+    SecretArgs: h('input', {
+      type: 'password',
+      class: 'mono',
+      value: (src.SecretArgs || []).join(' '),
+      'data-testid': 'job-secret-args',
+      autocomplete: 'new-password',
+      spellcheck: 'false',
+    }),
+  };
+  inputs.Cmd.value = src.Cmd || '';
+  inputs.Env.value = (src.Env || []).join('\n');
+
+  const reveal = h('button', {
+    type: 'button',
+    class: 'btn btn-link btn-sm',
+    'data-testid': 'toggle-secret',
+    onclick: () => {
+      const shown = inputs.SecretArgs.type === 'text';
+      inputs.SecretArgs.type = shown ? 'password' : 'text';
+      reveal.textContent = shown ? '显示' : '隐藏';
+    },
+  }, '显示');
+
+  const fields = {
+    Name: field('作业名称', inputs.Name, { required: true, name: 'Name' }),
+    AppName: field('应用名称', inputs.AppName, { required: true, name: 'AppName' }),
+    ServiceName: field('服务名称', inputs.ServiceName, {
+      required: true,
+      name: 'ServiceName',
+      hint: '在该 Swarm 服务的任务容器中执行',
+    }),
+    Cmd: field('命令', inputs.Cmd, { required: true, name: 'Cmd', hint: '按 shell 规则拆分为参数，不经过 shell 解释' }),
+    User: field('用户', inputs.User, { name: 'User', hint: '可选，name、name:group 或 uid:gid' }),
+    Env: field('环境变量', inputs.Env, { name: 'Env', hint: '每行一个 KEY=VALUE' }),
+    SecretArgs: field('加密参数', h('div', { class: 'with-action' }, inputs.SecretArgs, reveal), {
+      name: 'SecretArgs',
+      hint: editing
+        ? '已保存的参数只显示为 *（每个字符一个）；保持不变即沿用原值。多个参数以空格分隔'
+        : '追加在命令之后，加密保存，输出中会被屏蔽。多个参数以空格分隔',
+    }),
+    Privileged: field('', h('span', { class: 'check' }, inputs.Privileged, ' 以特权模式执行（privileged）'), {
+      name: 'Privileged',
+    }),
+  };
+
+  const formError = h('div', { class: 'alert alert-error', 'data-testid': 'form-error', hidden: true });
+  const form = h(
+    'form',
+    { class: 'form', novalidate: true, onsubmit: (e) => (e.preventDefault(), save()) },
+    formError,
+    h('div', { class: 'grid-2' }, fields.Name.wrap, fields.AppName.wrap),
+    h('div', { class: 'grid-2' }, fields.ServiceName.wrap, fields.User.wrap),
+    fields.Cmd.wrap,
+    fields.Env.wrap,
+    fields.SecretArgs.wrap,
+    fields.Privileged.wrap,
+    // Lets Enter in a text input submit the form.
+    h('button', { type: 'submit', hidden: true }),
+  );
+
+  const saveBtn = button(editing ? '保存' : '创建', () => save(), { kind: 'primary', testid: 'save-job' });
+  const dlg = modal({
+    title: editing ? `编辑作业：${job.Name}` : '创建作业',
+    body: form,
+    actions: [button('取消', () => dlg.close(null), { testid: 'cancel-job' }), saveBtn],
+    testid: 'job-form-dialog',
+    wide: true,
+  });
+  inputs.Name.focus();
+
+  function clearErrors() {
+    formError.hidden = true;
+    for (const f of Object.values(fields)) {
+      f.error.textContent = '';
+      f.wrap.classList.remove('invalid');
+    }
+  }
+
+  function markField(name, text) {
+    const f = fields[name];
+    if (!f) return false;
+    f.error.textContent = text;
+    f.wrap.classList.add('invalid');
+    return true;
+  }
+
+  function collect() {
+    return {
+      Name: inputs.Name.value.trim(),
+      AppName: inputs.AppName.value.trim(),
+      ServiceName: inputs.ServiceName.value.trim(),
+      Cmd: inputs.Cmd.value.trim(),
+      User: inputs.User.value.trim(),
+      Privileged: inputs.Privileged.checked,
+      Env: lines(inputs.Env.value),
+      SecretArgs: words(inputs.SecretArgs.value),
+    };
+  }
+
+  async function save() {
+    clearErrors();
+    const body = collect();
+    const missing = ['Name', 'AppName', 'ServiceName', 'Cmd'].filter((k) => !body[k]);
+    if (missing.length) {
+      missing.forEach((k) => markField(k, '必填'));
+      return;
+    }
+    saveBtn.disabled = true;
+    try {
+      const saved = editing ? await api.updateJob(job.JobId, body) : await api.createJob(body);
+      dlg.close(saved);
+    } catch (err) {
+      const perField = fieldErrors(err);
+      const unplaced = Object.entries(perField).filter(([k, v]) => !markField(k, v));
+      if (err.id === 'jobs_name_duplicated_error') markField('Name', '同一应用下已有同名作业');
+      if (!Object.keys(perField).length || unplaced.length || err.id !== 'invalid_request') {
+        formError.textContent = describe(err);
+        formError.hidden = false;
+      } else {
+        formError.textContent = '请修改标红的字段后再保存';
+        formError.hidden = false;
+      }
+    } finally {
+      saveBtn.disabled = false;
+    }
+  }
+
+  return dlg.closed;
+}

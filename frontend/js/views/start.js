@@ -1,0 +1,129 @@
+// The start dialog: pick running containers of the job's service. Resolves with the new ExecutorId or null.
+import { api } from '../api.js';
+import { h, replace, shortId } from '../dom.js';
+import { ApiError } from '../errors.js';
+import { alertBox, button, modal, spinner } from '../ui.js';
+
+export function openStartDialog(job) {
+  const content = h('div', { class: 'start-body' }, spinner('正在获取运行中的容器…'));
+  const errorSlot = h('div', {});
+  const counter = h('span', { class: 'muted', 'data-testid': 'selected-count' });
+  const startBtn = button('执行', () => start(), { kind: 'primary', testid: 'confirm-start' });
+  startBtn.disabled = true;
+  const dlg = modal({
+    title: `执行作业：${job.Name}`,
+    body: h(
+      'div',
+      {},
+      h('p', { class: 'muted' }, '服务 ', h('code', {}, job.ServiceName), ' 中运行中的任务容器'),
+      errorSlot,
+      content,
+    ),
+    actions: [counter, button('取消', () => dlg.close(null), { testid: 'cancel-start' }), startBtn],
+    testid: 'start-dialog',
+    wide: true,
+  });
+
+  let containers = [];
+  const boxes = [];
+  const all = h('input', { type: 'checkbox', 'data-testid': 'select-all-containers', 'aria-label': '全选' });
+  all.addEventListener('change', () => {
+    boxes.forEach((b) => (b.checked = all.checked));
+    update();
+  });
+
+  function selected() {
+    return containers.filter((_, i) => boxes[i].checked);
+  }
+
+  function update() {
+    const n = selected().length;
+    counter.textContent = `已选择 ${n} / ${containers.length} 个容器`;
+    all.checked = n > 0 && n === containers.length;
+    all.indeterminate = n > 0 && n < containers.length;
+    startBtn.disabled = n === 0;
+  }
+
+  function showError(err, what) {
+    replace(errorSlot, alertBox(err instanceof ApiError ? err : new Error(String(err)), 'start-error'));
+    if (what) errorSlot.firstChild.prepend(h('strong', {}, what), ' ');
+  }
+
+  function row(c, i) {
+    const box = h('input', { type: 'checkbox', 'data-testid': 'container-checkbox', onchange: update });
+    boxes[i] = box;
+    return h(
+      'tr',
+      { 'data-testid': 'container-row', 'data-container-id': c.ContainerId, onclick: (e) => toggle(e, box) },
+      h('td', { class: 'col-check' }, box),
+      h('td', {}, c.NodeHostname || '—'),
+      h('td', { class: 'mono', title: c.NodeId }, shortId(c.NodeId, 25)),
+      h('td', { class: 'mono', title: c.ContainerId }, shortId(c.ContainerId)),
+      h('td', {}, c.TaskName || '—'),
+      h('td', {}, c.State === 'running' ? '运行中' : c.State || '—'),
+    );
+  }
+
+  function toggle(e, box) {
+    if (e.target === box) return;
+    box.checked = !box.checked;
+    update();
+  }
+
+  api
+    .containers(job.ServiceName)
+    .then((list) => {
+      containers = list || [];
+      if (!containers.length) {
+        replace(content, h('div', { class: 'empty', 'data-testid': 'no-containers' }, '该服务当前没有运行中的容器'));
+        update();
+        return;
+      }
+      replace(
+        content,
+        h(
+          'div',
+          { class: 'table-wrap' },
+          h(
+            'table',
+            { class: 'table', 'data-testid': 'container-table' },
+            h(
+              'thead',
+              {},
+              h(
+                'tr',
+                {},
+                h('th', { class: 'col-check' }, all),
+                h('th', {}, '节点'),
+                h('th', {}, '节点 ID'),
+                h('th', {}, '容器 ID'),
+                h('th', {}, '任务名称'),
+                h('th', {}, '状态'),
+              ),
+            ),
+            h('tbody', {}, containers.map(row)),
+          ),
+        ),
+      );
+      update();
+    })
+    .catch((err) => {
+      replace(content);
+      showError(err, `无法获取服务 ${job.ServiceName} 的容器。`);
+    });
+
+  async function start() {
+    const targets = selected().map((c) => ({ ContainerId: c.ContainerId, NodeId: c.NodeId }));
+    startBtn.disabled = true;
+    replace(errorSlot);
+    try {
+      const updated = await api.startJob(job.JobId, targets);
+      dlg.close(updated.Executors[updated.Executors.length - 1]);
+    } catch (err) {
+      showError(err, '启动失败。');
+      startBtn.disabled = false;
+    }
+  }
+
+  return dlg.closed;
+}
