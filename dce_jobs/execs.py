@@ -191,10 +191,14 @@ MARKER_ENV = "DCE_JOBS_RUN"
 
 # Signals every process whose environment carries the marker (the exec and the children it spawned).
 # Docker has no API to kill an exec (moby#9098), so a second exec does it; it needs sh in the container.
+# The processes are frozen (STOP) before the signal and thawed after, so that none of them can react to
+# another's death first (a shell would run its next command when its child dies).
 _KILL_SCRIPT = (
-    'sig=$1; mark=$2; n=0; for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = "$$" ] && continue; '
-    'if grep -qzxF "$mark" "$d/environ" 2>/dev/null; then kill -"$sig" "$p" 2>/dev/null && n=$((n+1)); fi; '
-    'done; echo "$n"'
+    'sig=$1; mark=$2; pids=""; for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = "$$" ] && continue; '
+    'grep -qzxF "$mark" "$d/environ" 2>/dev/null && pids="$pids $p"; done; '
+    '[ -z "$pids" ] && { echo 0; exit 0; }; '
+    'kill -STOP $pids 2>/dev/null; kill -"$sig" $pids 2>/dev/null; kill -CONT $pids 2>/dev/null; '
+    "set -- $pids; echo $#"
 )
 
 

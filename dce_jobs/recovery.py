@@ -16,6 +16,12 @@ from .store import Store
 log = logging.getLogger("dce_jobs.recovery")
 
 RESTARTED = "the service restarted while this target ran; output after the restart was not captured"
+# Docker ends an attached exec when its client disconnects (the daemon cancels the attach and reports 126),
+# so a crash of this service ends the execs it was streaming.
+ENDED_WITH_CLIENT = (
+    "the service stopped while this target ran and Docker ended the exec with its connection (exit code 126);"
+    " output after that was not captured"
+)
 
 
 class Recovery:
@@ -78,14 +84,11 @@ class Recovery:
             result = state["result"] = await self._save(result, Status.RUNNING)
         record, error = await self._watch(job, execution, result, engine, record)
         shown = masked_record(record, [s.length for s in job.secret_args]) if record else None
-        if error:
-            state["result"] = await self._save(
-                result, Status.RUNNING_FAILED, error=error, exit_code=record.get("ExitCode"), inspect=shown
-            )
-        else:
-            state["result"] = await self._save(
-                result, Status.FINISHED, error=RESTARTED, exit_code=record.get("ExitCode"), inspect=shown
-            )
+        exit_code = record.get("ExitCode")
+        if not error and exit_code == 126 and record.get("Pid"):
+            error = ENDED_WITH_CLIENT
+        status = Status.RUNNING_FAILED if error else Status.FINISHED
+        state["result"] = await self._save(result, status, error=error or RESTARTED, exit_code=exit_code, inspect=shown)
 
     async def _watch(
         self, job: Job, execution: Execution, result: ContainerResult, engine: Any, record: dict[str, Any]

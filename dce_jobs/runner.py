@@ -339,21 +339,24 @@ class Runner:
         return updated
 
     async def close(self, *, grace_s: float = 0.0) -> None:
-        """Stop accepting runs, let running ones finish up to grace_s, then cancel the rest (recovery resumes them)."""
+        """Stop accepting runs, let running ones finish up to grace_s, then stop and record the rest."""
         self._accepting = False
         pending = [r.task for r in self._runs.values() if r.task is not None]
         if pending and grace_s > 0:
             log.info("waiting up to %g s for %d running executions", grace_s, len(pending))
             await asyncio.wait(pending, timeout=grace_s)
-        left = [t for t in pending if not t.done()]
+        left = [(key, r) for key, r in self._runs.items() if r.task is not None and not r.task.done()]
         if left:
-            log.warning(
-                "%d executions still running at shutdown; recovery will reconcile them on the next start", len(left)
-            )
+            # Docker would end these execs anyway when our connections close; stop them and say why
+            log.warning("%d executions still running at shutdown after %g s: stopping them", len(left), grace_s)
+            reason = f"the service shut down after waiting {grace_s:g} s for this target"
+            stops = [self.stop(job_id, executor_id, reason=reason) for (job_id, executor_id), _ in left]
+            await asyncio.wait([asyncio.ensure_future(s) for s in stops], timeout=STOP_GRACE_S + 5)
+        tasks = [r.task for _, r in left if r.task is not None and not r.task.done()]
         background = [*self._watchers.values(), *([self._recovery] if self._recovery else [])]
-        for task in [*left, *background]:
+        for task in [*tasks, *background]:
             task.cancel()
-        await asyncio.gather(*left, *background, return_exceptions=True)
+        await asyncio.gather(*tasks, *background, return_exceptions=True)
 
     async def wait_idle(self) -> None:
         """Wait until no execution runs."""

@@ -1,0 +1,279 @@
+"""Execution control on the real engine: timeouts, stop, retry, delete while running, recovery, shutdown (issue 5)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import FINAL, create_job, engine, inspect, start, targets_of, wait_final
+from .lab import Lab
+from .server import ServerProcess
+
+pytestmark = pytest.mark.engine
+
+
+def processes(lab: Lab, container_id: str) -> str:
+    """`ps` output inside a container on the manager node."""
+    client = engine(lab, 1)
+    exec_id = client.exec_create(container_id, ["ps", "-o", "pid,args"])["Id"]
+    return client.exec_start(exec_id).decode()
+
+
+async def wait_status(
+    client: Any, job: dict[str, Any], executor_id: str, statuses: set[str], timeout_s: float = 20
+) -> dict[str, Any]:
+    """Poll until every result is in one of `statuses`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        body = await inspect(client, job, executor_id)
+        if all(r["Status"] in statuses for r in body["Result"]):
+            return body
+        await asyncio.sleep(0.1)
+    pytest.fail(f"not {statuses} after {timeout_s} s")
+
+
+async def test_timeout_terminates_the_process_and_fails_the_target(client: Any, lab: Lab, local_service: str) -> None:
+    job = await create_job(client, local_service, "sh -c 'echo begin; sleep 37; echo end'", Timeout=1.5)
+    assert job["Timeout"] == 1.5
+    target = targets_of(lab, local_service, 1)
+    started = time.monotonic()
+    executor_id = await start(client, job, target)
+    (result,) = (await wait_final(client, job, executor_id, timeout_s=20))["Result"]
+    assert time.monotonic() - started < 12
+    assert result["Status"] == "RUNNING_FAILED" and result["E"] == "timed out after 1.5 s"
+    assert result["ExitCode"] in (143, 137) and result["Output"] == "begin\n"
+    assert "sleep 37" not in processes(lab, target[0]["ContainerId"])
+
+
+async def test_start_may_override_the_timeout(client: Any, lab: Lab, local_service: str) -> None:
+    job = await create_job(client, local_service, "sh -c 'sleep 38'")
+    response = await client.post(
+        f"/api/jobs/{job['JobId']}/start", json={"Target": targets_of(lab, local_service, 1), "Timeout": 1}
+    )
+    executor_id = (await response.json())["Executors"][-1]
+    (result,) = (await wait_final(client, job, executor_id, timeout_s=20))["Result"]
+    assert result["E"] == "timed out after 1 s"
+
+
+async def test_stop_terminates_running_and_cancels_queued_targets(
+    make_client: Any, lab: Lab, local_service: str
+) -> None:
+    client = await make_client({"DCE_JOBS_NODE_CONCURRENCY": "1"})
+    job = await create_job(client, local_service, "sh -c 'echo begin; sleep 39'")
+    targets = targets_of(lab, local_service, 2)
+    executor_id = await start(client, job, targets)
+    deadline = time.monotonic() + 15
+    while (await inspect(client, job, executor_id))["Result"][0]["Status"] != "RUNNING":
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    response = await client.post(f"/api/jobs/{job['JobId']}/executors/{executor_id}/stop")
+    assert response.status == 200
+    running, queued = (await response.json())["Result"]
+    assert (running["Status"], running["E"]) == ("RUNNING_FAILED", "stopped")
+    assert queued["Status"] == "CREATE_FAILED" and queued["E"] == "stopped before start"
+    assert "sleep 39" not in processes(lab, targets[0]["ContainerId"])
+    again = await client.post(f"/api/jobs/{job['JobId']}/executors/{executor_id}/stop")
+    assert again.status == 200 and (await again.json())["Result"] == [running, queued]
+    missing = await client.post(f"/api/jobs/{job['JobId']}/executors/1.5/stop")
+    assert missing.status == 404 and (await missing.json())["id"] == "executor_id_not_found"
+
+
+async def test_stop_kills_a_process_that_ignores_term(client: Any, lab: Lab, local_service: str) -> None:
+    job = await create_job(client, local_service, "sh -c 'trap \"\" TERM; sleep 41'")
+    target = targets_of(lab, local_service, 1)
+    executor_id = await start(client, job, target)
+    await wait_status(client, job, executor_id, {"RUNNING"})
+    response = await client.post(f"/api/jobs/{job['JobId']}/executors/{executor_id}/stop")
+    (result,) = (await response.json())["Result"]
+    assert result["Status"] == "RUNNING_FAILED" and result["ExitCode"] == 137
+    assert "sleep 41" not in processes(lab, target[0]["ContainerId"])
+
+
+async def test_retry_runs_only_what_did_not_succeed(client: Any, lab: Lab, local_service: str) -> None:
+    good, bad = targets_of(lab, local_service, 2)
+    client_engine = engine(lab, 1)
+    client_engine.exec_start(client_engine.exec_create(bad["ContainerId"], ["touch", "/tmp/make-it-fail"])["Id"])
+    try:
+        job = await create_job(client, local_service, "sh -c 'test ! -f /tmp/make-it-fail'")
+        first = await start(client, job, [good, bad])
+        assert [r["ExitCode"] for r in (await wait_final(client, job, first))["Result"]] == [0, 1]
+        response = await client.post(f"/api/jobs/{job['JobId']}/executors/{first}/retry")
+        assert response.status == 200
+        second = (await response.json())["Executors"][-1]
+        body = await wait_final(client, job, second)
+        assert body["Target"] == [bad] and body["Result"][0]["ExitCode"] == 1
+        everything = await client.post(f"/api/jobs/{job['JobId']}/executors/{first}/retry", json={"All": True})
+        third = (await everything.json())["Executors"][-1]
+        assert (await wait_final(client, job, third))["Target"] == [good, bad]
+        client_engine.exec_start(client_engine.exec_create(bad["ContainerId"], ["rm", "/tmp/make-it-fail"])["Id"])
+        fourth = (await (await client.post(f"/api/jobs/{job['JobId']}/executors/{second}/retry")).json())["Executors"][
+            -1
+        ]
+        assert (await wait_final(client, job, fourth))["Result"][0]["ExitCode"] == 0
+        nothing = await client.post(f"/api/jobs/{job['JobId']}/executors/{fourth}/retry")
+        assert nothing.status == 400 and (await nothing.json())["id"] == "nothing_to_retry"
+    finally:
+        client_engine.exec_start(client_engine.exec_create(bad["ContainerId"], ["rm", "-f", "/tmp/make-it-fail"])["Id"])
+
+
+async def test_retry_of_a_target_that_no_longer_exists_fails_fast(client: Any, lab: Lab) -> None:
+    lab.create_service("djt-retry", 2, node=1)
+    try:
+        job = await create_job(client, "djt-retry", "sh -c 'exit 2'")
+        targets = targets_of(lab, "djt-retry")
+        first = await start(client, job, targets)
+        await wait_final(client, job, first)
+        await asyncio.to_thread(engine(lab, 1).kill, targets[0]["ContainerId"])
+        deadline = time.monotonic() + 20
+        while any(t["ContainerId"] == targets[0]["ContainerId"] for t in targets_of(lab, "djt-retry")):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.2)
+        second = (await (await client.post(f"/api/jobs/{job['JobId']}/executors/{first}/retry")).json())["Executors"][
+            -1
+        ]
+        gone, alive = (await wait_final(client, job, second))["Result"]
+        assert gone["Status"] == "CREATE_FAILED" and "no longer a running task" in gone["E"]
+        assert alive["Status"] == "FINISHED" and alive["ExitCode"] == 2
+    finally:
+        lab.remove_service("djt-retry")
+
+
+async def test_delete_while_running_stops_and_removes_everything(
+    client: Any, lab: Lab, local_service: str, tmp_path: Path
+) -> None:
+    job = await create_job(client, local_service, "sh -c 'echo x; sleep 42'")
+    target = targets_of(lab, local_service, 1)
+    executor_id = await start(client, job, target)
+    await wait_status(client, job, executor_id, {"RUNNING"})
+    response = await client.delete(f"/api/jobs/{job['JobId']}")
+    assert response.status == 202
+    assert (await client.get(f"/api/jobs/{job['JobId']}")).status == 404
+    assert "sleep 42" not in processes(lab, target[0]["ContainerId"])
+    db = sqlite3.connect(tmp_path / "data" / "dce-jobs.sqlite3")
+    for table in ("jobs", "executions", "results", "output"):
+        assert db.execute(f"SELECT COUNT(*) FROM {table} WHERE job_id = ?", (job["JobId"],)).fetchone() == (0,), table
+
+
+@pytest.fixture
+def server(lab: Lab, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A real server process on the lab's manager, one target at a time per node."""
+    process = ServerProcess(
+        data_dir=tmp_path / "data",
+        env={
+            "DCE_JOBS_DOCKER_HOST": lab.manager.unix_url,
+            "DCE_JOBS_NODE_CONCURRENCY": "2",
+            "DCE_JOBS_SHUTDOWN_GRACE_S": "1",
+        },
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+def server_final(server: ServerProcess, job_id: str, executor_id: str, timeout_s: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        body = server.request("GET", f"/api/jobs/{job_id}/inspect/{executor_id}")
+        if all(r["Status"] in FINAL for r in body["Result"]):
+            return body  # type: ignore[no-any-return]
+        time.sleep(0.2)
+    pytest.fail("not final")
+
+
+def test_sigkill_mid_run_then_restart_reconciles_every_result(
+    server: ServerProcess, lab: Lab, local_service: str
+) -> None:
+    job = server.request(
+        "POST",
+        "/api/jobs",
+        {
+            "AppName": "it",
+            "ServiceName": local_service,
+            "Name": "crash",
+            "Cmd": "sh -c 'echo begin; sleep 4; echo end'",
+        },
+    )
+    quick = server.request(
+        "POST", "/api/jobs", {"AppName": "it", "ServiceName": local_service, "Name": "quick", "Cmd": "echo quick"}
+    )
+    targets = targets_of(lab, local_service, 4)
+    quick_id = server.request("POST", f"/api/jobs/{quick['JobId']}/start", {"Target": targets[:1]})["Executors"][-1]
+    server_final(server, quick["JobId"], quick_id)
+    executor_id = server.request("POST", f"/api/jobs/{job['JobId']}/start", {"Target": targets})["Executors"][-1]
+    deadline = time.monotonic() + 15
+    while True:
+        results = server.request("GET", f"/api/jobs/{job['JobId']}/inspect/{executor_id}")["Result"]
+        statuses = [r["Status"] for r in results]
+        if [r.get("Output") for r in results if r["Status"] == "RUNNING"] == ["begin\n", "begin\n"]:
+            break
+        assert time.monotonic() < deadline, statuses
+        time.sleep(0.05)
+    before = [r["Status"] for r in server.request("GET", f"/api/jobs/{job['JobId']}/inspect/{executor_id}")["Result"]]
+    server.kill()
+    restarted = time.monotonic()
+    server.start()
+    body = server_final(server, job["JobId"], executor_id)
+    settle_s = time.monotonic() - restarted
+    statuses = [r["Status"] for r in body["Result"]]
+    print(f"\nkill -9 recovery: in flight {before} -> {statuses}; none left non-final after {settle_s:.1f} s")
+    for was, result in zip(before, body["Result"], strict=True):
+        if was == "RUNNING":
+            # Docker ends an attached exec when its client (the killed server) disconnects
+            assert result["Status"] == "RUNNING_FAILED" and result["ExitCode"] == 126, result
+            assert "ended the exec with its connection" in result["E"] and result["Output"].startswith("begin\n")
+        else:
+            assert result["Status"] == "CREATE_FAILED", result
+            assert result["E"] == "the service restarted before this target started"
+    assert server.request("GET", f"/api/jobs/{quick['JobId']}/inspect/{quick_id}")["Result"][0]["Output"] == "quick\n"
+    assert {j["Name"] for j in server.request("GET", "/api/jobs")} == {"crash", "quick"}
+
+
+def test_sigterm_past_the_grace_stops_and_records_what_is_left(
+    server: ServerProcess, lab: Lab, local_service: str
+) -> None:
+    job = server.request(
+        "POST",
+        "/api/jobs",
+        {"AppName": "it", "ServiceName": local_service, "Name": "term", "Cmd": "sh -c 'sleep 30; echo end'"},
+    )
+    targets = targets_of(lab, local_service, 1)
+    executor_id = server.request("POST", f"/api/jobs/{job['JobId']}/start", {"Target": targets})["Executors"][-1]
+    time.sleep(0.5)
+    took_s = server.terminate()
+    assert took_s < 15
+    assert "still running at shutdown after 1 s: stopping them" in server.log_path.read_text()
+    assert "sleep 30" not in processes(lab, targets[0]["ContainerId"])
+    server.start()
+    (result,) = server.request("GET", f"/api/jobs/{job['JobId']}/inspect/{executor_id}")["Result"]
+    assert result["Status"] == "RUNNING_FAILED" and result["ExitCode"] == 143
+    assert result["E"] == "the service shut down after waiting 1 s for this target"
+
+
+def test_sigterm_grace_lets_a_run_finish(lab: Lab, local_service: str, tmp_path: Path) -> None:
+    server = ServerProcess(
+        data_dir=tmp_path / "data",
+        env={"DCE_JOBS_DOCKER_HOST": lab.manager.unix_url, "DCE_JOBS_SHUTDOWN_GRACE_S": "15"},
+    )
+    server.start()
+    try:
+        job = server.request(
+            "POST",
+            "/api/jobs",
+            {"AppName": "it", "ServiceName": local_service, "Name": "grace", "Cmd": "sh -c 'sleep 2; echo end'"},
+        )
+        executor_id = server.request(
+            "POST", f"/api/jobs/{job['JobId']}/start", {"Target": targets_of(lab, local_service, 1)}
+        )["Executors"][-1]
+        time.sleep(0.5)
+        server.terminate()
+        server.start()
+        (result,) = server.request("GET", f"/api/jobs/{job['JobId']}/inspect/{executor_id}")["Result"]
+        assert (result["Status"], result["Output"], result["E"]) == ("FINISHED", "end\n", "")
+    finally:
+        server.stop()
