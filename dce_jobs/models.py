@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from .errors import InvalidTransition
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Status of one target container in one execution (names are the seed's)."""
 
     STARTING = "STARTING"  #: accepted, exec not created yet

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import docker
 import docker.errors
-from docker import APIClient as Engine
 import requests.exceptions
+from docker import APIClient as Engine
 from docker.tls import TLSConfig
 
 from .config import Config
@@ -123,7 +123,7 @@ class NodePool:
         return self._manager
 
     async def running_tasks(self, service_name: str) -> list[TaskContainer]:
-        """Running task containers of a service (desired state running, so a dead node's stale tasks are not offered)."""
+        """Running task containers of a service (desired state running: a dead node's stale tasks are left out)."""
         manager = await self.manager()
 
         def fetch() -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -184,7 +184,7 @@ class NodePool:
                 engine = manager
             else:
                 address = node["Status"].get("Addr", "")
-                if not address or address == "0.0.0.0":
+                if not address or address == "0.0.0.0":  # noqa: S104  (a node that advertises no address)
                     raise NodeUnreachable(f"node {node_id} has no address in the Swarm; set DCE_JOBS_NODE_ENDPOINTS")
                 engine = self._build(f"tcp://{address}:{self._config.node_docker_port}")
         actual = await self.call(self._node_id_of, engine, f"engine of node {node_id}")

@@ -9,7 +9,6 @@ from .cipher import Redactor
 from .models import ContainerResult
 from .store import Store
 
-
 HEAD_BYTES = 2048
 
 

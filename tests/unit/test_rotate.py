@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -24,8 +25,13 @@ async def test_rotation_moves_every_secret_to_the_newest_key(make_client: Any, t
     await client.close()
 
     env = {**os.environ, "DCE_JOBS_DATA_DIR": str(tmp_path / "data"), "DCE_JOBS_SECRET_KEY": f"{new},{old}"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "dce_jobs", "rotate-secrets"], env=env, capture_output=True, text=True, timeout=60
+    proc = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "dce_jobs", "rotate-secrets"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     assert "re-encrypted the secrets of 2 jobs" in proc.stdout
