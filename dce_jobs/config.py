@@ -51,22 +51,13 @@ class Config:
             return False
 
 
-def _parse_int(name: str, raw: str, *, minimum: int, maximum: int) -> int:
+def _parse_number(name: str, raw: str, cast: Callable[[str], T], *, minimum: T, maximum: T) -> T:
     try:
-        value = int(raw)
+        value = cast(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not an integer") from None
-    if not minimum <= value <= maximum:
-        raise ConfigError(f"{name}={value} is out of range [{minimum}, {maximum}]")
-    return value
-
-
-def _parse_float(name: str, raw: str, *, minimum: float, maximum: float) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if not minimum <= value <= maximum:
+        kind = "an integer" if cast is int else "a number"
+        raise ConfigError(f"{name}={raw!r} is not {kind}") from None
+    if not minimum <= value <= maximum:  # type: ignore[operator]
         raise ConfigError(f"{name}={value} is out of range [{minimum}, {maximum}]")
     return value
 
@@ -108,10 +99,10 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Confi
             values[attr] = parse(name, env[name])
 
     def ints(lo: int, hi: int) -> Callable[[str, str], int]:
-        return lambda n, r: _parse_int(n, r, minimum=lo, maximum=hi)
+        return lambda n, r: _parse_number(n, r, int, minimum=lo, maximum=hi)
 
     def floats(lo: float, hi: float) -> Callable[[str, str], float]:
-        return lambda n, r: _parse_float(n, r, minimum=lo, maximum=hi)
+        return lambda n, r: _parse_number(n, r, float, minimum=lo, maximum=hi)
 
     take("HOST", "host", lambda n, r: r.strip() or "127.0.0.1")
     take("PORT", "port", ints(0, 65535))
