@@ -21,6 +21,7 @@ stop:
 
 test: $(STAMP)
 	scripts/install-system-deps engine browser
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -p no:cacheprovider
 
 test-unit: $(STAMP)
@@ -33,6 +34,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check dce_jobs tests
 	$(PY) -m mypy dce_jobs
+	$(VENV)/bin/lint-imports --no-cache
 
 clean:
 	scripts/run-local --stop || true
