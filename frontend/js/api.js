@@ -98,7 +98,14 @@ export const api = {
   createJob: (job) => json('POST', 'api/jobs', { body: job }),
   updateJob: (jobId, job) => json('PUT', `api/jobs/${enc(jobId)}`, { body: job }),
   deleteJob: (jobId) => json('DELETE', `api/jobs/${enc(jobId)}`),
-  startJob: (jobId, targets) => json('POST', `api/jobs/${enc(jobId)}/start`, { body: { Target: targets } }),
+  // timeout (seconds) overrides the job's Timeout for this run; null/undefined keeps the job's.
+  startJob: (jobId, targets, timeout) =>
+    json('POST', `api/jobs/${enc(jobId)}/start`, {
+      body: timeout == null ? { Target: targets } : { Target: targets, Timeout: timeout },
+    }),
+  stopExecution: (jobId, executorId) => json('POST', `api/jobs/${enc(jobId)}/executors/${enc(executorId)}/stop`),
+  // Without a body the server retries the targets that did not finish with exit code 0.
+  retryExecution: (jobId, executorId) => json('POST', `api/jobs/${enc(jobId)}/executors/${enc(executorId)}/retry`),
   inspect: (jobId, executorId) => json('GET', `api/jobs/${enc(jobId)}/inspect/${enc(executorId)}`),
   containers: (serviceName) => json('GET', `api/services/${enc(serviceName)}/containers`),
   download: (jobId, executorId, containerId) =>

@@ -13,6 +13,7 @@ const TITLES = {
   node_id_mismatch: '容器与节点不匹配',
   duplicate_target: '容器重复',
   container_id_ambiguous: '容器 ID 不唯一',
+  nothing_to_retry: '没有需要重试的容器',
   node_unreachable: '无法连接节点的 Docker 引擎',
   container_unavailable: '容器不可用',
   engine_error: 'Docker 引擎出错',

@@ -54,5 +54,10 @@ export const STATUS_TEXT = {
 
 export function statusText(result) {
   const s = statusOf(result);
+  const e = result.E || '';
+  // The runner's own reasons for ending a target (stop and timeout), in the panel's words.
+  if (s === 'RUNNING_FAILED' && e.startsWith('stopped')) return '已停止';
+  if (s === 'RUNNING_FAILED' && e.startsWith('timed out after ')) return '已超时';
+  if (s === 'CREATE_FAILED' && e.startsWith('stopped before start')) return '已停止，未开始';
   return STATUS_TEXT[s] || s;
 }

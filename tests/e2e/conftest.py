@@ -192,7 +192,13 @@ def panel(driver: Any, screenshots: Path) -> Panel:
 
 # -- the engine: a 1-node lab swarm of our own (names and net differ from the integration tests' lab) ------------
 
-E2E_LAB_DIR = os.environ.get("DCE_JOBS_E2E_LAB_DIR", "/tmp/dce-jobs-e2e-lab")
+# The lab's identity (netns/link prefix, /24, folder), so a second e2e run on the same machine (e.g. next to CI's)
+# can use a lab of its own. DCE_JOBS_E2E_LAB_DIR is the older name of the folder's variable.
+E2E_LAB_PREFIX = os.environ.get("DCE_JOBS_TEST_E2E_LAB_PREFIX") or "dce"
+E2E_LAB_NET = os.environ.get("DCE_JOBS_TEST_E2E_LAB_NET") or "10.216.0"
+E2E_LAB_DIR = (
+    os.environ.get("DCE_JOBS_TEST_E2E_LAB_DIR") or os.environ.get("DCE_JOBS_E2E_LAB_DIR") or "/tmp/dce-jobs-e2e-lab"
+)
 E2E_SERVICE = "e2e_web"
 E2E_REPLICAS = 3
 
@@ -206,7 +212,7 @@ def e2e_lab() -> Iterator[Any]:
         pytest.skip("dockerd is missing (scripts/install-system-deps engine)")
     from tests.integration.lab import Lab
 
-    lab = Lab.up(nodes=1, lab_dir=E2E_LAB_DIR, prefix="dce", net="10.216.0")
+    lab = Lab.up(nodes=1, lab_dir=E2E_LAB_DIR, prefix=E2E_LAB_PREFIX, net=E2E_LAB_NET)
     try:
         lab.create_service(E2E_SERVICE, E2E_REPLICAS)
         yield lab

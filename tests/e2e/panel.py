@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +17,17 @@ WAIT_S = 15.0
 def tid(testid: str) -> str:
     """CSS selector of a data-testid."""
     return f'[data-testid="{testid}"]'
+
+
+def api(server: Any, method: str, path: str, body: Any = None) -> Any:
+    """Call the server's API directly (setting things up, checking what the panel sent)."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"{server.url}{path}", data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw else None
 
 
 class Panel:

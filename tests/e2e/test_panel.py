@@ -6,15 +6,13 @@ view over executions written into the store. The full run on the lab's Swarm is 
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from typing import Any
 
 import pytest
 
 from dce_jobs.models import Status
-from tests.e2e.panel import Panel, tid
+from tests.e2e.panel import Panel, api, tid
 from tests.e2e.seed import Seeded, add_execution, get_job, set_result
 
 pytestmark = pytest.mark.browser
@@ -25,16 +23,6 @@ NODE_B = "wn99oc5gv7u0ugt7yih5ymdw4"
 
 def cid(n: int) -> str:
     return f"{n:x}" * 64 if n < 16 else f"{n:064x}"
-
-
-def api(server: Any, method: str, path: str, body: Any = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(f"{server.url}{path}", data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        raw = resp.read()
-    return json.loads(raw) if raw else None
 
 
 def test_job_list_form_and_delete(panel: Panel, panel_server: Any) -> None:
@@ -53,11 +41,13 @@ def test_job_list_form_and_delete(panel: Panel, panel_server: Any) -> None:
             "job-user": "root",
             "job-env": "STAGE=pre\nLANG=C.UTF-8",
             "job-secret-args": "hunter2",
+            "job-timeout": "30",
         }
     )
     panel.shot("02-job-form-create")
     panel.save_job_form()
     panel.job_row("发布前检查")
+    assert [j["Timeout"] for j in api(server, "GET", "/api/jobs")] == [30]
 
     # A second job in another app, for the filter and search.
     api(server, "POST", "/api/jobs", {"AppName": "shop", "ServiceName": "shop_web", "Name": "清缓存", "Cmd": "true"})
@@ -93,11 +83,18 @@ def test_job_list_form_and_delete(panel: Panel, panel_server: Any) -> None:
     secret = panel.el("job-secret-args")
     assert secret.get_attribute("type") == "password"
     assert secret.get_attribute("value") == "*******"
-    panel.fill_job_form({"job-cmd": "sh -c 'test \"$1\" = hunter2 && echo secret-ok again' _"})
+    assert panel.el("job-timeout").get_attribute("value") == "30"
+    # A timeout that is not a number is refused next to the field; emptied, it means none (null).
+    panel.fill_job_form({"job-timeout": "3O"})
+    panel.click("save-job")
+    panel.wait_text("field-error-Timeout", "请输入秒数")
+    panel.fill_job_form({"job-cmd": "sh -c 'test \"$1\" = hunter2 && echo secret-ok again' _", "job-timeout": ""})
+    panel.gone(tid("field-error-Timeout"))
     panel.shot("04-job-form-edit")
     panel.save_job_form()
     job = api(server, "GET", f"/api/jobs/{job_id}")
     assert job["Cmd"].endswith("again' _") and job["SecretArgs"] == ["*******"]
+    assert job["Timeout"] is None
     assert job["Env"] == ["STAGE=pre", "LANG=C.UTF-8"] and job["User"] == "root"
     assert get_job(server.data_dir, job_id).secret_args == before
 
@@ -187,6 +184,9 @@ def test_execution_view_labels_output_downloads_and_polling(panel: Panel, panel_
     panel.wait(lambda: len(panel.result_rows()) == 4, what="four result rows")
     assert panel.result_labels() == {cid(2): "成功", cid(3): "失败", cid(4): "失败", cid(5): "执行中"}
     panel.wait(lambda: panel.el("poll-state").get_attribute("data-state") == "polling")
+    # While a target runs the execution can be stopped; retrying waits until every target is final.
+    panel.el("stop-execution")
+    assert not panel.find(tid("retry-failed"))[0].is_displayed()
     codes = [panel.find(tid("result-exit-code"), r)[0].text for r in panel.result_rows()]
     assert codes == ["0", "3", "—", "—"]
 
@@ -203,6 +203,8 @@ def test_execution_view_labels_output_downloads_and_polling(panel: Panel, panel_
     panel.wait(lambda: panel.result_labels()[cid(5)] == "成功", what="last target to finish")
     panel.wait(lambda: panel.el("poll-state").get_attribute("data-state") == "done")
     assert "部分失败" in panel.text("execution-status")
+    panel.el("retry-failed")
+    assert not panel.find(tid("stop-execution"))[0].is_displayed()
     count = _inspect_calls(panel)
     time.sleep(2.5)
     assert _inspect_calls(panel) == count, "the view kept polling after every target was final"
@@ -217,6 +219,21 @@ def test_execution_view_labels_output_downloads_and_polling(panel: Panel, panel_
     for seeded in targets:
         assert f"container {seeded.container_id}" in text
     assert "step 1\nstep 2\n" in text
+
+    # Retry needs the engine, which this server cannot reach: the panel says so (502 with the engine's words).
+    panel.click("retry-failed")
+    error = panel.wait_text("action-message", "无法连接节点的 Docker 引擎")
+    assert "engine unreachable" in error, error
+    assert panel.find(tid("retry-failed"))[0].is_displayed()
+    # Meanwhile every failed target succeeded (retried elsewhere): the server has nothing to retry, and says so.
+    set_result(server.data_dir, job_id, newer, 1, Seeded(cid(3), NODE_B, Status.FINISHED, 0))
+    set_result(server.data_dir, job_id, newer, 2, Seeded(cid(4), NODE_B, Status.FINISHED, 0))
+    panel.click("retry-failed")
+    panel.wait_text("action-message", "没有需要重试的容器")
+    panel.wait(lambda: set(panel.result_labels().values()) == {"成功"}, what="the view to show the new statuses")
+    panel.gone(tid("retry-failed"))
+    assert len(api(server, "GET", f"/api/jobs/{job_id}")["Executors"]) == 2
+    panel.shot("12-execution-nothing-to-retry")
 
 
 def _row(panel: Panel, container_id: str) -> Any:

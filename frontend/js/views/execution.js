@@ -3,8 +3,8 @@ import { api } from '../api.js';
 import { formatTime, h, replace, shortId } from '../dom.js';
 import { describe } from '../errors.js';
 import { detail, isFinal, outcome, statusText, summarize } from '../status.js';
-import { alertBox, badge, button, spinner, toast } from '../ui.js';
-import { startJob } from './actions.js';
+import { alertBox, badge, button, confirmBox, spinner, toast } from '../ui.js';
+import { executionHref, startJob } from './actions.js';
 import { crumbs } from './job.js';
 
 const POLL_MS = 1000;
@@ -15,6 +15,7 @@ export function renderExecution(root, { jobId, executorId }) {
   let timer = null;
   let lastBody = '';
   let failures = 0;
+  let generation = 0; // bumped by refresh(): answers of older polls are dropped
   const open = new Set(); // containers whose output is unfolded, kept across refreshes
   const hostnames = new Map();
   let job = null;
@@ -23,6 +24,14 @@ export function renderExecution(root, { jobId, executorId }) {
   const pollState = h('span', { class: 'muted poll', 'data-testid': 'poll-state' });
   const facts = h('dl', { class: 'facts' });
   const warn = h('div', {});
+  const notice = h('div', {}); // outcome of stop / retry, kept across polls
+  const stopBtn = button('停止', stop, { kind: 'danger-outline', testid: 'stop-execution' });
+  const retryBtn = button('重试失败的容器', retry, {
+    testid: 'retry-failed',
+    title: '在未以退出码 0 结束的容器上重新执行',
+  });
+  stopBtn.hidden = true;
+  retryBtn.hidden = true;
   const rows = h('tbody', {});
   replace(root, spinner());
 
@@ -50,10 +59,13 @@ export function renderExecution(root, { jobId, executorId }) {
           'div',
           { class: 'btn-row' },
           button('下载全部日志', () => save(null), { testid: 'download-all' }),
+          stopBtn,
+          retryBtn,
           button('再次执行', () => startJob(job), { kind: 'primary', testid: 'start-again' }),
         ),
       ),
       warn,
+      notice,
       h('section', { class: 'card' }, facts),
       h(
         'section',
@@ -84,15 +96,24 @@ export function renderExecution(root, { jobId, executorId }) {
 
   let lastData = null;
 
+  /** Inspect now, dropping whatever poll is pending or in flight. */
+  function refresh() {
+    generation += 1;
+    if (timer) clearTimeout(timer);
+    poll();
+  }
+
   async function poll() {
     timer = null;
+    const mine = generation;
     let data;
     try {
       data = await api.inspect(jobId, executorId);
+      if (mine !== generation) return;
       failures = 0;
       replace(warn);
     } catch (err) {
-      if (!alive) return;
+      if (!alive || mine !== generation) return;
       if (err.status === 404 || err.status === 401) {
         replace(warn, alertBox(err, 'execution-error'));
         pollState.textContent = '已停止刷新';
@@ -104,12 +125,7 @@ export function renderExecution(root, { jobId, executorId }) {
       return;
     }
     if (!alive) return;
-    lastData = data;
-    const body = JSON.stringify(data);
-    if (body !== lastBody) {
-      lastBody = body;
-      draw(data);
-    }
+    show(data);
     const results = data.Result || [];
     if (results.length && results.every(isFinal)) {
       pollState.textContent = '执行已结束';
@@ -121,10 +137,75 @@ export function renderExecution(root, { jobId, executorId }) {
     }
   }
 
+  function show(data) {
+    lastData = data;
+    const body = JSON.stringify(data);
+    if (body !== lastBody) {
+      lastBody = body;
+      draw(data);
+    }
+  }
+
+  async function stop() {
+    const ok = await confirmBox({
+      title: '停止执行',
+      message: '确定停止本次执行吗？运行中的命令会被终止并记为失败，尚未开始的容器不再执行。',
+      confirmText: '停止',
+      danger: true,
+    });
+    if (!ok || !alive) return;
+    replace(notice);
+    stopBtn.disabled = true;
+    stopBtn.textContent = '正在停止…';
+    try {
+      // Answers once the execs are terminated, with the statuses they ended in.
+      const data = await api.stopExecution(jobId, executorId);
+      if (!alive) return;
+      show(data);
+      toast('已停止执行');
+    } catch (err) {
+      if (!alive) return;
+      replace(notice, alertBox(err, 'action-message'));
+    } finally {
+      stopBtn.disabled = false;
+      stopBtn.textContent = '停止';
+    }
+    if (alive) refresh();
+  }
+
+  async function retry() {
+    replace(notice);
+    retryBtn.disabled = true;
+    retryBtn.textContent = '正在重试…';
+    try {
+      const updated = await api.retryExecution(jobId, executorId);
+      if (!alive) return;
+      toast('已在失败的容器上重新执行');
+      location.hash = executionHref(jobId, updated.Executors[updated.Executors.length - 1]);
+    } catch (err) {
+      if (!alive) return;
+      const box = alertBox(err, 'action-message');
+      if (err.id === 'nothing_to_retry') {
+        // Not a failure: the execution is fine as it is.
+        box.className = 'alert alert-info';
+        box.textContent = '没有需要重试的容器：本次执行的每个容器都已成功结束（退出码 0）。';
+      }
+      replace(notice, box);
+      // What is shown may be out of date (e.g. retried elsewhere): show what the server has now.
+      refresh();
+    } finally {
+      retryBtn.disabled = false;
+      retryBtn.textContent = '重试失败的容器';
+    }
+  }
+
   function draw(data) {
     const results = data.Result || [];
     const { counts, overall } = summarize(results);
+    const done = results.length > 0 && results.every(isFinal);
     replace(status, badge(overall));
+    stopBtn.hidden = done;
+    retryBtn.hidden = !(done && counts.fail > 0);
     const fact = (label, value) => h('div', {}, h('dt', {}, label), h('dd', {}, value));
     replace(
       facts,

@@ -2,6 +2,7 @@
 import { api } from '../api.js';
 import { h } from '../dom.js';
 import { describe, fieldErrors } from '../errors.js';
+import { parseTimeout } from '../timeout.js';
 import { button, modal } from '../ui.js';
 
 function field(label, input, { hint, required = false, name } = {}) {
@@ -28,7 +29,7 @@ const words = (text) => text.split(/\s+/).filter(Boolean);
 
 export function openJobForm(job = null, defaults = {}) {
   const editing = Boolean(job);
-  const src = job || { AppName: defaults.AppName || '', Privileged: false, Env: [], SecretArgs: [] };
+  const src = job || { AppName: defaults.AppName || '', Privileged: false, Env: [], SecretArgs: [], Timeout: null };
   const inputs = {
     Name: h('input', { type: 'text', value: src.Name || '', 'data-testid': 'job-name', maxlength: 128 }),
     AppName: h('input', { type: 'text', value: src.AppName || '', 'data-testid': 'job-app', maxlength: 128 }),
@@ -40,6 +41,14 @@ export function openJobForm(job = null, defaults = {}) {
     }),
     Cmd: h('textarea', { rows: 2, class: 'mono', 'data-testid': 'job-cmd', placeholder: '例如 ps aux' }),
     User: h('input', { type: 'text', value: src.User || '', 'data-testid': 'job-user', placeholder: 'root:root' }),
+    Timeout: h('input', {
+      type: 'text',
+      inputmode: 'decimal',
+      value: src.Timeout === null || src.Timeout === undefined ? '' : String(src.Timeout),
+      'data-testid': 'job-timeout',
+      placeholder: '不限',
+      autocomplete: 'off',
+    }),
     Privileged: h('input', { type: 'checkbox', checked: Boolean(src.Privileged), 'data-testid': 'job-privileged' }),
     Env: h('textarea', { rows: 3, class: 'mono', 'data-testid': 'job-env', placeholder: 'KEY=VALUE，每行一个' }),
     SecretArgs: h('input', {
@@ -82,7 +91,11 @@ export function openJobForm(job = null, defaults = {}) {
         ? '已保存的参数只显示为 *（每个字符一个）；保持不变即沿用原值。多个参数以空格分隔'
         : '追加在命令之后，加密保存，输出中会被屏蔽。多个参数以空格分隔',
     }),
-    Privileged: field('', h('span', { class: 'check' }, inputs.Privileged, ' 以特权模式执行（privileged）'), {
+    Timeout: field('超时（秒）', inputs.Timeout, {
+      name: 'Timeout',
+      hint: '可选。超时后终止命令，该容器记为失败；留空为不限',
+    }),
+    Privileged: field('特权模式', h('span', { class: 'check' }, inputs.Privileged, ' 以特权模式执行（privileged）'), {
       name: 'Privileged',
     }),
   };
@@ -97,7 +110,7 @@ export function openJobForm(job = null, defaults = {}) {
     fields.Cmd.wrap,
     fields.Env.wrap,
     fields.SecretArgs.wrap,
-    fields.Privileged.wrap,
+    h('div', { class: 'grid-2' }, fields.Timeout.wrap, fields.Privileged.wrap),
     // Lets Enter in a text input submit the form.
     h('button', { type: 'submit', hidden: true }),
   );
@@ -111,6 +124,14 @@ export function openJobForm(job = null, defaults = {}) {
     wide: true,
   });
   inputs.Name.focus();
+
+  // A field's error goes away as soon as it is edited.
+  for (const [name, input] of Object.entries(inputs)) {
+    input.addEventListener('input', () => {
+      fields[name].error.textContent = '';
+      fields[name].wrap.classList.remove('invalid');
+    });
+  }
 
   function clearErrors() {
     formError.hidden = true;
@@ -138,6 +159,7 @@ export function openJobForm(job = null, defaults = {}) {
       Privileged: inputs.Privileged.checked,
       Env: lines(inputs.Env.value),
       SecretArgs: words(inputs.SecretArgs.value),
+      Timeout: parseTimeout(inputs.Timeout.value),
     };
   }
 
@@ -145,10 +167,10 @@ export function openJobForm(job = null, defaults = {}) {
     clearErrors();
     const body = collect();
     const missing = ['Name', 'AppName', 'ServiceName', 'Cmd'].filter((k) => !body[k]);
-    if (missing.length) {
-      missing.forEach((k) => markField(k, '必填'));
-      return;
-    }
+    missing.forEach((k) => markField(k, '必填'));
+    if (body.Timeout.error) markField('Timeout', body.Timeout.error);
+    if (missing.length || body.Timeout.error) return;
+    body.Timeout = body.Timeout.value;
     saveBtn.disabled = true;
     try {
       const saved = editing ? await api.updateJob(job.JobId, body) : await api.createJob(body);

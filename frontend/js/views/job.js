@@ -2,6 +2,7 @@
 import { api } from '../api.js';
 import { formatTime, h, replace } from '../dom.js';
 import { summarize } from '../status.js';
+import { formatTimeout } from '../timeout.js';
 import { alertBox, badge, button, spinner } from '../ui.js';
 import { deleteJob, editJob, executionHref, startJob } from './actions.js';
 
@@ -124,6 +125,7 @@ function definition(job) {
     item('命令', h('code', { class: 'cmd-block' }, job.Cmd)),
     item('用户', job.User || '默认'),
     item('特权模式', job.Privileged ? '是' : '否'),
+    item('超时', h('span', { 'data-testid': 'job-timeout-value' }, formatTimeout(job.Timeout))),
     item('环境变量', list(job.Env)),
     item('加密参数', job.SecretArgs.length ? h('span', { class: 'mono' }, job.SecretArgs.join(' ')) : '—'),
   );

@@ -2,6 +2,7 @@
 import { api } from '../api.js';
 import { h, replace, shortId } from '../dom.js';
 import { ApiError } from '../errors.js';
+import { formatTimeout, parseTimeout } from '../timeout.js';
 import { alertBox, button, modal, spinner } from '../ui.js';
 
 export function openStartDialog(job) {
@@ -10,6 +11,33 @@ export function openStartDialog(job) {
   const counter = h('span', { class: 'muted', 'data-testid': 'selected-count' });
   const startBtn = button('执行', () => start(), { kind: 'primary', testid: 'confirm-start' });
   startBtn.disabled = true;
+  // Optional: a timeout for this run only; empty keeps the job's own.
+  const timeoutInput = h('input', {
+    type: 'text',
+    inputmode: 'decimal',
+    class: 'timeout-input',
+    'data-testid': 'start-timeout',
+    placeholder: job.Timeout == null ? '不限' : String(job.Timeout),
+    autocomplete: 'off',
+    'aria-label': '本次超时（秒）',
+  });
+  const timeoutError = h('span', { class: 'field-error', 'data-testid': 'start-timeout-error' });
+  const timeoutField = h(
+    'div',
+    { class: 'run-options field', 'data-field': 'Timeout' },
+    h(
+      'label',
+      { class: 'inline-field' },
+      h('span', { class: 'field-label' }, '本次超时（秒）'),
+      timeoutInput,
+      h('span', { class: 'field-hint' }, `可选；留空则使用作业的设置（${formatTimeout(job.Timeout)}）`),
+    ),
+    timeoutError,
+  );
+  timeoutInput.addEventListener('input', () => {
+    timeoutError.textContent = '';
+    timeoutField.classList.remove('invalid');
+  });
   const dlg = modal({
     title: `执行作业：${job.Name}`,
     body: h(
@@ -18,6 +46,7 @@ export function openStartDialog(job) {
       h('p', { class: 'muted' }, '服务 ', h('code', {}, job.ServiceName), ' 中运行中的任务容器'),
       errorSlot,
       content,
+      timeoutField,
     ),
     actions: [counter, button('取消', () => dlg.close(null), { testid: 'cancel-start' }), startBtn],
     testid: 'start-dialog',
@@ -114,10 +143,17 @@ export function openStartDialog(job) {
 
   async function start() {
     const targets = selected().map((c) => ({ ContainerId: c.ContainerId, NodeId: c.NodeId }));
+    const timeout = parseTimeout(timeoutInput.value);
+    if (timeout.error) {
+      timeoutError.textContent = timeout.error;
+      timeoutField.classList.add('invalid');
+      timeoutInput.focus();
+      return;
+    }
     startBtn.disabled = true;
     replace(errorSlot);
     try {
-      const updated = await api.startJob(job.JobId, targets);
+      const updated = await api.startJob(job.JobId, targets, timeout.value);
       dlg.close(updated.Executors[updated.Executors.length - 1]);
     } catch (err) {
       showError(err, '启动失败。');
