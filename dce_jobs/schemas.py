@@ -221,6 +221,7 @@ def dump_execution(execution: Execution, entries: list[dict[str, Any]]) -> dict[
         "JobId": execution.job_id,
         "ExecutorId": execution.executor_id,
         "CreateTime": execution.created_at,
+        "Timeout": execution.timeout_s,
         "Target": [dump_target(t) for t in execution.targets],
         "Result": entries,
     }
