@@ -89,8 +89,9 @@ async def wait_exit(nodes: NodePool, engine: Engine, exec_id: str, *, timeout_s:
 class OutputStream:
     """The output of a started exec: stdout and stderr frames in arrival order."""
 
-    def __init__(self, nodes: NodePool, sock: Any, what: str) -> None:
+    def __init__(self, nodes: NodePool, sock: Any, what: str, *, early: bytes = b"") -> None:
         self._nodes = nodes
+        self._early = early
         self._sock = getattr(sock, "_sock", sock)
         self._what = what
         self._aborted = threading.Event()
@@ -134,22 +135,10 @@ class OutputStream:
             put(e)
 
     def _frames(self) -> Any:
+        """Payloads of Docker's multiplexed stream: an 8-byte header (stream, size) before each."""
         self._sock.settimeout(_POLL_S)
-        buffer = b""
+        buffer, self._early = self._early, b""
         while True:
-            try:
-                data = self._sock.recv(_RECV_BYTES)
-            except TimeoutError:
-                if self._aborted.is_set():
-                    raise EngineError(self._abort_reason or f"{self._what}: reading stopped") from None
-                continue
-            except OSError as e:
-                raise NodeUnreachable(f"{self._what}: output stream broke ({e})") from e
-            if not data:
-                if buffer:
-                    raise NodeUnreachable(f"{self._what}: output stream ended in the middle of a frame")
-                return
-            buffer += data
             while len(buffer) >= _HEADER.size:
                 _, size = _HEADER.unpack_from(buffer)
                 if len(buffer) < _HEADER.size + size:
@@ -160,6 +149,23 @@ class OutputStream:
                     yield payload
             if self._aborted.is_set():
                 raise EngineError(self._abort_reason or f"{self._what}: reading stopped")
+            data = self._recv()
+            if data is None:
+                continue
+            if not data:
+                if buffer:
+                    raise NodeUnreachable(f"{self._what}: output stream ended in the middle of a frame")
+                return
+            buffer += data
+
+    def _recv(self) -> bytes | None:
+        """The next bytes, b"" at the end, None when nothing came within the poll interval."""
+        try:
+            return bytes(self._sock.recv(_RECV_BYTES))
+        except TimeoutError:
+            return None
+        except OSError as e:
+            raise NodeUnreachable(f"{self._what}: output stream broke ({e})") from e
 
     def _close(self) -> None:
         try:
@@ -179,11 +185,36 @@ async def _put(queue: asyncio.Queue[bytes | BaseException | None], item: bytes |
 async def start_exec(nodes: NodePool, engine: Engine, exec_id: str) -> OutputStream:
     """Start a created exec attached to its output; return the stream to read."""
 
-    def start() -> Any:
+    def start() -> tuple[Any, bytes]:
         with engine_errors(f"start exec {exec_id[:12]}"):
-            return engine.exec_start(exec_id, tty=False, socket=True)
+            # docker-py's exec_start(socket=True), keeping the HTTP response: output that arrived with the
+            # 101 headers may sit in http.client's read buffer, and reading only the socket would lose it
+            response = engine._post_json(
+                engine._url("/exec/{0}/start", exec_id),
+                headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+                data={"Tty": False, "Detach": False},
+                stream=True,
+            )
+            sock = engine._get_raw_response_socket(response)
+        return sock, _drain_buffered(response, sock)
 
-    return OutputStream(nodes, await nodes.call(start), f"exec {exec_id[:12]}")
+    sock, early = await nodes.call(start)
+    return OutputStream(nodes, sock, f"exec {exec_id[:12]}", early=early)
+
+
+def _drain_buffered(response: Any, sock: Any) -> bytes:
+    """Bytes already read past the HTTP headers (without waiting for more)."""
+    reader = getattr(getattr(getattr(response, "raw", None), "_fp", None), "fp", None)
+    raw = getattr(sock, "_sock", sock)
+    if reader is None or not hasattr(reader, "read1"):
+        return b""
+    raw.setblocking(False)
+    try:
+        return reader.read1(_RECV_BYTES) or b""
+    except (BlockingIOError, OSError):
+        return b""
+    finally:
+        raw.setblocking(True)
 
 
 MARKER_ENV = "DCE_JOBS_RUN"

@@ -253,14 +253,17 @@ class Runner:
         """Copy the stream into the sink while a ticker flushes quiet output; return an error or ''."""
         self._streams[node_id].add(stream)
         self._ensure_watch(node_id)
-        ticker = asyncio.create_task(_tick(sink, self._config.output_flush_s))
+        quiet = asyncio.Event()
+        ticker = asyncio.create_task(_tick(sink, self._config.output_flush_s, quiet))
         try:
             async for chunk in stream.chunks():
                 await sink.write(chunk)
         except EngineError as e:
             return e.message
         finally:
-            ticker.cancel()
+            # never cancel the ticker: a flush it started holds a chunk that is not stored yet
+            quiet.set()
+            await ticker
             self._streams[node_id].discard(stream)
         return ""
 
@@ -366,7 +369,10 @@ class Runner:
             )
 
 
-async def _tick(sink: OutputSink, every_s: float) -> None:
-    while True:
-        await asyncio.sleep(every_s)
-        await sink.flush_if_stale()
+async def _tick(sink: OutputSink, every_s: float, done: asyncio.Event) -> None:
+    """Flush output that waited every_s, until `done` is set."""
+    while not done.is_set():
+        try:
+            await asyncio.wait_for(done.wait(), timeout=every_s)
+        except TimeoutError:
+            await sink.flush_if_stale()

@@ -62,3 +62,34 @@ async def test_stale_output_is_flushed_by_the_ticker(tmp_path: Path) -> None:
     await sink.flush_if_stale()
     assert await stored(store, result) == [b"tiny"]
     await store.close()
+
+
+async def test_a_flush_in_flight_when_the_stream_ends_is_not_lost() -> None:
+    """Regression: the ticker used to be cancelled mid-flush, dropping a chunk it had taken."""
+    import asyncio
+
+    from dce_jobs.runner import _tick
+
+    class SlowStore:
+        def __init__(self) -> None:
+            self.chunks: list[bytes] = []
+            self.entered = asyncio.Event()
+            self.release = asyncio.Event()
+
+        async def append_output(self, result: ContainerResult, seq: int, data: bytes) -> None:
+            self.entered.set()
+            await self.release.wait()
+            self.chunks.append(data)
+
+    store = SlowStore()
+    result = ContainerResult(job_id="j", executor_id="1.0", index=0, container_id="c", node_id="n")
+    sink = OutputSink(store, result, Redactor([]), limit_bytes=1 << 20, chunk_bytes=1 << 20, flush_s=0.01)  # type: ignore[arg-type]
+    done = asyncio.Event()
+    ticker = asyncio.create_task(_tick(sink, 0.01, done))
+    await sink.write(b"hi\n")
+    await store.entered.wait()  # the ticker is inside flush(), its chunk not stored yet
+    done.set()
+    asyncio.get_running_loop().call_later(0.05, store.release.set)
+    await ticker
+    await sink.close()
+    assert store.chunks == [b"hi\n"]
