@@ -49,7 +49,7 @@ async def _measure(url: str, services: dict[str, list[dict[str, str]]]) -> dict[
 
 def main() -> dict[str, Any]:
     """Run the measurement on a fresh 3-node lab and return the medians."""
-    lab = Lab.up(nodes=3, lab_dir="/tmp/dce-jobs-mn-lab", prefix="dmn", net="10.221.0")
+    lab = Lab.up(nodes=3, lab_dir="/tmp/dce-jobs-mn-lab", prefix="dmn", net="10.221.0")  # noqa: S108 (the lab script owns it)
     server: ServerProcess | None = None
     try:
         lab.create_service("spread60", 60)

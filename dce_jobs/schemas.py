@@ -13,10 +13,11 @@ from .errors import InvalidInput
 from .models import ContainerResult, Execution, Job, Target
 
 _USER_PART = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}"
-_USER_RE = re.compile(rf"^{_USER_PART}(:{_USER_PART})?$")
-_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=[^\x00]*$", re.DOTALL)
-_CONTAINER_RE = re.compile(r"^[0-9a-f]{12,64}$")
-_NODE_RE = re.compile(r"^[0-9a-z]{1,64}$")
+# \Z, not $: re.match lets $ match before a trailing newline ("root\n" must be refused)
+_USER_RE = re.compile(rf"^{_USER_PART}(:{_USER_PART})?\Z")
+_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=[^\x00]*\Z", re.DOTALL)
+_CONTAINER_RE = re.compile(r"^[0-9a-f]{12,64}\Z")
+_NODE_RE = re.compile(r"^[0-9a-z]{1,64}\Z")
 
 MAX_ENV = 256
 MAX_SECRET_ARGS = 64
@@ -68,7 +69,7 @@ class JobSchema(Schema):
         required=True,
         validate=[
             validate.Length(min=1, max=255),
-            validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", error="Not a valid Docker service name."),
+            validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\Z", error="Not a valid Docker service name."),
         ],
     )
     Name = _name(128)
@@ -76,7 +77,7 @@ class JobSchema(Schema):
     Privileged = StrictBool(load_default=False)
     User = fields.String(
         load_default="",
-        validate=validate.Regexp(r"^$|" + _USER_RE.pattern, error="Must look like name, name:group or uid[:gid]."),
+        validate=validate.Regexp(r"^\Z|" + _USER_RE.pattern, error="Must look like name, name:group or uid[:gid]."),
     )
     Env = fields.List(
         fields.String(

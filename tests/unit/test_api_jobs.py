@@ -74,6 +74,8 @@ async def test_concurrent_creates_of_one_name_give_one_200_and_one_400(client: A
         ({"SecretArgs": [1]}, "SecretArgs.0"),
         ({"Surprise": 1}, "Surprise"),
         ({"AppName": "a" * 129}, "AppName"),
+        ({"User": "root\n"}, "User"),
+        ({"ServiceName": "web\n"}, "ServiceName"),
     ],
 )
 async def test_invalid_fields_are_400_naming_the_field_and_change_nothing(

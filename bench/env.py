@@ -1,0 +1,127 @@
+"""The bench environment: a one-node lab of its own, a service of many replicas, a `dce-jobs serve` on it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from tests.integration.lab import Lab
+from tests.security.server import Server
+
+LAB_DIR = "/tmp/dce-jobs-bench-lab"  # noqa: S108 - the lab's fixed home, its own identity (dbn, 10.219.0)
+SERVICE = "dbn-fan"
+TOKEN = "bench-token"  # noqa: S105 - a throwaway token of a loopback-only server
+OUTPUT_LIMIT_BYTES = 256 * 1024 * 1024
+FINAL = {"FINISHED", "CREATE_FAILED", "RUNNING_FAILED"}
+
+
+class BenchError(RuntimeError):
+    """The bench could not set up or a run went wrong."""
+
+
+@dataclass
+class Bench:
+    """Everything a measurement needs: the lab, the server, a docker client and the service's targets."""
+
+    lab: Lab
+    server: Server
+    docker: docker.APIClient
+    targets: list[dict[str, str]]
+    notes: list[str]
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        """One API call with the token; the decoded JSON answer, BenchError unless 2xx."""
+        status, raw, _ = self.server.request(method, path, body=body, token=TOKEN)
+        if status >= 300:
+            raise BenchError(f"{method} {path}: {status} {raw[:300]!r}")
+        return json.loads(raw)
+
+    def create_job(self, cmd: str, name: str) -> dict[str, Any]:
+        """A job on the bench service."""
+        body = {"AppName": "bench", "ServiceName": SERVICE, "Name": f"{name}-{time.monotonic_ns()}", "Cmd": cmd}
+        return self.call("POST", "/api/jobs", body)  # type: ignore[no-any-return]
+
+    def start(self, job: dict[str, Any], targets: list[dict[str, str]]) -> str:
+        """Start a job on targets; the new ExecutorId."""
+        return self.call("POST", f"/api/jobs/{job['JobId']}/start", {"Target": targets})["Executors"][-1]  # type: ignore[no-any-return]
+
+    def inspect(self, job: dict[str, Any], executor_id: str) -> dict[str, Any]:
+        """The inspect body of one execution."""
+        return self.call("GET", f"/api/jobs/{job['JobId']}/inspect/{executor_id}")  # type: ignore[no-any-return]
+
+    def wait_final(self, job: dict[str, Any], executor_id: str, *, poll_s: float, timeout_s: float) -> dict[str, Any]:
+        """Poll inspect until every Result is final."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            body = self.inspect(job, executor_id)
+            if all(r["Status"] in FINAL for r in body["Result"]):
+                return body
+            if time.monotonic() > deadline:
+                raise BenchError(f"execution {executor_id} not final after {timeout_s:.0f} s")
+            time.sleep(poll_s)
+
+    def log_url(self, job: dict[str, Any], executor_id: str, container_id: str) -> str:
+        """Download URL of one container's log."""
+        query = urllib.parse.urlencode({"ContainerId": container_id})
+        return f"{self.server.url}/api/jobs/{job['JobId']}/log/{executor_id}?{query}"
+
+
+def _scale(lab: Lab, replicas: int, *, timeout_s: float) -> int:
+    """Scale the bench service and wait (bounded) for its running tasks; return how many run."""
+    client = docker.DockerClient(base_url=lab.manager.unix_url, timeout=120)
+    try:
+        client.services.get(SERVICE).scale(replicas)
+    finally:
+        client.close()
+    deadline = time.monotonic() + timeout_s
+    running = 0
+    while time.monotonic() < deadline:
+        running = len(lab.tasks(SERVICE))
+        if running >= replicas:
+            break
+        time.sleep(2)
+    return running
+
+
+@contextmanager
+def bench_env(*, replicas: int, log: Any) -> Iterator[Bench]:
+    """Lab up, service scaled to `replicas`, server started; everything torn down afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix="dce-jobs-bench-"))
+    log("lab up (1 node, prefix dbn, 10.219.0.0/24)")
+    lab = Lab.up(nodes=1, lab_dir=LAB_DIR, prefix="dbn", net="10.219.0")
+    server: Server | None = None
+    client: docker.APIClient | None = None
+    try:
+        lab.create_service(SERVICE, 10, node=1)
+        log(f"scaling {SERVICE} to {replicas} replicas")
+        started = time.monotonic()
+        running = _scale(lab, replicas, timeout_s=480)
+        client = docker.APIClient(base_url=lab.manager.unix_url, timeout=120, max_pool_size=16)
+        notes = [f"{running}/{replicas} replicas of {SERVICE} running after {time.monotonic() - started:.0f} s"]
+        env = {
+            "DCE_JOBS_API_TOKEN": TOKEN,
+            "DCE_JOBS_DOCKER_HOST": lab.manager.unix_url,
+            "DCE_JOBS_OUTPUT_LIMIT_BYTES": str(OUTPUT_LIMIT_BYTES),
+            "DCE_JOBS_DOCKER_TIMEOUT_S": "120",
+        }
+        server = Server(data_dir=workdir / "data", log_path=workdir / "server.log", env=env).wait_ready()
+        targets = [{"ContainerId": t["ContainerId"], "NodeId": t["NodeId"]} for t in lab.tasks(SERVICE)]
+        yield Bench(lab=lab, server=server, docker=client, targets=targets, notes=notes)
+    finally:
+        if server is not None:
+            server.stop()
+        if client is not None:
+            client.close()
+        log("lab down")
+        lab.down()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,332 @@
+"""GET /api/openapi.json: the OpenAPI 3 description of the API, generated from the marshmallow schemas."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from .. import __version__, schemas
+from ..models import Status
+
+routes = web.RouteTableDef()
+
+OPENAPI_VERSION = "3.0.3"
+JSON = "application/json"
+
+#: the built spec per application, serialised once (routes are frozen once the app runs)
+_BUILT: weakref.WeakKeyDictionary[web.Application, bytes] = weakref.WeakKeyDictionary()
+
+_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("BadRequest", "invalid request (`invalid_request`, `invalid_json`, `invalid_content_type`, ...)"),
+    401: ("Unauthorized", "the API token is required (`unauthorized`)"),
+    404: ("NotFound", "no such job, execution or container (`job_id_not_found`, `executor_id_not_found`, ...)"),
+    413: ("PayloadTooLarge", "the request body is over DCE_JOBS_MAX_BODY_BYTES (`payload_too_large`)"),
+    502: ("EngineError", "a Docker engine refused or failed the call; the message carries its words"),
+    503: ("Unavailable", "the store cannot be reached, or the server is shutting down"),
+}
+
+_PATH_PARAMS = {
+    "job_id": "JobId of a job",
+    "executor_id": "ExecutorId of an execution (a timestamp like 1496287694.460088)",
+    "service_name": "name of a Swarm service",
+}
+
+
+@dataclass(frozen=True)
+class Op:
+    """What one route takes and answers."""
+
+    summary: str
+    ok: tuple[int, str]  #: success status and the name of its response component
+    errors: tuple[int, ...] = ()
+    body: str | None = None  #: request schema component
+    body_required: bool = False
+    query: tuple[tuple[str, str], ...] = ()  #: (name, description)
+    public: bool = False  #: no bearer token needed
+
+
+_COMMON = (401, 404, 503)
+_WRITE = (400, 401, 404, 413, 503)
+
+OPERATIONS: dict[tuple[str, str], Op] = {
+    ("GET", "/api/jobs"): Op(
+        "List jobs (SecretArgs as masks)", (200, "JobList"), (401, 503), query=(("AppName", "only jobs of this app"),)
+    ),
+    ("POST", "/api/jobs"): Op(
+        "Create a job (the only place SecretArgs travel in clear)",
+        (200, "Job"),
+        (400, 401, 413, 503),
+        body="JobInput",
+        body_required=True,
+    ),
+    ("GET", "/api/jobs/{job_id}"): Op("One job", (200, "Job"), _COMMON),
+    ("PUT", "/api/jobs/{job_id}"): Op(
+        "Edit a job; a SecretArgs entry equal to the stored mask keeps the stored secret",
+        (200, "Job"),
+        _WRITE,
+        body="JobInput",
+        body_required=True,
+    ),
+    ("DELETE", "/api/jobs/{job_id}"): Op("Delete a job, its executions and output", (202, "Deleted"), _COMMON),
+    ("POST", "/api/jobs/{job_id}/start"): Op(
+        "Start the job on targets (absent = every running container); Executors[-1] is the new ExecutorId",
+        (200, "Job"),
+        (*_WRITE, 502),
+        body="StartInput",
+    ),
+    ("POST", "/api/jobs/{job_id}/executors/{executor_id}/stop"): Op(
+        "Terminate the running execs of an execution; returns its inspect body", (200, "Inspect"), _COMMON
+    ),
+    ("POST", "/api/jobs/{job_id}/executors/{executor_id}/retry"): Op(
+        "Start again the targets that did not finish with exit code 0 (all with All: true)",
+        (200, "Job"),
+        (*_WRITE, 502),
+        body="RetryInput",
+    ),
+    ("GET", "/api/jobs/{job_id}/inspect/{executor_id}"): Op(
+        "Per-container status, exec-inspect fields and the last 64 KiB of output", (200, "Inspect"), _COMMON
+    ),
+    ("GET", "/api/jobs/{job_id}/log/{executor_id}"): Op(
+        "The full stored output as a text/plain attachment (every container under a header without ContainerId)",
+        (200, "Log"),
+        _COMMON,
+        query=(("ContainerId", "one container: its full id or a prefix of 12+ characters"),),
+    ),
+    ("GET", "/api/services/{service_name}/containers"): Op(
+        "Running task containers of a service", (200, "ContainerList"), (400, 401, 502)
+    ),
+    ("GET", "/api/health"): Op("Store reachable, version", (200, "Health"), public=True),
+    ("GET", "/api/openapi.json"): Op("This document", (200, "OpenApi"), public=True),
+}
+
+
+@routes.get("/api/openapi.json")
+async def openapi_json(request: web.Request) -> web.Response:
+    """The OpenAPI document of this app's routes (built on the first request, then served as is)."""
+    body = _BUILT.get(request.app)
+    if body is None:
+        body = json.dumps(build_spec(api_routes(request.app)), ensure_ascii=False).encode()
+        _BUILT[request.app] = body
+    return web.Response(body=body, content_type=JSON)
+
+
+def api_routes(app: web.Application) -> list[tuple[str, str]]:
+    """(method, path template) of every /api route the app registers (HEAD twins of GETs left out)."""
+    found = set()
+    for route in app.router.routes():
+        path = route.resource.canonical if route.resource is not None else ""
+        if path.startswith("/api/") and route.method != "HEAD":
+            found.add((route.method, path))
+    return sorted(found, key=lambda r: (r[1], r[0]))
+
+
+def build_spec(api: list[tuple[str, str]]) -> dict[str, Any]:
+    """The OpenAPI 3 document for these routes; a route missing from OPERATIONS raises KeyError."""
+    plugin = MarshmallowPlugin(schema_name_resolver=_schema_name)
+    spec = APISpec(
+        title="dce-jobs",
+        version=__version__,
+        openapi_version=OPENAPI_VERSION,
+        plugins=[plugin],
+        info={"description": "Run commands in the task containers of a Docker Swarm service."},
+    )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    _add_schemas(spec, plugin)
+    _add_responses(spec)
+    for method, path in api:
+        spec.path(path=path, operations={method.lower(): _operation(method, path, OPERATIONS[(method, path)])})
+    document = spec.to_dict()
+    document["security"] = [{"bearer": []}]
+    ecma: dict[str, Any] = _ecma_patterns(document)
+    return ecma
+
+
+def _ecma_patterns(node: Any) -> Any:
+    """Python's end anchor \\Z as ECMA-262's $ (which, without the m flag, matches only at the very end)."""
+    if isinstance(node, dict):
+        return {
+            k: v.replace("\\Z", "$") if k == "pattern" and isinstance(v, str) else _ecma_patterns(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_ecma_patterns(v) for v in node]
+    return node
+
+
+def _schema_name(schema: Any) -> str:
+    name = schema.__name__ if isinstance(schema, type) else type(schema).__name__
+    return name.removesuffix("Schema")
+
+
+def _add_schemas(spec: APISpec, plugin: MarshmallowPlugin) -> None:
+    spec.components.schema("JobInput", schema=schemas.JobSchema)
+    spec.components.schema("StartInput", schema=schemas.StartSchema)
+    spec.components.schema("RetryInput", schema=schemas.RetrySchema)
+    spec.components.schema("Error", _error_schema())
+    spec.components.schema("Job", _job_schema(plugin))
+    spec.components.schema("Result", _result_schema())
+    spec.components.schema("Inspect", _inspect_schema())
+    spec.components.schema("Container", _container_schema())
+    spec.components.schema("Health", _health_schema())
+
+
+def _error_schema() -> dict[str, Any]:
+    return _object({"message": {"type": "string"}, "id": {"type": "string"}})
+
+
+def _job_schema(plugin: MarshmallowPlugin) -> dict[str, Any]:
+    """The job as answered: JobSchema's fields (all present, masks for secrets) plus JobId and Executors."""
+    assert plugin.converter is not None
+    job = copy.deepcopy(plugin.converter.schema2jsonschema(schemas.JobSchema))  # type: ignore[no-untyped-call]
+    properties = {name: _strip_input_rules(prop) for name, prop in job["properties"].items()}
+    properties["SecretArgs"]["items"] = {"type": "string", "pattern": r"^\**$"}
+    properties["JobId"] = {"type": "string"}
+    properties["Executors"] = {"type": "array", "items": {"type": "string", "pattern": r"^[0-9]+\.[0-9]{6}$"}}
+    return _object(properties)
+
+
+def _strip_input_rules(prop: dict[str, Any]) -> dict[str, Any]:
+    """A request property as a response one: same type, without defaults or patterns (Python and ECMA differ)."""
+    out = {k: v for k, v in prop.items() if k not in {"default", "pattern"}}
+    if isinstance(out.get("items"), dict):
+        out["items"] = _strip_input_rules(out["items"])
+    return out
+
+
+def _result_schema() -> dict[str, Any]:
+    """One Result entry of inspect: the seed's keys, exec-inspect fields once finished, and Output."""
+    boolean, string, integer = {"type": "boolean"}, {"type": "string"}, {"type": "integer"}
+    entry = _object(
+        {
+            "NodeId": string,
+            "ContainerId": string,
+            "ID": {**string, "description": "exec id ('' until created)"},
+            "Status": {"type": "string", "enum": [s.value for s in Status]},
+            "E": {**string, "description": "why the target failed ('' when it did not)"},
+            "ExitCode": {**integer, "nullable": True},
+            "Pid": integer,
+            "Running": boolean,
+            "ProcessConfig": {"type": "object", "description": "the engine's, with secret arguments masked"},
+            "OpenStdin": boolean,
+            "OpenStdout": boolean,
+            "OpenStderr": boolean,
+            "CanRemove": boolean,
+            "DetachKeys": string,
+            "ContainerID": string,
+            "Output": {**string, "description": "the last 64 KiB of the stored output"},
+            "OutputTruncated": {**boolean, "description": "the stored output hit DCE_JOBS_OUTPUT_LIMIT_BYTES"},
+            "OutputTail": {**boolean, "description": "Output is only the tail of the stored output"},
+        },
+        required=("NodeId", "ContainerId", "ID", "Status", "E"),
+    )
+    entry["additionalProperties"] = True  # other exec-inspect fields a newer engine may add
+    return entry
+
+
+def _inspect_schema() -> dict[str, Any]:
+    return _object(
+        {
+            "JobId": {"type": "string"},
+            "ExecutorId": {"type": "string"},
+            "CreateTime": {"type": "number", "description": "seconds since the epoch"},
+            "Timeout": {"type": "number", "nullable": True, "description": "seconds a target may run (null: none)"},
+            "Target": {"type": "array", "items": {"$ref": "#/components/schemas/Target"}},
+            "Result": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
+        }
+    )
+
+
+def _container_schema() -> dict[str, Any]:
+    string = {"type": "string"}
+    return _object(
+        {
+            "ContainerId": string,
+            "NodeId": string,
+            "NodeHostname": string,
+            "TaskId": string,
+            "TaskName": string,
+            "Slot": {"type": "integer", "nullable": True},
+            "State": string,
+        }
+    )
+
+
+def _health_schema() -> dict[str, Any]:
+    return _object(
+        {
+            "status": {"type": "string", "enum": ["ok", "unavailable"]},
+            "store": {"type": "string"},
+            "version": {"type": "string"},
+        }
+    )
+
+
+def _object(properties: dict[str, Any], *, required: tuple[str, ...] | None = None) -> dict[str, Any]:
+    names = list(properties) if required is None else list(required)
+    return {"type": "object", "properties": properties, "required": names, "additionalProperties": False}
+
+
+def _add_responses(spec: APISpec) -> None:
+    for name, description in _ERRORS.values():
+        spec.components.response(name, _json_response(description, "Error"))
+    spec.components.response("Job", _json_response("the job", "Job"))
+    spec.components.response("JobList", _json_list("the jobs", "Job"))
+    spec.components.response("Inspect", _json_response("the execution", "Inspect"))
+    spec.components.response("ContainerList", _json_list("running task containers", "Container"))
+    spec.components.response("Health", _json_response("store and version", "Health"))
+    deleted = _object({"JobId": {"type": "string"}})
+    spec.components.response("Deleted", {"description": "deleted", "content": {JSON: {"schema": deleted}}})
+    log = {"description": "the stored output", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    log["headers"] = {"Content-Disposition": {"schema": {"type": "string"}, "description": "attachment; filename"}}
+    spec.components.response("Log", log)
+    spec.components.response("OpenApi", {"description": "OpenAPI 3 document", "content": {JSON: {"schema": {}}}})
+
+
+def _json_response(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+def _json_list(description: str, schema: str) -> dict[str, Any]:
+    items = {"type": "array", "items": {"$ref": f"#/components/schemas/{schema}"}}
+    return {"description": description, "content": {JSON: {"schema": items}}}
+
+
+def _operation(method: str, path: str, op: Op) -> dict[str, Any]:
+    status, response = op.ok
+    operation: dict[str, Any] = {
+        "operationId": _operation_id(method, path),
+        "summary": op.summary,
+        "tags": [path.split("/")[2]],
+        "parameters": _parameters(path, op),
+        "responses": {str(status): response, **{str(code): _ERRORS[code][0] for code in sorted(op.errors)}},
+    }
+    if path == "/api/health":
+        operation["responses"]["503"] = {**_json_response("the store cannot be reached", "Health")}
+    if op.public:
+        operation["security"] = []
+    if op.body is not None:
+        content = {JSON: {"schema": {"$ref": f"#/components/schemas/{op.body}"}}}
+        operation["requestBody"] = {"required": op.body_required, "content": content}
+    return operation
+
+
+def _operation_id(method: str, path: str) -> str:
+    words = [w.strip("{}") for w in path.split("/")[2:] if w]
+    return "_".join([method.lower(), *(re.sub(r"[^A-Za-z0-9]", "_", w) for w in words)])
+
+
+def _parameters(path: str, op: Op) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}, "description": _PATH_PARAMS[name]}
+        for name in re.findall(r"{(\w+)}", path)
+    ]
+    params += [{"name": name, "in": "query", "schema": {"type": "string"}, "description": d} for name, d in op.query]
+    return params

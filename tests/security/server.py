@@ -1,0 +1,104 @@
+"""A real `dce-jobs serve` subprocess on a free loopback port, its log captured to a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class ServerError(RuntimeError):
+    """The server did not come up, or did not stop."""
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """Handle on one `python -m dce_jobs serve` process."""
+
+    def __init__(self, *, data_dir: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
+        """Start the server on a free port with DCE_JOBS_DATA_DIR=data_dir; stdout and stderr go to log_path."""
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        full_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("DCE_JOBS_")},
+            "DCE_JOBS_DATA_DIR": str(data_dir),
+            "DCE_JOBS_HOST": "127.0.0.1",
+            "DCE_JOBS_PORT": str(self.port),
+            **(env or {}),
+        }
+        self._log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "dce_jobs", "serve"],
+            cwd=REPO,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.pid = self.process.pid
+
+    def wait_ready(self, *, timeout_s: float = 30) -> Server:
+        """Block until GET /api/health answers 200; raise ServerError (with the log) otherwise."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerError(f"dce-jobs exited {self.process.returncode}:\n{self.log_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/health", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise ServerError(f"dce-jobs not ready after {timeout_s:.0f} s:\n{self.log_text()[-3000:]}")
+
+    def stop(self, *, timeout_s: float = 20) -> int:
+        """SIGTERM the server, SIGKILL it if it lingers; return its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self._log.close()
+        return self.process.returncode
+
+    def log_text(self) -> str:
+        """Everything the server wrote to stdout and stderr so far."""
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def request(
+        self, method: str, path: str, *, body: Any = None, raw: bytes | None = None, token: str | None = None
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """One blocking HTTP request: (status, body bytes, headers); body is sent as JSON."""
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read(), dict(response.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), dict(e.headers)
