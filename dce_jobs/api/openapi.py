@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import weakref
@@ -14,7 +13,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from .. import __version__, schemas
-from ..models import Status
+from . import openapi_shapes as shapes
 
 routes = web.RouteTableDef()
 
@@ -170,108 +169,12 @@ def _add_schemas(spec: APISpec, plugin: MarshmallowPlugin) -> None:
     spec.components.schema("JobInput", schema=schemas.JobSchema)
     spec.components.schema("StartInput", schema=schemas.StartSchema)
     spec.components.schema("RetryInput", schema=schemas.RetrySchema)
-    spec.components.schema("Error", _error_schema())
-    spec.components.schema("Job", _job_schema(plugin))
-    spec.components.schema("Result", _result_schema())
-    spec.components.schema("Inspect", _inspect_schema())
-    spec.components.schema("Container", _container_schema())
-    spec.components.schema("Health", _health_schema())
-
-
-def _error_schema() -> dict[str, Any]:
-    return _object({"message": {"type": "string"}, "id": {"type": "string"}})
-
-
-def _job_schema(plugin: MarshmallowPlugin) -> dict[str, Any]:
-    """The job as answered: JobSchema's fields (all present, masks for secrets) plus JobId and Executors."""
-    assert plugin.converter is not None
-    job = copy.deepcopy(plugin.converter.schema2jsonschema(schemas.JobSchema))  # type: ignore[no-untyped-call]
-    properties = {name: _strip_input_rules(prop) for name, prop in job["properties"].items()}
-    properties["SecretArgs"]["items"] = {"type": "string", "pattern": r"^\**$"}
-    properties["JobId"] = {"type": "string"}
-    properties["Executors"] = {"type": "array", "items": {"type": "string", "pattern": r"^[0-9]+\.[0-9]{6}$"}}
-    return _object(properties)
-
-
-def _strip_input_rules(prop: dict[str, Any]) -> dict[str, Any]:
-    """A request property as a response one: same type, without defaults or patterns (Python and ECMA differ)."""
-    out = {k: v for k, v in prop.items() if k not in {"default", "pattern"}}
-    if isinstance(out.get("items"), dict):
-        out["items"] = _strip_input_rules(out["items"])
-    return out
-
-
-def _result_schema() -> dict[str, Any]:
-    """One Result entry of inspect: the seed's keys, exec-inspect fields once finished, and Output."""
-    boolean, string, integer = {"type": "boolean"}, {"type": "string"}, {"type": "integer"}
-    entry = _object(
-        {
-            "NodeId": string,
-            "ContainerId": string,
-            "ID": {**string, "description": "exec id ('' until created)"},
-            "Status": {"type": "string", "enum": [s.value for s in Status]},
-            "E": {**string, "description": "why the target failed ('' when it did not)"},
-            "ExitCode": {**integer, "nullable": True},
-            "Pid": integer,
-            "Running": boolean,
-            "ProcessConfig": {"type": "object", "description": "the engine's, with secret arguments masked"},
-            "OpenStdin": boolean,
-            "OpenStdout": boolean,
-            "OpenStderr": boolean,
-            "CanRemove": boolean,
-            "DetachKeys": string,
-            "ContainerID": string,
-            "Output": {**string, "description": "the last 64 KiB of the stored output"},
-            "OutputTruncated": {**boolean, "description": "the stored output hit DCE_JOBS_OUTPUT_LIMIT_BYTES"},
-            "OutputTail": {**boolean, "description": "Output is only the tail of the stored output"},
-        },
-        required=("NodeId", "ContainerId", "ID", "Status", "E"),
-    )
-    entry["additionalProperties"] = True  # other exec-inspect fields a newer engine may add
-    return entry
-
-
-def _inspect_schema() -> dict[str, Any]:
-    return _object(
-        {
-            "JobId": {"type": "string"},
-            "ExecutorId": {"type": "string"},
-            "CreateTime": {"type": "number", "description": "seconds since the epoch"},
-            "Timeout": {"type": "number", "nullable": True, "description": "seconds a target may run (null: none)"},
-            "Target": {"type": "array", "items": {"$ref": "#/components/schemas/Target"}},
-            "Result": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
-        }
-    )
-
-
-def _container_schema() -> dict[str, Any]:
-    string = {"type": "string"}
-    return _object(
-        {
-            "ContainerId": string,
-            "NodeId": string,
-            "NodeHostname": string,
-            "TaskId": string,
-            "TaskName": string,
-            "Slot": {"type": "integer", "nullable": True},
-            "State": string,
-        }
-    )
-
-
-def _health_schema() -> dict[str, Any]:
-    return _object(
-        {
-            "status": {"type": "string", "enum": ["ok", "unavailable"]},
-            "store": {"type": "string"},
-            "version": {"type": "string"},
-        }
-    )
-
-
-def _object(properties: dict[str, Any], *, required: tuple[str, ...] | None = None) -> dict[str, Any]:
-    names = list(properties) if required is None else list(required)
-    return {"type": "object", "properties": properties, "required": names, "additionalProperties": False}
+    spec.components.schema("Error", shapes.error_schema())
+    spec.components.schema("Job", shapes.job_schema(plugin))
+    spec.components.schema("Result", shapes.result_schema())
+    spec.components.schema("Inspect", shapes.inspect_schema())
+    spec.components.schema("Container", shapes.container_schema())
+    spec.components.schema("Health", shapes.health_schema())
 
 
 def _add_responses(spec: APISpec) -> None:
@@ -282,7 +185,7 @@ def _add_responses(spec: APISpec) -> None:
     spec.components.response("Inspect", _json_response("the execution", "Inspect"))
     spec.components.response("ContainerList", _json_list("running task containers", "Container"))
     spec.components.response("Health", _json_response("store and version", "Health"))
-    deleted = _object({"JobId": {"type": "string"}})
+    deleted = shapes.object_schema({"JobId": {"type": "string"}})
     spec.components.response("Deleted", {"description": "deleted", "content": {JSON: {"schema": deleted}}})
     log = {"description": "the stored output", "content": {"text/plain": {"schema": {"type": "string"}}}}
     log["headers"] = {"Content-Disposition": {"schema": {"type": "string"}, "description": "attachment; filename"}}
