@@ -85,3 +85,12 @@ class OutputSink:
             self._pending_since = time.monotonic()
         self._pending += data
         self.stored_bytes += len(data)
+
+
+async def flush_ticker(sink: OutputSink, every_s: float, done: asyncio.Event) -> None:
+    """Flush output that waited every_s, until `done` is set (set it and await; never cancel mid-flush)."""
+    while not done.is_set():
+        try:
+            await asyncio.wait_for(done.wait(), timeout=every_s)
+        except TimeoutError:
+            await sink.flush_if_stale()

@@ -9,9 +9,10 @@ from typing import Any
 
 from .errors import DceJobsError, NodeUnreachable, NotFound
 from .execs import inspect_exec, masked_record, run_marker, terminate
-from .models import ContainerResult, Execution, Job, Status, transition
+from .models import ContainerResult, Execution, Job, Status
 from .nodes import NodePool
 from .store import Store
+from .store.base import save_transition
 
 log = logging.getLogger("dce_jobs.recovery")
 
@@ -118,6 +119,4 @@ class Recovery:
         return record, ""
 
     async def _save(self, result: ContainerResult, status: Status, **changes: Any) -> ContainerResult:
-        updated = transition(result, status, **changes)
-        await self._store.save_result(updated)
-        return updated
+        return await save_transition(self._store, result, status, **changes)

@@ -14,12 +14,14 @@ from .cipher import Redactor, SecretBox
 from .config import Config
 from .errors import Conflict, DceJobsError, EngineError, InvalidInput, SecretUndecryptable, ServiceUnavailable
 from .execs import ExecSpec, OutputStream, create_exec, masked_record, run_marker, start_exec, terminate, wait_exit
-from .models import ContainerResult, Execution, Job, Status, Target, new_executor_id, transition
-from .nodes import Engine, NodePool, ping_engine
-from .output import OutputSink
+from .models import ContainerResult, Execution, Job, Status, Target, new_executor_id
+from .nodes import Engine, NodePool
+from .output import OutputSink, flush_ticker
 from .recovery import Recovery
 from .store import Store
+from .store.base import save_transition
 from .targets import resolve_targets
+from .watch import NodeWatch
 
 log = logging.getLogger("dce_jobs.runner")
 
@@ -60,17 +62,22 @@ class Runner:
         self._global = asyncio.Semaphore(config.global_concurrency)
         self._per_node: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(config.node_concurrency))
         self._runs: dict[tuple[str, str], _Run] = {}
-        self._streams: dict[str, set[OutputStream]] = defaultdict(set)
-        self._watchers: dict[str, asyncio.Task[None]] = {}
         self._accepting = True
         self._recovery: asyncio.Task[int] | None = None
-        self.watch_interval_s = 1.0
-        self.node_lost_s = max(3.0, 2 * config.connect_timeout_s)
+        self._watch = NodeWatch(
+            nodes,
+            interval_s=1.0,
+            lost_s=max(3.0, 2 * config.connect_timeout_s),
+            ping_timeout_s=config.connect_timeout_s,
+        )
 
     def recover(self) -> asyncio.Task[int]:
         """Reconcile, in the background, what a previous process left unfinished."""
         recovery = Recovery(
-            store=self._store, nodes=self._nodes, watch_interval_s=self.watch_interval_s, node_lost_s=self.node_lost_s
+            store=self._store,
+            nodes=self._nodes,
+            watch_interval_s=self._watch.interval_s,
+            node_lost_s=self._watch.lost_s,
         )
         self._recovery = asyncio.create_task(recovery.run(), name="recovery")
         return self._recovery
@@ -251,20 +258,18 @@ class Runner:
 
     async def _pump(self, node_id: str, stream: OutputStream, sink: OutputSink) -> str:
         """Copy the stream into the sink while a ticker flushes quiet output; return an error or ''."""
-        self._streams[node_id].add(stream)
-        self._ensure_watch(node_id)
         quiet = asyncio.Event()
-        ticker = asyncio.create_task(_tick(sink, self._config.output_flush_s, quiet))
+        ticker = asyncio.create_task(flush_ticker(sink, self._config.output_flush_s, quiet))
         try:
-            async for chunk in stream.chunks():
-                await sink.write(chunk)
+            with self._watch.watching(node_id, stream):
+                async for chunk in stream.chunks():
+                    await sink.write(chunk)
         except EngineError as e:
             return e.message
         finally:
             # never cancel the ticker: a flush it started holds a chunk that is not stored yet
             quiet.set()
             await ticker
-            self._streams[node_id].discard(stream)
         return ""
 
     # -- stopping and timeouts ----------------------------------------------------------------------
@@ -311,35 +316,10 @@ class Runner:
         await asyncio.gather(*(self.stop(job_id, e, reason="job deleted") for e in running))
         await self._store.delete_job(job_id)
 
-    # -- node watch ---------------------------------------------------------------------------------
-
-    def _ensure_watch(self, node_id: str) -> None:
-        if node_id not in self._watchers or self._watchers[node_id].done():
-            self._watchers[node_id] = asyncio.create_task(self._watch(node_id), name=f"watch {node_id}")
-
-    async def _watch(self, node_id: str) -> None:
-        """While targets stream on a node, ping its engine; abort them when it is lost for node_lost_s."""
-        lost_since: float | None = None
-        while self._streams[node_id]:
-            await asyncio.sleep(self.watch_interval_s)
-            try:
-                await ping_engine(self._nodes, node_id, timeout_s=self._config.connect_timeout_s)
-                lost_since = None
-            except DceJobsError as e:
-                lost_since = lost_since or time.monotonic()
-                if time.monotonic() - lost_since >= self.node_lost_s:
-                    streams = list(self._streams[node_id])
-                    log.warning("node %s lost: %s; failing its %d running targets", node_id, e.message, len(streams))
-                    for stream in streams:
-                        stream.abort(f"node {node_id} unreachable for {self.node_lost_s:g} s: {e.message}")
-                    self._nodes.forget(node_id)
-
     # -- lifecycle ----------------------------------------------------------------------------------
 
     async def _save(self, result: ContainerResult, status: Status, **changes: Any) -> ContainerResult:
-        updated = transition(result, status, **changes)
-        await self._store.save_result(updated)
-        return updated
+        return await save_transition(self._store, result, status, **changes)
 
     async def close(self, *, grace_s: float = 0.0) -> None:
         """Stop accepting runs, let running ones finish up to grace_s, then stop and record the rest."""
@@ -356,7 +336,8 @@ class Runner:
             stops = [self.stop(job_id, executor_id, reason=reason) for (job_id, executor_id), _ in left]
             await asyncio.wait([asyncio.ensure_future(s) for s in stops], timeout=STOP_GRACE_S + 5)
         tasks = [r.task for _, r in left if r.task is not None and not r.task.done()]
-        background = [*self._watchers.values(), *([self._recovery] if self._recovery else [])]
+        await self._watch.close()
+        background = [self._recovery] if self._recovery else []
         for task in [*tasks, *background]:
             task.cancel()
         await asyncio.gather(*tasks, *background, return_exceptions=True)
@@ -367,12 +348,3 @@ class Runner:
             await asyncio.gather(
                 *(r.task for r in list(self._runs.values()) if r.task is not None), return_exceptions=True
             )
-
-
-async def _tick(sink: OutputSink, every_s: float, done: asyncio.Event) -> None:
-    """Flush output that waited every_s, until `done` is set."""
-    while not done.is_set():
-        try:
-            await asyncio.wait_for(done.wait(), timeout=every_s)
-        except TimeoutError:
-            await sink.flush_if_stale()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from ..models import ContainerResult, Execution, Job, SecretArg, Status, Target
+from ..models import ContainerResult, Execution, Job, SecretArg, Status, Target, transition
 
 
 class Store(Protocol):
@@ -167,3 +167,10 @@ def result_from_doc(doc: dict[str, Any]) -> ContainerResult:
         finished_at=doc.get("finished_at"),
         updated_at=float(doc.get("updated_at") or 0.0),
     )
+
+
+async def save_transition(store: Store, result: ContainerResult, status: Status, **changes: Any) -> ContainerResult:
+    """Move a result to `status` through the state machine and store it; return the new result."""
+    updated = transition(result, status, **changes)
+    await store.save_result(updated)
+    return updated

@@ -68,7 +68,7 @@ async def test_a_flush_in_flight_when_the_stream_ends_is_not_lost() -> None:
     """Regression: the ticker used to be cancelled mid-flush, dropping a chunk it had taken."""
     import asyncio
 
-    from dce_jobs.runner import _tick
+    from dce_jobs.output import flush_ticker
 
     class SlowStore:
         def __init__(self) -> None:
@@ -85,7 +85,7 @@ async def test_a_flush_in_flight_when_the_stream_ends_is_not_lost() -> None:
     result = ContainerResult(job_id="j", executor_id="1.0", index=0, container_id="c", node_id="n")
     sink = OutputSink(store, result, Redactor([]), limit_bytes=1 << 20, chunk_bytes=1 << 20, flush_s=0.01)  # type: ignore[arg-type]
     done = asyncio.Event()
-    ticker = asyncio.create_task(_tick(sink, 0.01, done))
+    ticker = asyncio.create_task(flush_ticker(sink, 0.01, done))
     await sink.write(b"hi\n")
     await store.entered.wait()  # the ticker is inside flush(), its chunk not stored yet
     done.set()
