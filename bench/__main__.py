@@ -1,4 +1,4 @@
-"""`python -m bench` (make bench): fan-out, API under load and log download on a local one-node lab."""
+"""`python -m bench` (make bench): fan-out, API under load, log download; fan-out across a 3-node lab."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from . import report
+from . import multinode, report
 from .env import Bench, bench_env
 from .fanout import RAW_THREADS, fanout
 from .load import inspect_load, list_jobs_load
@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     started, load_before = time.monotonic(), _loadavg()
     with bench_env(replicas=max(sizes), log=log) as bench:
         results = measure(bench, sizes=sizes, runs=args.runs)
+    log("across nodes: 60 targets over a 3-node lab next to 60 on one node")
+    results["multinode"] = multinode.main()
     results["total_s"] = round(time.monotonic() - started, 1)
     results["notes"].append(f"load average before {load_before}, after {_loadavg()} (other work on this machine skews)")
     for path in report.write(results):
