@@ -89,7 +89,7 @@ class Runner:
         self._check_accepting()
         tasks = await self._nodes.running_tasks(job.service_name)
         targets = resolve_targets(job.service_name, requested, tasks)
-        return await self._launch(job, targets, timeout_s=timeout_s if timeout_s is not None else job.timeout_s)
+        return await self._launch(job, targets, timeout_s=self._timeout(timeout_s, job.timeout_s))
 
     async def retry(self, job: Job, executor_id: str, *, everything: bool = False) -> Execution:
         """Start the targets of an execution again: those that did not finish with exit code 0, or all."""
@@ -102,8 +102,15 @@ class Runner:
         running = {(t.container_id, t.node_id) for t in await self._nodes.running_tasks(job.service_name)}
         targets = [Target(container_id=r.container_id, node_id=r.node_id) for r in again]
         gone = frozenset(i for i, t in enumerate(targets) if (t.container_id, t.node_id) not in running)
-        timeout_s = previous.timeout_s if previous.timeout_s is not None else job.timeout_s
+        timeout_s = self._timeout(previous.timeout_s, job.timeout_s)
         return await self._launch(job, targets, timeout_s=timeout_s, gone=gone)
+
+    def _timeout(self, *choices: float | None) -> float | None:
+        """The first timeout given, else the server's default (so that nothing runs forever unless configured)."""
+        chosen = next((c for c in choices if c is not None), None)
+        if chosen is None and self._config.default_timeout_s > 0:
+            return self._config.default_timeout_s
+        return chosen
 
     def _check_accepting(self) -> None:
         if not self._accepting:
@@ -247,7 +254,9 @@ class Runner:
         inspect = masked_record(record, [len(x) for x in secrets], redactor.redact_text)
         exit_code = record.get("ExitCode")
         failure = live.stop_reason
-        if not failure and record.get("Pid") == 0 and exit_code:
+        if not failure and record.get("Running"):
+            failure = "the output ended but the engine still reports the process running; exit code unknown"
+        elif not failure and record.get("Pid") == 0 and exit_code:
             # the runtime could not start the process (not found, not permitted): its message is the output
             failure = sink.head.decode(errors="replace").strip() or f"the process could not be started ({exit_code})"
         if failure:

@@ -277,3 +277,12 @@ def test_sigterm_grace_lets_a_run_finish(lab: Lab, local_service: str, tmp_path:
         assert (result["Status"], result["Output"], result["E"]) == ("FINISHED", "end\n", "")
     finally:
         server.stop()
+
+
+async def test_a_job_without_timeout_gets_the_servers_default(make_client: Any, lab: Lab, local_service: str) -> None:
+    client = await make_client({"DCE_JOBS_DEFAULT_TIMEOUT_S": "1"})
+    job = await create_job(client, local_service, "sleep 43")
+    assert job["Timeout"] is None
+    executor_id = await start(client, job, targets_of(lab, local_service, 1))
+    body = await wait_final(client, job, executor_id, timeout_s=20)
+    assert body["Timeout"] == 1 and body["Result"][0]["E"] == "timed out after 1 s"
