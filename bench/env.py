@@ -16,7 +16,7 @@ from typing import Any
 import docker
 
 from tests.integration.lab import Lab
-from tests.security.server import Server
+from tests.server import Server
 
 LAB_DIR = "/tmp/dce-jobs-bench-lab"  # noqa: S108 - the lab's fixed home, its own identity (dbn, 10.219.0)
 SERVICE = "dbn-fan"

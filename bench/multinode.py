@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 
 from tests.integration.lab import Lab
-from tests.integration.server import ServerProcess
+from tests.server import Server
 
 FINAL = {"FINISHED", "CREATE_FAILED", "RUNNING_FAILED"}
 RUNS = 3
@@ -50,7 +50,7 @@ async def _measure(url: str, services: dict[str, list[dict[str, str]]]) -> dict[
 def main() -> dict[str, Any]:
     """Run the measurement on a fresh 3-node lab and return the medians."""
     lab = Lab.up(nodes=3, lab_dir="/tmp/dce-jobs-mn-lab", prefix="dmn", net="10.221.0")  # noqa: S108 (the lab script owns it)
-    server: ServerProcess | None = None
+    server: Server | None = None
     try:
         lab.create_service("spread60", 60)
         lab.create_service("local60", 60, node=1)
@@ -59,10 +59,12 @@ def main() -> dict[str, Any]:
             for name in ("spread60", "local60")
         }
         per_node = {n.hostname: sum(t["NodeId"] == n.node_id for t in services["spread60"]) for n in lab.nodes}
-        server = ServerProcess(
-            data_dir=Path(tempfile.mkdtemp()) / "data", env={"DCE_JOBS_DOCKER_HOST": lab.manager.unix_url}
-        )
-        server.start()
+        workdir = Path(tempfile.mkdtemp())
+        server = Server(
+            data_dir=workdir / "data",
+            log_path=workdir / "server.log",
+            env={"DCE_JOBS_DOCKER_HOST": lab.manager.unix_url},
+        ).wait_ready()
         timings = asyncio.run(_measure(server.url, services))
     finally:
         if server is not None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import schemathesis
 
-from tests.security.server import Server
+from tests.server import Server
 
 from .seed import Seeded, seed
 

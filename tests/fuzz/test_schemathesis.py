@@ -11,7 +11,7 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from dce_jobs.api.openapi import OPERATIONS
-from tests.security.server import Server
+from tests.server import Server
 
 from .conftest import MAX_EXAMPLES, TOKEN
 from .seed import Seeded

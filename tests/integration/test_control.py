@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from tests.server import Server
+
 from .conftest import FINAL, create_job, engine, inspect, start, targets_of, wait_final
 from .lab import Lab
-from .server import ServerProcess
 
 pytestmark = pytest.mark.engine
 
@@ -161,35 +162,34 @@ async def test_delete_while_running_stops_and_removes_everything(
 
 
 @pytest.fixture
-def server(lab: Lab, tmp_path: Path) -> Iterator[ServerProcess]:
+def server(lab: Lab, tmp_path: Path) -> Iterator[Server]:
     """A real server process on the lab's manager, one target at a time per node."""
-    process = ServerProcess(
+    process = Server(
         data_dir=tmp_path / "data",
+        log_path=tmp_path / "server.log",
         env={
             "DCE_JOBS_DOCKER_HOST": lab.manager.unix_url,
             "DCE_JOBS_NODE_CONCURRENCY": "2",
             "DCE_JOBS_SHUTDOWN_GRACE_S": "1",
         },
     )
-    process.start()
+    process.wait_ready()
     yield process
     process.stop()
 
 
-def server_final(server: ServerProcess, job_id: str, executor_id: str, timeout_s: float = 60) -> dict[str, Any]:
+def server_final(server: Server, job_id: str, executor_id: str, timeout_s: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        body = server.request("GET", f"/api/jobs/{job_id}/inspect/{executor_id}")
+        body = server.json("GET", f"/api/jobs/{job_id}/inspect/{executor_id}")
         if all(r["Status"] in FINAL for r in body["Result"]):
             return body  # type: ignore[no-any-return]
         time.sleep(0.2)
     pytest.fail("not final")
 
 
-def test_sigkill_mid_run_then_restart_reconciles_every_result(
-    server: ServerProcess, lab: Lab, local_service: str
-) -> None:
-    job = server.request(
+def test_sigkill_mid_run_then_restart_reconciles_every_result(server: Server, lab: Lab, local_service: str) -> None:
+    job = server.json(
         "POST",
         "/api/jobs",
         {
@@ -199,25 +199,25 @@ def test_sigkill_mid_run_then_restart_reconciles_every_result(
             "Cmd": "sh -c 'echo begin; sleep 4; echo end'",
         },
     )
-    quick = server.request(
+    quick = server.json(
         "POST", "/api/jobs", {"AppName": "it", "ServiceName": local_service, "Name": "quick", "Cmd": "echo quick"}
     )
     targets = targets_of(lab, local_service, 4)
-    quick_id = server.request("POST", f"/api/jobs/{quick['JobId']}/start", {"Target": targets[:1]})["Executors"][-1]
+    quick_id = server.json("POST", f"/api/jobs/{quick['JobId']}/start", {"Target": targets[:1]})["Executors"][-1]
     server_final(server, quick["JobId"], quick_id)
-    executor_id = server.request("POST", f"/api/jobs/{job['JobId']}/start", {"Target": targets})["Executors"][-1]
+    executor_id = server.json("POST", f"/api/jobs/{job['JobId']}/start", {"Target": targets})["Executors"][-1]
     deadline = time.monotonic() + 15
     while True:
-        results = server.request("GET", f"/api/jobs/{job['JobId']}/inspect/{executor_id}")["Result"]
+        results = server.json("GET", f"/api/jobs/{job['JobId']}/inspect/{executor_id}")["Result"]
         statuses = [r["Status"] for r in results]
         if [r.get("Output") for r in results if r["Status"] == "RUNNING"] == ["begin\n", "begin\n"]:
             break
         assert time.monotonic() < deadline, statuses
         time.sleep(0.05)
-    before = [r["Status"] for r in server.request("GET", f"/api/jobs/{job['JobId']}/inspect/{executor_id}")["Result"]]
+    before = [r["Status"] for r in server.json("GET", f"/api/jobs/{job['JobId']}/inspect/{executor_id}")["Result"]]
     server.kill()
     restarted = time.monotonic()
-    server.start()
+    server.restart()
     body = server_final(server, job["JobId"], executor_id)
     settle_s = time.monotonic() - restarted
     statuses = [r["Status"] for r in body["Result"]]
@@ -230,50 +230,49 @@ def test_sigkill_mid_run_then_restart_reconciles_every_result(
         else:
             assert result["Status"] == "CREATE_FAILED", result
             assert result["E"] == "the service restarted before this target started"
-    assert server.request("GET", f"/api/jobs/{quick['JobId']}/inspect/{quick_id}")["Result"][0]["Output"] == "quick\n"
-    assert {j["Name"] for j in server.request("GET", "/api/jobs")} == {"crash", "quick"}
+    assert server.json("GET", f"/api/jobs/{quick['JobId']}/inspect/{quick_id}")["Result"][0]["Output"] == "quick\n"
+    assert {j["Name"] for j in server.json("GET", "/api/jobs")} == {"crash", "quick"}
 
 
-def test_sigterm_past_the_grace_stops_and_records_what_is_left(
-    server: ServerProcess, lab: Lab, local_service: str
-) -> None:
-    job = server.request(
+def test_sigterm_past_the_grace_stops_and_records_what_is_left(server: Server, lab: Lab, local_service: str) -> None:
+    job = server.json(
         "POST",
         "/api/jobs",
         {"AppName": "it", "ServiceName": local_service, "Name": "term", "Cmd": "sh -c 'sleep 30; echo end'"},
     )
     targets = targets_of(lab, local_service, 1)
-    executor_id = server.request("POST", f"/api/jobs/{job['JobId']}/start", {"Target": targets})["Executors"][-1]
+    executor_id = server.json("POST", f"/api/jobs/{job['JobId']}/start", {"Target": targets})["Executors"][-1]
     time.sleep(0.5)
     took_s = server.terminate()
     assert took_s < 15
-    assert "still running at shutdown after 1 s: stopping them" in server.log_path.read_text()
+    assert "still running at shutdown after 1 s: stopping them" in server.log_text()
     assert "sleep 30" not in processes(lab, targets[0]["ContainerId"])
-    server.start()
-    (result,) = server.request("GET", f"/api/jobs/{job['JobId']}/inspect/{executor_id}")["Result"]
+    server.restart()
+    (result,) = server.json("GET", f"/api/jobs/{job['JobId']}/inspect/{executor_id}")["Result"]
     assert result["Status"] == "RUNNING_FAILED" and result["ExitCode"] == 143
     assert result["E"] == "the service shut down after waiting 1 s for this target"
 
 
 def test_sigterm_grace_lets_a_run_finish(lab: Lab, local_service: str, tmp_path: Path) -> None:
-    server = ServerProcess(
+    server = Server(
         data_dir=tmp_path / "data",
+        log_path=tmp_path / "server.log",
         env={"DCE_JOBS_DOCKER_HOST": lab.manager.unix_url, "DCE_JOBS_SHUTDOWN_GRACE_S": "15"},
     )
-    server.start()
+    server.wait_ready()
     try:
-        job = server.request(
+        job = server.json(
             "POST",
             "/api/jobs",
             {"AppName": "it", "ServiceName": local_service, "Name": "grace", "Cmd": "sh -c 'sleep 2; echo end'"},
         )
-        executor_id = server.request(
+        executor_id = server.json(
             "POST", f"/api/jobs/{job['JobId']}/start", {"Target": targets_of(lab, local_service, 1)}
         )["Executors"][-1]
         time.sleep(0.5)
         server.terminate()
-        server.start()
-        (result,) = server.request("GET", f"/api/jobs/{job['JobId']}/inspect/{executor_id}")["Result"]
+        server.restart()
+        (result,) = server.json("GET", f"/api/jobs/{job['JobId']}/inspect/{executor_id}")["Result"]
         assert (result["Status"], result["Output"], result["E"]) == ("FINISHED", "end\n", "")
     finally:
         server.stop()

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from tests.integration.lab import Lab
-
-from .server import Server
+from tests.server import Server
 
 LAB_DIR = "/tmp/dce-jobs-sec-lab"
 SERVICE = "dsc-web"

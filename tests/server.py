@@ -1,4 +1,4 @@
-"""A real `dce-jobs serve` subprocess on a free loopback port, its log captured to a file."""
+"""A real `dce-jobs serve` subprocess on a free loopback port, its log captured to a file (tests and bench)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 class ServerError(RuntimeError):
@@ -36,7 +36,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        full_env = {
+        self._env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("DCE_JOBS_")},
             "DCE_JOBS_DATA_DIR": str(data_dir),
             "DCE_JOBS_HOST": "127.0.0.1",
@@ -44,15 +44,38 @@ class Server:
             **(env or {}),
         }
         self._log = log_path.open("ab")
+        self._spawn()
+
+    def _spawn(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dce_jobs", "serve"],
             cwd=REPO,
-            env=full_env,
+            env=self._env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
         self.pid = self.process.pid
+
+    def restart(self, *, timeout_s: float = 30) -> Server:
+        """Start the (stopped or killed) server again on the same port and data, and wait until it answers."""
+        assert self.process.poll() is not None, "the server still runs"
+        if self._log.closed:
+            self._log = self.log_path.open("ab")
+        self._spawn()
+        return self.wait_ready(timeout_s=timeout_s)
+
+    def kill(self) -> None:
+        """SIGKILL the server (a crash)."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def terminate(self, *, timeout_s: float = 60) -> float:
+        """SIGTERM the server and wait for it to exit; return how long that took."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=timeout_s)
+        return time.monotonic() - started
 
     def wait_ready(self, *, timeout_s: float = 30) -> Server:
         """Block until GET /api/health answers 200; raise ServerError (with the log) otherwise."""
@@ -102,3 +125,9 @@ class Server:
                 return response.status, response.read(), dict(response.headers)
         except urllib.error.HTTPError as e:
             return e.code, e.read(), dict(e.headers)
+
+    def json(self, method: str, path: str, body: Any = None) -> Any:
+        """A JSON request that must succeed; returns the decoded body."""
+        status, data, _ = self.request(method, path, body=body)
+        assert status < 400, (method, path, status, data[:500])
+        return json.loads(data or b"null")
