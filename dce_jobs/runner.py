@@ -1,4 +1,4 @@
-"""Runs executions: checked targets, bounded fan-out, status changes, output, stop and timeouts."""
+"""Runs executions: checked targets, bounded fan-out, stop, retry, delete, shutdown and recovery."""
 
 from __future__ import annotations
 
@@ -7,48 +7,22 @@ import logging
 import shlex
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .cipher import Redactor, SecretBox
+from .cipher import SecretBox
 from .config import Config
-from .errors import Conflict, DceJobsError, EngineError, InvalidInput, SecretUndecryptable, ServiceUnavailable
-from .execs import ExecSpec, OutputStream, create_exec, masked_record, run_marker, start_exec, terminate, wait_exit
+from .errors import Conflict, InvalidInput, SecretUndecryptable, ServiceUnavailable
+from .execs import ExecSpec
 from .models import ContainerResult, Execution, Job, Status, Target, new_executor_id
-from .nodes import Engine, NodePool
-from .output import OutputSink, flush_ticker
+from .nodes import NodePool
 from .recovery import Recovery
 from .store import Store
 from .store.base import save_transition
+from .target_run import STOP_GRACE_S, RunState, TargetRunner
 from .targets import resolve_targets
 from .watch import NodeWatch
 
 log = logging.getLogger("dce_jobs.runner")
-
-STOP_GRACE_S = 3.0
-
-
-@dataclass
-class _Live:
-    """A target whose exec is running: what is needed to watch, stop or time it out."""
-
-    engine: Engine
-    container_id: str
-    exec_id: str
-    marker: str
-    stream: OutputStream
-    stop_reason: str = ""
-    terminating: asyncio.Task[None] | None = None
-
-
-@dataclass
-class _Run:
-    """Control state of one execution while it runs."""
-
-    execution: Execution
-    stop_reason: str = ""
-    live: dict[int, _Live] = field(default_factory=dict)
-    task: asyncio.Task[None] | None = None
 
 
 class Runner:
@@ -61,7 +35,7 @@ class Runner:
         self._box = box
         self._global = asyncio.Semaphore(config.global_concurrency)
         self._per_node: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(config.node_concurrency))
-        self._runs: dict[tuple[str, str], _Run] = {}
+        self._runs: dict[tuple[str, str], RunState] = {}
         self._accepting = True
         self._recovery: asyncio.Task[int] | None = None
         self._watch = NodeWatch(
@@ -70,6 +44,7 @@ class Runner:
             lost_s=max(3.0, 2 * config.connect_timeout_s),
             ping_timeout_s=config.connect_timeout_s,
         )
+        self._targets = TargetRunner(config=config, store=store, nodes=nodes, watch=self._watch)
 
     def recover(self) -> asyncio.Task[int]:
         """Reconcile, in the background, what a previous process left unfinished."""
@@ -120,7 +95,7 @@ class Runner:
         self, job: Job, targets: list[Target], *, timeout_s: float | None, gone: frozenset[int] = frozenset()
     ) -> Execution:
         execution = await self._record(job, targets, timeout_s)
-        run = _Run(execution=execution)
+        run = RunState(execution=execution)
         key = (job.job_id, execution.executor_id)
         self._runs[key] = run
         run.task = asyncio.create_task(self._run(job, run, gone), name=f"run {job.job_id} {execution.executor_id}")
@@ -156,7 +131,7 @@ class Runner:
 
     # -- running ------------------------------------------------------------------------------------
 
-    async def _run(self, job: Job, run: _Run, gone: frozenset[int]) -> None:
+    async def _run(self, job: Job, run: RunState, gone: frozenset[int]) -> None:
         results = await self._store.list_results(job.job_id, run.execution.executor_id)
         try:
             secrets = [self._box.open(s) for s in job.secret_args]
@@ -175,12 +150,12 @@ class Runner:
             )
         await asyncio.gather(*(self._guarded(run, r, spec, secrets) for r in results if r.index not in gone))
 
-    async def _guarded(self, run: _Run, result: ContainerResult, spec: ExecSpec, secrets: list[str]) -> None:
+    async def _guarded(self, run: RunState, result: ContainerResult, spec: ExecSpec, secrets: list[str]) -> None:
         """Run one target; whatever goes wrong, it ends in a final status."""
         state = {"result": result}
         try:
             async with self._global, self._per_node[result.node_id]:
-                await self._run_target(run, state, spec, secrets)
+                await self._targets.run(run, state, spec, secrets)
         except asyncio.CancelledError:
             raise
         except Exception as e:
@@ -192,121 +167,6 @@ class Runner:
         finally:
             run.live.pop(result.index, None)
 
-    async def _run_target(
-        self, run: _Run, state: dict[str, ContainerResult], spec: ExecSpec, secrets: list[str]
-    ) -> None:
-        result = state["result"]
-        if run.stop_reason:
-            state["result"] = await self._save(result, Status.CREATE_FAILED, error=f"{run.stop_reason} before start")
-            return
-        marker = run_marker(result.job_id, result.executor_id, result.index)
-        try:
-            engine = await self._nodes.engine_for(result.node_id)
-            exec_id = await create_exec(
-                self._nodes, engine, result.container_id, replace(spec, env=[*spec.env, marker])
-            )
-        except EngineError as e:
-            self._nodes.forget(result.node_id)
-            state["result"] = await self._save(result, Status.CREATE_FAILED, error=e.message)
-            return
-        result = state["result"] = await self._save(result, Status.CREATED, exec_id=exec_id)
-        if run.stop_reason:
-            state["result"] = await self._save(result, Status.CREATE_FAILED, error=f"{run.stop_reason} before start")
-            return
-        try:
-            stream = await start_exec(self._nodes, engine, exec_id)
-        except EngineError as e:
-            state["result"] = await self._save(result, Status.RUNNING_FAILED, error=e.message)
-            return
-        result = state["result"] = await self._save(result, Status.RUNNING)
-        live = run.live[result.index] = _Live(engine, result.container_id, exec_id, marker, stream)
-        timer = self._arm_timeout(run, live)
-        redactor = Redactor(secrets)
-        sink = OutputSink(
-            self._store,
-            result,
-            redactor,
-            limit_bytes=self._config.output_limit_bytes,
-            chunk_bytes=self._config.output_chunk_bytes,
-            flush_s=self._config.output_flush_s,
-        )
-        try:
-            error = await self._pump(result.node_id, stream, sink)
-        finally:
-            if timer is not None:
-                timer.cancel()
-        await sink.close()
-        state["result"] = await self._finish(result, live, error, sink, secrets, redactor)
-
-    async def _finish(
-        self, result: ContainerResult, live: _Live, error: str, sink: OutputSink, secrets: list[str], redactor: Redactor
-    ) -> ContainerResult:
-        output: dict[str, Any] = {"output_bytes": sink.stored_bytes, "output_truncated": sink.truncated}
-        if live.terminating is not None:
-            await asyncio.shield(live.terminating)
-        if error and not live.stop_reason:
-            return await self._save(result, Status.RUNNING_FAILED, error=error, **output)
-        try:
-            record = await wait_exit(self._nodes, live.engine, live.exec_id)
-        except EngineError as e:
-            reason = live.stop_reason or "output complete, exit code unknown"
-            return await self._save(result, Status.RUNNING_FAILED, error=f"{reason}: {e.message}", **output)
-        inspect = masked_record(record, [len(x) for x in secrets], redactor.redact_text)
-        exit_code = record.get("ExitCode")
-        failure = live.stop_reason
-        if not failure and record.get("Running"):
-            failure = "the output ended but the engine still reports the process running; exit code unknown"
-        elif not failure and record.get("Pid") == 0 and exit_code:
-            # the runtime could not start the process (not found, not permitted): its message is the output
-            failure = sink.head.decode(errors="replace").strip() or f"the process could not be started ({exit_code})"
-        if failure:
-            return await self._save(
-                result, Status.RUNNING_FAILED, error=failure, exit_code=exit_code, inspect=inspect, **output
-            )
-        return await self._save(result, Status.FINISHED, exit_code=exit_code, inspect=inspect, **output)
-
-    async def _pump(self, node_id: str, stream: OutputStream, sink: OutputSink) -> str:
-        """Copy the stream into the sink while a ticker flushes quiet output; return an error or ''."""
-        quiet = asyncio.Event()
-        ticker = asyncio.create_task(flush_ticker(sink, self._config.output_flush_s, quiet))
-        try:
-            with self._watch.watching(node_id, stream):
-                async for chunk in stream.chunks():
-                    await sink.write(chunk)
-        except EngineError as e:
-            return e.message
-        finally:
-            # never cancel the ticker: a flush it started holds a chunk that is not stored yet
-            quiet.set()
-            await ticker
-        return ""
-
-    # -- stopping and timeouts ----------------------------------------------------------------------
-
-    def _arm_timeout(self, run: _Run, live: _Live) -> asyncio.TimerHandle | None:
-        timeout_s = run.execution.timeout_s
-        if not timeout_s:
-            return None
-        return asyncio.get_running_loop().call_later(
-            timeout_s, self._terminate, live, f"timed out after {timeout_s:g} s"
-        )
-
-    def _terminate(self, live: _Live, reason: str) -> None:
-        """Stop one running target (idempotent): TERM, KILL after a grace; abort reading if that fails."""
-        if live.stop_reason:
-            return
-        live.stop_reason = reason
-        live.terminating = asyncio.create_task(self._kill(live, reason))
-
-    async def _kill(self, live: _Live, reason: str) -> None:
-        try:
-            await terminate(
-                self._nodes, live.engine, live.container_id, live.exec_id, live.marker, grace_s=STOP_GRACE_S
-            )
-        except DceJobsError as e:
-            live.stop_reason = f"{reason}; the process may still run: {e.message}"
-            live.stream.abort(live.stop_reason)
-
     async def stop(self, job_id: str, executor_id: str, *, reason: str = "stopped") -> None:
         """Terminate the running execs of an execution; targets not yet started end CREATE_FAILED."""
         await self._store.get_execution(job_id, executor_id)
@@ -315,7 +175,7 @@ class Runner:
             return  # finished already: a no-op
         run.stop_reason = reason
         for live in list(run.live.values()):
-            self._terminate(live, reason)
+            self._targets.terminate(live, reason)
         await asyncio.shield(run.task)
 
     async def delete_job(self, job_id: str) -> None:
