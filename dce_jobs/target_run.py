@@ -53,6 +53,7 @@ class TargetRunner:
         self._watch = watch
 
     async def run(self, run: RunState, state: dict[str, ContainerResult], spec: ExecSpec, secrets: list[str]) -> None:
+        """Run one target; `state["result"]` always holds its latest record, for the caller's failure path."""
         result = state["result"]
         if run.stop_reason:
             state["result"] = await self._save(result, Status.CREATE_FAILED, error=f"{run.stop_reason} before start")
