@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .cipher import mask
 from .errors import EngineError, NodeUnreachable
 from .nodes import Engine, NodePool, engine_errors
 
@@ -262,12 +263,9 @@ async def terminate(
 ) -> dict[str, Any]:
     """TERM the target's processes, KILL them after grace_s; return the final exec-inspect record."""
     await signal_marked(nodes, engine, container_id, marker, "TERM")
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        record = await inspect_exec(nodes, engine, exec_id)
-        if not record.get("Running"):
-            return record
-        await asyncio.sleep(0.1)
+    record = await wait_exit(nodes, engine, exec_id, timeout_s=grace_s)
+    if not record.get("Running"):
+        return record
     await signal_marked(nodes, engine, container_id, marker, "KILL")
     return await wait_exit(nodes, engine, exec_id, timeout_s=grace_s)
 
@@ -281,7 +279,7 @@ def masked_record(
     config = dict(shown.get("ProcessConfig") or {})
     arguments = [str(a) for a in config.get("arguments") or []]
     if secret_lengths and len(arguments) >= len(secret_lengths):
-        arguments[-len(secret_lengths) :] = ["*" * n for n in secret_lengths]
+        arguments[-len(secret_lengths) :] = [mask(n) for n in secret_lengths]
     if redact is not None:
         arguments = [redact(a) for a in arguments]
         if "entrypoint" in config:

@@ -38,9 +38,8 @@ async def create_job(store: Store, box: SecretBox, data: dict[str, Any]) -> Job:
     return job
 
 
-async def update_job(store: Store, box: SecretBox, job_id: str, data: dict[str, Any]) -> Job:
+async def update_job(store: Store, box: SecretBox, current: Job, data: dict[str, Any]) -> Job:
     """Replace a job's fields; unchanged masks keep the stored secrets (the seed's PUT rule)."""
-    current = await store.get_job(job_id)
     job = current.replace(
         secret_args=box.merge(current.secret_args, data["SecretArgs"]), updated_at=time.time(), **_fields(data)
     )

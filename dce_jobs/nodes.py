@@ -84,6 +84,7 @@ class NodePool:
         #: long-lived readers of exec output streams, one per running target
         self._streams = ThreadPoolExecutor(max_workers=config.global_concurrency, thread_name_prefix="docker-stream")
         self._manager: Engine | None = None
+        self._manager_node_id: str | None = None
         self._engines: dict[str, Engine] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._endpoints = dict(config.node_endpoints)
@@ -195,7 +196,9 @@ class NodePool:
         return engine
 
     async def _local_node_id(self, manager: Engine) -> str:
-        return await self.call(self._node_id_of, manager, "manager engine")
+        if self._manager_node_id is None:
+            self._manager_node_id = await self.call(self._node_id_of, manager, "manager engine")
+        return self._manager_node_id
 
     @staticmethod
     def _inspect_node(manager: Engine, node_id: str) -> dict[str, Any]:
@@ -213,13 +216,17 @@ class NodePool:
 
 async def ping_engine(nodes: NodePool, node_id: str, *, timeout_s: float) -> None:
     """Raise NodeUnreachable unless the node's engine answers within timeout_s (a hung engine counts)."""
-    engine = await nodes.engine_for(node_id)
 
-    def ping() -> None:
-        with engine_errors(f"ping node {node_id}"):
-            engine.ping()
+    async def ping() -> None:
+        engine = await nodes.engine_for(node_id)  # may reconnect and verify: inside the same time bound
+
+        def call() -> None:
+            with engine_errors(f"ping node {node_id}"):
+                engine.ping()
+
+        await nodes.call(call)
 
     try:
-        await asyncio.wait_for(nodes.call(ping), timeout=timeout_s)
+        await asyncio.wait_for(ping(), timeout=timeout_s)
     except TimeoutError:
         raise NodeUnreachable(f"the engine of node {node_id} did not answer within {timeout_s:g} s") from None

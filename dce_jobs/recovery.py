@@ -12,7 +12,7 @@ from .execs import inspect_exec, masked_record, run_marker, terminate
 from .models import ContainerResult, Execution, Job, Status
 from .nodes import NodePool
 from .store import Store
-from .store.base import save_transition
+from .store.base import end_unfinished, save_transition
 
 log = logging.getLogger("dce_jobs.recovery")
 
@@ -35,6 +35,7 @@ class Recovery:
         self._nodes = nodes
         self._watch_interval_s = watch_interval_s
         self._node_lost_s = node_lost_s
+        self._contexts: dict[tuple[str, str], asyncio.Future[tuple[Job, Execution]]] = {}
 
     async def run(self) -> int:
         """Reconcile every unfinished result concurrently; return how many there were."""
@@ -52,10 +53,7 @@ class Recovery:
             return  # the job was deleted meanwhile
         except Exception as e:
             log.exception("recovery of %s/%s failed", result.executor_id, result.container_id[:12])
-            current = state["result"]
-            if not current.status.is_final:
-                failed = Status.CREATE_FAILED if current.status is Status.STARTING else Status.RUNNING_FAILED
-                await self._save(current, failed, error=f"recovery failed: {type(e).__name__}")
+            await end_unfinished(self._store, state["result"], f"recovery failed: {type(e).__name__}")
 
     async def _reconcile(self, state: dict[str, ContainerResult]) -> None:
         result = state["result"]
@@ -64,8 +62,7 @@ class Recovery:
                 result, Status.CREATE_FAILED, error="the service restarted before this target started"
             )
             return
-        job = await self._store.get_job(result.job_id)
-        execution = await self._store.get_execution(result.job_id, result.executor_id)
+        job, execution = await self._context(result)
         try:
             engine = await self._nodes.engine_for(result.node_id)
             record = await inspect_exec(self._nodes, engine, result.exec_id)
@@ -90,6 +87,16 @@ class Recovery:
             error = ENDED_WITH_CLIENT
         status = Status.RUNNING_FAILED if error else Status.FINISHED
         state["result"] = await self._save(result, status, error=error or RESTARTED, exit_code=exit_code, inspect=shown)
+
+    async def _context(self, result: ContainerResult) -> tuple[Job, Execution]:
+        """The job and execution of a result, read once per execution (results of one run share them)."""
+        key = (result.job_id, result.executor_id)
+        if key not in self._contexts:
+            self._contexts[key] = asyncio.ensure_future(self._read_context(result.job_id, result.executor_id))
+        return await self._contexts[key]
+
+    async def _read_context(self, job_id: str, executor_id: str) -> tuple[Job, Execution]:
+        return await self._store.get_job(job_id), await self._store.get_execution(job_id, executor_id)
 
     async def _watch(
         self, job: Job, execution: Execution, result: ContainerResult, engine: Any, record: dict[str, Any]

@@ -17,7 +17,7 @@ from .models import ContainerResult, Execution, Job, Status, Target, new_executo
 from .nodes import NodePool
 from .recovery import Recovery
 from .store import Store
-from .store.base import save_transition
+from .store.base import end_unfinished, save_transition
 from .target_run import STOP_GRACE_S, RunState, TargetRunner
 from .targets import resolve_targets
 from .watch import NodeWatch
@@ -94,15 +94,25 @@ class Runner:
     async def _launch(
         self, job: Job, targets: list[Target], *, timeout_s: float | None, gone: frozenset[int] = frozenset()
     ) -> Execution:
-        execution = await self._record(job, targets, timeout_s)
+        execution, results = await self._record(job, targets, timeout_s)
         run = RunState(execution=execution)
         key = (job.job_id, execution.executor_id)
         self._runs[key] = run
-        run.task = asyncio.create_task(self._run(job, run, gone), name=f"run {job.job_id} {execution.executor_id}")
-        run.task.add_done_callback(lambda _: self._runs.pop(key, None))
+        run.task = asyncio.create_task(
+            self._run(job, run, results, gone), name=f"run {job.job_id} {execution.executor_id}"
+        )
+        run.task.add_done_callback(lambda task: self._ended(key, task))
         return execution
 
-    async def _record(self, job: Job, targets: list[Target], timeout_s: float | None) -> Execution:
+    def _ended(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
+        self._runs.pop(key, None)
+        if not task.cancelled() and task.exception() is not None:
+            # every target has its own guard; this is a failure before or around them (e.g. the store)
+            log.error("execution %s of job %s failed", key[1], key[0], exc_info=task.exception())
+
+    async def _record(
+        self, job: Job, targets: list[Target], timeout_s: float | None
+    ) -> tuple[Execution, list[ContainerResult]]:
         now_s = time.time()
         for attempt in range(100):
             execution = Execution(
@@ -124,15 +134,14 @@ class Runner:
             ]
             try:
                 await self._store.create_execution(execution, results)
-                return execution
+                return execution, results
             except Conflict:
                 continue  # two starts of one job in the same microsecond: the ids must differ
         raise Conflict(job.job_id, error_id="executor_id_taken")
 
     # -- running ------------------------------------------------------------------------------------
 
-    async def _run(self, job: Job, run: RunState, gone: frozenset[int]) -> None:
-        results = await self._store.list_results(job.job_id, run.execution.executor_id)
+    async def _run(self, job: Job, run: RunState, results: list[ContainerResult], gone: frozenset[int]) -> None:
         try:
             secrets = [self._box.open(s) for s in job.secret_args]
         except SecretUndecryptable as e:
@@ -160,10 +169,7 @@ class Runner:
             raise
         except Exception as e:
             log.exception("target %s of %s failed unexpectedly", result.container_id[:12], result.executor_id)
-            current = state["result"]
-            if not current.status.is_final:
-                failed = Status.CREATE_FAILED if current.status is Status.STARTING else Status.RUNNING_FAILED
-                await self._save(current, failed, error=f"internal error: {type(e).__name__}")
+            await end_unfinished(self._store, state["result"], f"internal error: {type(e).__name__}")
         finally:
             run.live.pop(result.index, None)
 
@@ -210,10 +216,3 @@ class Runner:
         for task in [*tasks, *background]:
             task.cancel()
         await asyncio.gather(*tasks, *background, return_exceptions=True)
-
-    async def wait_idle(self) -> None:
-        """Wait until no execution runs."""
-        while self._runs:
-            await asyncio.gather(
-                *(r.task for r in list(self._runs.values()) if r.task is not None), return_exceptions=True
-            )

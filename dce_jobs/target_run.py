@@ -8,7 +8,7 @@ from typing import Any
 
 from .cipher import Redactor
 from .config import Config
-from .errors import DceJobsError, EngineError
+from .errors import DceJobsError, EngineError, NodeUnreachable
 from .execs import ExecSpec, OutputStream, create_exec, masked_record, run_marker, start_exec, terminate, wait_exit
 from .models import ContainerResult, Execution, Status
 from .nodes import Engine, NodePool
@@ -65,7 +65,8 @@ class TargetRunner:
                 self._nodes, engine, result.container_id, replace(spec, env=[*spec.env, marker])
             )
         except EngineError as e:
-            self._nodes.forget(result.node_id)
+            if isinstance(e, NodeUnreachable):
+                self._nodes.forget(result.node_id)  # re-resolve and re-verify it next time
             state["result"] = await self._save(result, Status.CREATE_FAILED, error=e.message)
             return
         result = state["result"] = await self._save(result, Status.CREATED, exec_id=exec_id)

@@ -24,8 +24,8 @@ async def start(request: web.Request) -> web.Response:
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
     targets, timeout_s = schemas.load_start(await read_json(request, optional=True))
-    await request.app[RUNNER].start(job, targets, timeout_s=timeout_s)
-    return json_response(schemas.dump_job(await store.get_job(job.job_id)))
+    execution = await request.app[RUNNER].start(job, targets, timeout_s=timeout_s)
+    return json_response(schemas.dump_job(job.replace(executors=(*job.executors, execution.executor_id))))
 
 
 @routes.post("/api/jobs/{job_id}/executors/{executor_id}/stop")
@@ -43,8 +43,8 @@ async def retry(request: web.Request) -> web.Response:
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
     everything = schemas.load_retry(await read_json(request, optional=True))
-    await request.app[RUNNER].retry(job, request.match_info["executor_id"], everything=everything)
-    return json_response(schemas.dump_job(await store.get_job(job.job_id)))
+    execution = await request.app[RUNNER].retry(job, request.match_info["executor_id"], everything=everything)
+    return json_response(schemas.dump_job(job.replace(executors=(*job.executors, execution.executor_id))))
 
 
 @routes.get("/api/jobs/{job_id}/inspect/{executor_id}")

@@ -39,11 +39,9 @@ async def get_job(request: web.Request) -> web.Response:
 async def update_job(request: web.Request) -> web.Response:
     """Edit a job; masks equal to the stored ones keep the stored secrets."""
     store = request.app[STORE]
-    job_id = request.match_info["job_id"]
-    await store.get_job(job_id)  # 404 before 400, as the seed lists it
+    current = await store.get_job(request.match_info["job_id"])  # 404 before 400, as the seed lists it
     data = schemas.load_job(await read_json(request))
-    await jobs.update_job(store, request.app[SECRET_BOX], job_id, data)
-    return json_response(schemas.dump_job(await store.get_job(job_id)))
+    return json_response(schemas.dump_job(await jobs.update_job(store, request.app[SECRET_BOX], current, data)))
 
 
 @routes.delete("/api/jobs/{job_id}")

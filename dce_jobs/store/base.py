@@ -174,3 +174,10 @@ async def save_transition(store: Store, result: ContainerResult, status: Status,
     updated = transition(result, status, **changes)
     await store.save_result(updated)
     return updated
+
+
+async def end_unfinished(store: Store, result: ContainerResult, error: str) -> None:
+    """End a result that is not final yet: CREATE_FAILED before its exec was created, else RUNNING_FAILED."""
+    if not result.status.is_final:
+        failed = Status.CREATE_FAILED if result.status is Status.STARTING else Status.RUNNING_FAILED
+        await save_transition(store, result, failed, error=error)
