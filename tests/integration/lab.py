@@ -68,6 +68,21 @@ def _read_env(path: Path) -> dict[str, str]:
     return env
 
 
+def _in_slot(lab_dir: str, prefix: str | None, net: str | None) -> tuple[str, str | None, str | None]:
+    """Move a lab to slot DCE_JOBS_TEST_LAB_SLOT (1-9), so that two test runs on one machine never share a lab.
+
+    The slot suffixes the folder and the netns prefix, and becomes the third octet of the lab's /24.
+    """
+    slot = os.environ.get("DCE_JOBS_TEST_LAB_SLOT", "")
+    if not slot:
+        return lab_dir, prefix, net
+    if slot not in set("123456789"):
+        raise LabError(f"DCE_JOBS_TEST_LAB_SLOT must be one digit 1-9, not {slot!r}")
+    base = (prefix or "dcl")[:3]
+    octets = (net or "10.214.0").split(".")
+    return f"{lab_dir}-{slot}", f"{base}{slot}", ".".join([*octets[:2], slot])
+
+
 class Lab:
     """Handle on a running lab (scripts/swarm-lab)."""
 
@@ -105,6 +120,7 @@ class Lab:
         `prefix` (netns/link names) and `net` (the lab's /24, e.g. "10.215.0") let several labs coexist.
         """
         lab_dir = lab_dir or os.environ.get("DCE_LAB_DIR") or DEFAULT_LAB_DIR
+        lab_dir, prefix, net = _in_slot(lab_dir, prefix, net)
         extra = {k: v for k, v in (("DCE_LAB_PREFIX", prefix), ("DCE_LAB_NET", net)) if v}
         try:
             _run(lab_dir, "up", nodes=nodes, extra=extra)
