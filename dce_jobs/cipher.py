@@ -13,6 +13,7 @@ from .errors import ConfigError, SecretUndecryptable
 from .models import SecretArg
 
 KEY_FILE_NAME = "secret.key"
+_HEAD_BYTES = 16
 
 
 def mask(length: int) -> str:
@@ -103,16 +104,33 @@ class Redactor:
         self._pattern = re.compile(b"|".join(re.escape(s) for s in unique)) if unique else None
         self._masks = {s: mask(len(s.decode())).encode() for s in unique}
         self._keep = max((len(s) for s in unique), default=1) - 1
+        self._by_first: dict[int, list[bytes]] = {}
+        for secret in unique:
+            self._by_first.setdefault(secret[0], []).append(secret)
         self._carry = b""
 
     def feed(self, chunk: bytes) -> bytes:
-        """Redact `chunk`; hold back (unredacted) a tail that could be the start of a secret."""
+        """Redact `chunk`; hold back (unredacted) only a tail that could still become a secret."""
         if self._pattern is None:
             return chunk
         buffer = self._carry + chunk
-        done, rest = self._scan(buffer, boundary=max(len(buffer) - self._keep, 0))
+        done, rest = self._scan(buffer, boundary=len(buffer) - self._open_tail(buffer))
         self._carry = rest
         return done
+
+    def _open_tail(self, data: bytes) -> int:
+        """Length of the longest tail of `data` that is a proper prefix of a secret (0 when none is)."""
+        for position in range(max(len(data) - self._keep, 0), len(data)):
+            candidates = self._by_first.get(data[position])
+            if not candidates:
+                continue
+            length = len(data) - position
+            head = data[position : position + _HEAD_BYTES]  # a cheap first test before the whole tail
+            for secret in candidates:
+                if len(secret) > length and secret.startswith(head):
+                    if length <= _HEAD_BYTES or secret.startswith(data[position:]):
+                        return length
+        return 0
 
     def flush(self) -> bytes:
         """Redact and return what was held back (the stream ended)."""
