@@ -77,12 +77,19 @@ def load_keys(configured: Sequence[str], data_dir: Path) -> tuple[str, ...]:
     if configured:
         return tuple(configured)
     path = data_dir / KEY_FILE_NAME
+    try:
+        return _read_or_create_key_file(path)
+    except OSError as e:
+        raise ConfigError(f"key file {path}: {e.strerror or e} (or set DCE_JOBS_SECRET_KEY)") from None
+
+
+def _read_or_create_key_file(path: Path) -> tuple[str, ...]:
     if path.exists():
         keys = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
         if not keys:
             raise ConfigError(f"{path} is empty; remove it or set DCE_JOBS_SECRET_KEY")
         return keys
-    data_dir.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = Fernet.generate_key().decode("ascii")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
