@@ -6,7 +6,7 @@ import asyncio
 import struct
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +71,17 @@ async def inspect_exec(nodes: NodePool, engine: Engine, exec_id: str) -> dict[st
         with engine_errors(f"inspect exec {exec_id[:12]}"):
             record = engine.exec_inspect(exec_id)
         return {name: record.get(name) for name in INSPECT_FIELDS}
+
+    return await nodes.call(inspect)
+
+
+async def container_running(nodes: NodePool, engine: Engine, container_id: str) -> bool:
+    """True while the container runs (ContainerUnavailable once it is removed)."""
+
+    def inspect() -> bool:
+        with engine_errors(f"inspect container {container_id[:12]}"):
+            state = engine.inspect_container(container_id).get("State") or {}
+        return bool(state.get("Running")) and not state.get("Restarting")
 
     return await nodes.call(inspect)
 
@@ -271,14 +282,20 @@ async def terminate(
 
 
 def masked_record(
-    record: dict[str, Any], secret_lengths: list[int], redact: Callable[[str], str] | None = None
+    record: dict[str, Any], secret_lengths: Sequence[int] | None, redact: Callable[[str], str] | None = None
 ) -> dict[str, Any]:
-    """Exec-inspect fields for display: the trailing secret arguments replaced by their masks."""
+    """Exec-inspect fields for display: the trailing secret arguments replaced by their masks.
+
+    `secret_lengths` must be those of the run itself (its argv ends with them); None when unknown masks every
+    argument, never guessing from a job definition that may have changed since.
+    """
     shown = dict(record)
     shown.pop("ExitCode", None)
     config = dict(shown.get("ProcessConfig") or {})
     arguments = [str(a) for a in config.get("arguments") or []]
-    if secret_lengths and len(arguments) >= len(secret_lengths):
+    if secret_lengths is None or len(arguments) < len(secret_lengths):
+        arguments = [mask(len(a)) for a in arguments]
+    elif secret_lengths:
         arguments[-len(secret_lengths) :] = [mask(n) for n in secret_lengths]
     if redact is not None:
         arguments = [redact(a) for a in arguments]

@@ -91,6 +91,8 @@ class Execution:
     created_at: float
     targets: tuple[Target, ...]
     timeout_s: float | None = None
+    #: lengths of the secret arguments this run appended to its argv (None: recorded before they were kept)
+    secret_lengths: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

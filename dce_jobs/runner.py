@@ -7,11 +7,12 @@ import logging
 import shlex
 import time
 from collections import defaultdict
+from collections.abc import Coroutine
 from typing import Any
 
 from .cipher import SecretBox
 from .config import Config
-from .errors import Conflict, InvalidInput, SecretUndecryptable, ServiceUnavailable
+from .errors import Conflict, DceJobsError, InvalidInput, NotFound, SecretUndecryptable, ServiceUnavailable
 from .execs import ExecSpec
 from .models import ContainerResult, Execution, Job, Status, Target, new_executor_id
 from .nodes import NodePool
@@ -26,7 +27,7 @@ log = logging.getLogger("dce_jobs.runner")
 
 
 class Runner:
-    """Starts executions in the background and owns them until they end."""
+    """Starts executions in the background and owns them until they end, recovered ones included."""
 
     def __init__(self, *, config: Config, store: Store, nodes: NodePool, box: SecretBox) -> None:
         self._config = config
@@ -36,8 +37,13 @@ class Runner:
         self._global = asyncio.Semaphore(config.global_concurrency)
         self._per_node: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(config.node_concurrency))
         self._runs: dict[tuple[str, str], RunState] = {}
+        #: held while an execution of the job is recorded and registered, and while its deletion begins
+        self._job_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        #: jobs whose DELETE is under way: no execution of them may start any more
+        self._deleting: set[str] = set()
         self._accepting = True
         self._recovery: asyncio.Task[int] | None = None
+        self._recovered = asyncio.Event()  #: set once recovered executions are registered in _runs
         self._watch = NodeWatch(
             nodes,
             interval_s=1.0,
@@ -47,38 +53,62 @@ class Runner:
         self._targets = TargetRunner(config=config, store=store, nodes=nodes, watch=self._watch)
 
     def recover(self) -> asyncio.Task[int]:
-        """Reconcile, in the background, what a previous process left unfinished."""
+        """Reconcile, in the background, what a previous process left unfinished (as runs of this runner)."""
+        self._recovery = asyncio.create_task(self._recover(), name="recovery")
+        return self._recovery
+
+    async def _recover(self) -> int:
         recovery = Recovery(
             store=self._store,
             nodes=self._nodes,
+            targets=self._targets,
             watch_interval_s=self._watch.interval_s,
             node_lost_s=self._watch.lost_s,
         )
-        self._recovery = asyncio.create_task(recovery.run(), name="recovery")
-        return self._recovery
+        try:
+            pending = await self._store.list_unfinished_results()
+            groups: dict[tuple[str, str], list[ContainerResult]] = defaultdict(list)
+            for result in pending:
+                groups[(result.job_id, result.executor_id)].append(result)
+            if pending:
+                log.warning("recovering %d unfinished results of %d executions", len(pending), len(groups))
+            for (job_id, executor_id), results in groups.items():
+                try:
+                    execution = await self._store.get_execution(job_id, executor_id)
+                except NotFound:
+                    continue  # its job was deleted meanwhile
+                run = RunState(execution=execution)
+                self._register(run, recovery.reconcile(run, results))
+        finally:
+            self._recovered.set()
+        return len(pending)
 
     # -- starting -----------------------------------------------------------------------------------
 
     async def start(self, job: Job, requested: list[Target] | None, *, timeout_s: float | None = None) -> Execution:
         """Check the targets against the Swarm, record the execution and run it in the background."""
-        self._check_accepting()
+        self._check_accepting(job.job_id)
         tasks = await self._nodes.running_tasks(job.service_name)
         targets = resolve_targets(job.service_name, requested, tasks)
-        return await self._launch(job, targets, timeout_s=self._timeout(timeout_s, job.timeout_s))
+        return await self._launch(job.job_id, targets, timeout_s=timeout_s)
 
     async def retry(self, job: Job, executor_id: str, *, everything: bool = False) -> Execution:
         """Start the targets of an execution again: those that did not finish with exit code 0, or all."""
-        self._check_accepting()
+        self._check_accepting(job.job_id)
         previous = await self._store.get_execution(job.job_id, executor_id)
         results = await self._store.list_results(job.job_id, executor_id)
+        if (job.job_id, executor_id) in self._runs or any(not r.status.is_final for r in results):
+            raise InvalidInput(
+                f"execution {executor_id} still has targets that have not ended; stop it or wait before a retry",
+                error_id="execution_running",
+            )
         again = [r for r in results if everything or not (r.status is Status.FINISHED and r.exit_code == 0)]
         if not again:
             raise InvalidInput(f"every target of {executor_id} finished with exit code 0", error_id="nothing_to_retry")
         running = {(t.container_id, t.node_id) for t in await self._nodes.running_tasks(job.service_name)}
         targets = [Target(container_id=r.container_id, node_id=r.node_id) for r in again]
         gone = frozenset(i for i, t in enumerate(targets) if (t.container_id, t.node_id) not in running)
-        timeout_s = self._timeout(previous.timeout_s, job.timeout_s)
-        return await self._launch(job, targets, timeout_s=timeout_s, gone=gone)
+        return await self._launch(job.job_id, targets, timeout_s=previous.timeout_s, gone=gone)
 
     def _timeout(self, *choices: float | None) -> float | None:
         """The first timeout given, else the server's default (so that nothing runs forever unless configured)."""
@@ -87,22 +117,30 @@ class Runner:
             return self._config.default_timeout_s
         return chosen
 
-    def _check_accepting(self) -> None:
+    def _check_accepting(self, job_id: str) -> None:
         if not self._accepting:
             raise ServiceUnavailable("the server is shutting down and starts no new runs")
+        if job_id in self._deleting:
+            raise NotFound(job_id, error_id="job_id_not_found")
 
     async def _launch(
-        self, job: Job, targets: list[Target], *, timeout_s: float | None, gone: frozenset[int] = frozenset()
+        self, job_id: str, targets: list[Target], *, timeout_s: float | None, gone: frozenset[int] = frozenset()
     ) -> Execution:
-        execution, results = await self._record(job, targets, timeout_s)
-        run = RunState(execution=execution)
-        key = (job.job_id, execution.executor_id)
-        self._runs[key] = run
-        run.task = asyncio.create_task(
-            self._run(job, run, results, gone), name=f"run {job.job_id} {execution.executor_id}"
-        )
-        run.task.add_done_callback(lambda task: self._ended(key, task))
+        # Recorded and registered under the job's lock, which a DELETE takes before it collects the job's runs:
+        # a start either lands before (and is stopped by the delete) or finds the job gone.
+        async with self._job_locks[job_id]:
+            self._check_accepting(job_id)
+            job = await self._store.get_job(job_id)  # the definition as of now, and NotFound once deleted
+            execution, results = await self._record(job, targets, self._timeout(timeout_s, job.timeout_s))
+            run = RunState(execution=execution)
+            self._register(run, self._run(job, run, results, gone))
         return execution
+
+    def _register(self, run: RunState, body: Coroutine[Any, Any, None]) -> None:
+        key = (run.execution.job_id, run.execution.executor_id)
+        self._runs[key] = run
+        run.task = asyncio.create_task(body, name=f"run {key[0]} {key[1]}")
+        run.task.add_done_callback(lambda task: self._ended(key, task))
 
     def _ended(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
         self._runs.pop(key, None)
@@ -121,6 +159,7 @@ class Runner:
                 created_at=now_s,
                 targets=tuple(targets),
                 timeout_s=timeout_s,
+                secret_lengths=tuple(s.length for s in job.secret_args),
             )
             results = [
                 ContainerResult(
@@ -173,23 +212,38 @@ class Runner:
         finally:
             run.live.pop(result.index, None)
 
+    # -- control ------------------------------------------------------------------------------------
+
     async def stop(self, job_id: str, executor_id: str, *, reason: str = "stopped") -> None:
         """Terminate the running execs of an execution; targets not yet started end CREATE_FAILED."""
         await self._store.get_execution(job_id, executor_id)
+        await self._recovered.wait()  # a recovered execution is stoppable as soon as the server answers
+        await self._stop_run(job_id, executor_id, reason)
+
+    async def _stop_run(self, job_id: str, executor_id: str, reason: str) -> None:
         run = self._runs.get((job_id, executor_id))
         if run is None or run.task is None:
             return  # finished already: a no-op
-        run.stop_reason = reason
+        run.stop_reason = run.stop_reason or reason
         for live in list(run.live.values()):
             self._targets.terminate(live, reason)
         await asyncio.shield(run.task)
 
     async def delete_job(self, job_id: str) -> None:
-        """Stop the job's running executions, then remove it with all it recorded."""
-        await self._store.get_job(job_id)
-        running = [executor_id for (j, executor_id) in self._runs if j == job_id]
-        await asyncio.gather(*(self.stop(job_id, e, reason="job deleted") for e in running))
-        await self._store.delete_job(job_id)
+        """Refuse new starts of the job, stop its running executions, then remove it with all it recorded."""
+        await self._recovered.wait()
+        async with self._job_locks[job_id]:
+            if job_id in self._deleting:
+                raise NotFound(job_id, error_id="job_id_not_found")  # another DELETE of it is under way
+            await self._store.get_job(job_id)
+            self._deleting.add(job_id)
+        try:
+            running = [executor_id for (j, executor_id) in list(self._runs) if j == job_id]
+            await asyncio.gather(*(self._stop_run(job_id, e, "job deleted") for e in running))
+            await self._store.delete_job(job_id)
+        finally:
+            self._deleting.discard(job_id)
+            self._job_locks.pop(job_id, None)
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -199,6 +253,9 @@ class Runner:
     async def close(self, *, grace_s: float = 0.0) -> None:
         """Stop accepting runs, let running ones finish up to grace_s, then stop and record the rest."""
         self._accepting = False
+        if self._recovery is not None and not self._recovered.is_set():
+            self._recovery.cancel()
+            await asyncio.gather(self._recovery, return_exceptions=True)
         pending = [r.task for r in self._runs.values() if r.task is not None]
         if pending and grace_s > 0:
             log.info("waiting up to %g s for %d running executions", grace_s, len(pending))
@@ -208,11 +265,14 @@ class Runner:
             # Docker would end these execs anyway when our connections close; stop them and say why
             log.warning("%d executions still running at shutdown after %g s: stopping them", len(left), grace_s)
             reason = f"the service shut down after waiting {grace_s:g} s for this target"
-            stops = [self.stop(job_id, executor_id, reason=reason) for (job_id, executor_id), _ in left]
+            stops = [self._stop_run(job_id, executor_id, reason) for (job_id, executor_id), _ in left]
             await asyncio.wait([asyncio.ensure_future(s) for s in stops], timeout=STOP_GRACE_S + 5)
         tasks = [r.task for _, r in left if r.task is not None and not r.task.done()]
         await self._watch.close()
         background = [self._recovery] if self._recovery else []
         for task in [*tasks, *background]:
             task.cancel()
-        await asyncio.gather(*tasks, *background, return_exceptions=True)
+        results = await asyncio.gather(*tasks, *background, return_exceptions=True)
+        for outcome in results:
+            if isinstance(outcome, DceJobsError):
+                log.warning("at shutdown: %s", outcome.message)

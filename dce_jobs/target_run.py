@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .cipher import Redactor
 from .config import Config
 from .errors import DceJobsError, EngineError, NodeUnreachable
-from .execs import ExecSpec, OutputStream, create_exec, masked_record, run_marker, start_exec, terminate, wait_exit
+from .execs import (
+    ExecSpec,
+    OutputStream,
+    container_running,
+    create_exec,
+    masked_record,
+    run_marker,
+    start_exec,
+    terminate,
+    wait_exit,
+)
 from .models import ContainerResult, Execution, Status
 from .nodes import Engine, NodePool
 from .output import OutputSink, flush_ticker
@@ -18,6 +29,25 @@ from .store.base import save_transition
 from .watch import NodeWatch
 
 STOP_GRACE_S = 3.0
+#: exit codes of a process ended by a signal (128 + signal number)
+_SIGNALLED = range(129, 160)
+_CONTAINER_SETTLE_S = 2.0
+
+
+async def killed_with_container(nodes: NodePool, engine: Engine, container_id: str, exit_code: int | None) -> str:
+    """Why a target whose process died of a signal failed when its container stopped too, else ''."""
+    if exit_code not in _SIGNALLED:
+        return ""
+    # the engine may report the exec's end a moment before it has noticed that the container died
+    deadline = time.monotonic() + _CONTAINER_SETTLE_S
+    try:
+        while await container_running(nodes, engine, container_id):
+            if time.monotonic() > deadline:
+                return ""
+            await asyncio.sleep(0.1)
+    except EngineError:
+        pass  # the container is gone altogether
+    return f"container {container_id[:12]} stopped while this target ran (exit code {exit_code})"
 
 
 @dataclass
@@ -28,9 +58,10 @@ class LiveTarget:
     container_id: str
     exec_id: str
     marker: str
-    stream: OutputStream
+    stream: OutputStream | None  #: None for an exec that recovery watches without its output
     stop_reason: str = ""
     terminating: asyncio.Task[None] | None = None
+    stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass
@@ -115,7 +146,10 @@ class TargetRunner:
         try:
             record = await wait_exit(self._nodes, live.engine, live.exec_id)
         except EngineError as e:
-            reason = live.stop_reason or "output complete, exit code unknown"
+            reason = live.stop_reason or (
+                f"the output ended, then the engine of node {result.node_id} could not say how the process ended"
+                " (exit code unknown)"
+            )
             return await self._save(result, Status.RUNNING_FAILED, error=f"{reason}: {e.message}", **output)
         inspect = masked_record(record, [len(x) for x in secrets], redactor.redact_text)
         exit_code = record.get("ExitCode")
@@ -125,6 +159,8 @@ class TargetRunner:
         elif not failure and record.get("Pid") == 0 and exit_code:
             # the runtime could not start the process (not found, not permitted): its message is the output
             failure = sink.head.decode(errors="replace").strip() or f"the process could not be started ({exit_code})"
+        elif not failure:
+            failure = await killed_with_container(self._nodes, live.engine, live.container_id, exit_code)
         if failure:
             return await self._save(
                 result, Status.RUNNING_FAILED, error=failure, exit_code=exit_code, inspect=inspect, **output
@@ -162,6 +198,7 @@ class TargetRunner:
         if live.stop_reason:
             return
         live.stop_reason = reason
+        live.stop_requested.set()
         live.terminating = asyncio.create_task(self._kill(live, reason))
 
     async def _kill(self, live: LiveTarget, reason: str) -> None:
@@ -171,7 +208,8 @@ class TargetRunner:
             )
         except DceJobsError as e:
             live.stop_reason = f"{reason}; the process may still run: {e.message}"
-            live.stream.abort(live.stop_reason)
+            if live.stream is not None:
+                live.stream.abort(live.stop_reason)
 
     async def _save(self, result: ContainerResult, status: Status, **changes: Any) -> ContainerResult:
         return await save_transition(self._store, result, status, **changes)

@@ -109,6 +109,7 @@ def execution_to_doc(execution: Execution) -> dict[str, Any]:
         "created_at": execution.created_at,
         "targets": [{"container_id": t.container_id, "node_id": t.node_id} for t in execution.targets],
         "timeout_s": execution.timeout_s,
+        "secret_lengths": None if execution.secret_lengths is None else list(execution.secret_lengths),
     }
 
 
@@ -120,6 +121,7 @@ def execution_from_doc(doc: dict[str, Any]) -> Execution:
         created_at=float(doc["created_at"]),
         targets=tuple(Target(container_id=t["container_id"], node_id=t["node_id"]) for t in doc["targets"]),
         timeout_s=doc.get("timeout_s"),
+        secret_lengths=None if doc.get("secret_lengths") is None else tuple(int(n) for n in doc["secret_lengths"]),
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,30 +12,20 @@ import pytest
 
 from tests.server import Server
 
-from .conftest import FINAL, create_job, engine, inspect, start, targets_of, wait_final
+from .conftest import (
+    create_job,
+    engine,
+    inspect,
+    processes,
+    server_final,
+    start,
+    targets_of,
+    wait_final,
+    wait_status,
+)
 from .lab import Lab
 
 pytestmark = pytest.mark.engine
-
-
-def processes(lab: Lab, container_id: str) -> str:
-    """`ps` output inside a container on the manager node."""
-    client = engine(lab, 1)
-    exec_id = client.exec_create(container_id, ["ps", "-o", "pid,args"])["Id"]
-    return client.exec_start(exec_id).decode()
-
-
-async def wait_status(
-    client: Any, job: dict[str, Any], executor_id: str, statuses: set[str], timeout_s: float = 20
-) -> dict[str, Any]:
-    """Poll until every result is in one of `statuses`."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        body = await inspect(client, job, executor_id)
-        if all(r["Status"] in statuses for r in body["Result"]):
-            return body
-        await asyncio.sleep(0.1)
-    pytest.fail(f"not {statuses} after {timeout_s} s")
 
 
 async def test_timeout_terminates_the_process_and_fails_the_target(client: Any, lab: Lab, local_service: str) -> None:
@@ -159,33 +148,6 @@ async def test_delete_while_running_stops_and_removes_everything(
     db = sqlite3.connect(tmp_path / "data" / "dce-jobs.sqlite3")
     for table in ("jobs", "executions", "results", "output"):
         assert db.execute(f"SELECT COUNT(*) FROM {table} WHERE job_id = ?", (job["JobId"],)).fetchone() == (0,), table
-
-
-@pytest.fixture
-def server(lab: Lab, tmp_path: Path) -> Iterator[Server]:
-    """A real server process on the lab's manager, one target at a time per node."""
-    process = Server(
-        data_dir=tmp_path / "data",
-        log_path=tmp_path / "server.log",
-        env={
-            "DCE_JOBS_DOCKER_HOST": lab.manager.unix_url,
-            "DCE_JOBS_NODE_CONCURRENCY": "2",
-            "DCE_JOBS_SHUTDOWN_GRACE_S": "1",
-        },
-    )
-    process.wait_ready()
-    yield process
-    process.stop()
-
-
-def server_final(server: Server, job_id: str, executor_id: str, timeout_s: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        body = server.json("GET", f"/api/jobs/{job_id}/inspect/{executor_id}")
-        if all(r["Status"] in FINAL for r in body["Result"]):
-            return body  # type: ignore[no-any-return]
-        time.sleep(0.2)
-    pytest.fail("not final")
 
 
 def test_sigkill_mid_run_then_restart_reconciles_every_result(server: Server, lab: Lab, local_service: str) -> None:
