@@ -253,6 +253,9 @@ class Runner:
     async def close(self, *, grace_s: float = 0.0) -> None:
         """Stop accepting runs, let running ones finish up to grace_s, then stop and record the rest."""
         self._accepting = False
+        for lock in list(self._job_locks.values()):
+            async with lock:  # a start past its checks registers its run before the snapshot below
+                pass
         if self._recovery is not None and not self._recovered.is_set():
             self._recovery.cancel()
             await asyncio.gather(self._recovery, return_exceptions=True)
