@@ -31,6 +31,7 @@ class Config:
     node_docker_port: int = 2375
     node_concurrency: int = 8
     global_concurrency: int = 64
+    max_running: int = 2000  #: execs running at once in all; further targets wait in STARTING
     connect_timeout_s: float = 5.0
     docker_timeout_s: float = 30.0
     output_limit_bytes: int = 16 * 1024 * 1024
@@ -118,6 +119,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Confi
     take("NODE_DOCKER_PORT", "node_docker_port", ints(1, 65535))
     take("NODE_CONCURRENCY", "node_concurrency", ints(1, 256))
     take("GLOBAL_CONCURRENCY", "global_concurrency", ints(1, 1024))
+    take("MAX_RUNNING", "max_running", ints(1, 100_000))
     take("CONNECT_TIMEOUT_S", "connect_timeout_s", floats(0.1, 300))
     take("DOCKER_TIMEOUT_S", "docker_timeout_s", floats(1, 3600))
     take("OUTPUT_LIMIT_BYTES", "output_limit_bytes", ints(1024, 1 << 34))

@@ -7,7 +7,8 @@ import uuid
 from typing import Any
 
 from .cipher import SecretBox
-from .models import Job
+from .models import Job, Rolling
+from .schemas import load_rolling
 from .store import Store
 
 
@@ -21,6 +22,7 @@ def _fields(data: dict[str, Any]) -> dict[str, Any]:
         "user": data["User"],
         "env": tuple(data["Env"]),
         "timeout_s": data["Timeout"],
+        "rolling": load_rolling(data) or Rolling(),
     }
 
 

@@ -10,7 +10,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from .cipher import mask
 from .errors import InvalidInput
-from .models import ContainerResult, Execution, Job, Target
+from .models import ContainerResult, EndReason, Execution, FailureAction, Job, Rolling, Status, Summary, Target
 
 _USER_PART = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}"
 # \Z, not $: re.match lets $ match before a trailing newline ("root\n" must be refused)
@@ -23,6 +23,7 @@ MAX_ENV = 256
 MAX_SECRET_ARGS = 64
 MAX_TARGETS = 2000
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
+MAX_DELAY_S = 3600.0
 
 
 class StrictBool(fields.Boolean):
@@ -52,13 +53,46 @@ def _name(max_len: int) -> fields.String:
     return fields.String(required=True, validate=[validate.Length(min=1, max=max_len), _not_blank])
 
 
+class RollingFields:
+    """The rolling settings of a job or a start (Swarm's UpdateConfig words); absent = all at once."""
+
+    Parallelism = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_TARGETS))
+    Delay = fields.Float(validate=validate.Range(min=0, max=MAX_DELAY_S), allow_nan=False)
+    FailureAction = fields.String(validate=validate.OneOf([a.value for a in FailureAction]))
+    MaxFailureRatio = fields.Float(validate=validate.Range(min=0, max=1), allow_nan=False)
+
+
+def load_rolling(data: dict[str, Any], base: Rolling | None = None) -> Rolling | None:
+    """Rolling settings from validated fields over `base`; None when none is given and there is no base."""
+    given = {k: data[k] for k in ("Parallelism", "Delay", "FailureAction", "MaxFailureRatio") if k in data}
+    if not given and base is None:
+        return None
+    base = base or Rolling()
+    return Rolling(
+        parallelism=given.get("Parallelism", base.parallelism),
+        delay_s=given.get("Delay", base.delay_s),
+        failure_action=FailureAction(given.get("FailureAction", base.failure_action)),
+        max_failure_ratio=given.get("MaxFailureRatio", base.max_failure_ratio),
+    )
+
+
+def dump_rolling(rolling: Rolling) -> dict[str, Any]:
+    """Rolling settings as the API shows them."""
+    return {
+        "Parallelism": rolling.parallelism,
+        "Delay": rolling.delay_s,
+        "FailureAction": rolling.failure_action.value,
+        "MaxFailureRatio": rolling.max_failure_ratio,
+    }
+
+
 def _timeout() -> fields.Float:
     return fields.Float(
         load_default=None, allow_none=True, validate=validate.Range(min=0.1, max=MAX_TIMEOUT_S), allow_nan=False
     )
 
 
-class JobSchema(Schema):
+class JobSchema(Schema, RollingFields):
     """The job fields of POST and PUT /api/jobs."""
 
     class Meta:
@@ -107,7 +141,7 @@ class TargetSchema(Schema):
     NodeId = fields.String(required=True, validate=validate.Regexp(_NODE_RE, error="Must be a Swarm node id."))
 
 
-class StartSchema(Schema):
+class StartSchema(Schema, RollingFields):
     """The body of POST /api/jobs/{JobId}/start."""
 
     class Meta:
@@ -151,13 +185,14 @@ def load_job(payload: Any) -> dict[str, Any]:
     return _load(JobSchema(), payload)
 
 
-def load_start(payload: Any) -> tuple[list[Target] | None, float | None]:
-    """Validate a start body: the targets (None = every running container) and a Timeout override."""
+def load_start(payload: Any, job: Job) -> tuple[list[Target] | None, float | None, Rolling | None]:
+    """Validate a start body: the targets (None = every running container), a Timeout and rolling overrides."""
     data = _load(StartSchema(), {} if payload is None else payload)
     targets = None
     if "Target" in data:
         targets = [Target(container_id=t["ContainerId"], node_id=t["NodeId"]) for t in data["Target"]]
-    return targets, data.get("Timeout")
+    has_rolling = any(k in data for k in ("Parallelism", "Delay", "FailureAction", "MaxFailureRatio"))
+    return targets, data.get("Timeout"), load_rolling(data, job.rolling) if has_rolling else None
 
 
 class RetrySchema(Schema):
@@ -188,6 +223,7 @@ def dump_job(job: Job) -> dict[str, Any]:
         "SecretArgs": [mask(s.length) for s in job.secret_args],
         "Executors": list(job.executors),
         "Timeout": job.timeout_s,
+        **dump_rolling(job.rolling),
     }
 
 
@@ -209,6 +245,9 @@ def dump_result(result: ContainerResult, *, output: str | None, output_cut: bool
         entry.update(result.inspect)
     if result.exit_code is not None:
         entry["ExitCode"] = result.exit_code
+    entry["StartTime"] = result.started_at
+    entry["EndTime"] = result.finished_at
+    entry["EndReason"] = _end_reason(result)
     if output is not None:
         entry["Output"] = output
         entry["OutputTruncated"] = result.output_truncated
@@ -216,13 +255,32 @@ def dump_result(result: ContainerResult, *, output: str | None, output_cut: bool
     return entry
 
 
-def dump_execution(execution: Execution, entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The inspect body of the seed."""
+_LEGACY_END_REASONS = {
+    Status.FINISHED: EndReason.EXITED,
+    Status.CREATE_FAILED: EndReason.CREATE_FAILED,
+    Status.RUNNING_FAILED: EndReason.ENGINE_ERROR,
+}
+
+
+def _end_reason(result: ContainerResult) -> str | None:
+    """The result's end reason; a final record from before end reasons were kept gets one from its status."""
+    if result.end_reason is not None:
+        return result.end_reason.value
+    legacy = _LEGACY_END_REASONS.get(result.status)
+    return None if legacy is None else legacy.value
+
+
+def dump_execution(execution: Execution, entries: list[dict[str, Any]], summary: Summary) -> dict[str, Any]:
+    """The inspect body of the seed, with the execution's summary and rolling settings added."""
     return {
         "JobId": execution.job_id,
         "ExecutorId": execution.executor_id,
         "CreateTime": execution.created_at,
         "Timeout": execution.timeout_s,
+        "State": summary.state.value,
+        "EndTime": summary.ended_at,
+        "Counts": summary.counts,
+        **dump_rolling(execution.rolling),
         "Target": [dump_target(t) for t in execution.targets],
         "Result": entries,
     }

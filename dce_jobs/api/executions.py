@@ -9,7 +9,7 @@ from aiohttp import web
 from .. import schemas
 from ..errors import NotFound
 from ..keys import RUNNER, STORE
-from ..models import ContainerResult, Job
+from ..models import ContainerResult, Job, summarize
 from .body import read_json
 from .respond import json_response
 
@@ -23,8 +23,8 @@ async def start(request: web.Request) -> web.Response:
     """Start the job on the given targets (all running containers when Target is absent)."""
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
-    targets, timeout_s = schemas.load_start(await read_json(request, optional=True))
-    execution = await request.app[RUNNER].start(job, targets, timeout_s=timeout_s)
+    targets, timeout_s, rolling = schemas.load_start(await read_json(request, optional=True), job)
+    execution = await request.app[RUNNER].start(job, targets, timeout_s=timeout_s, rolling=rolling)
     return json_response(schemas.dump_job(job.replace(executors=(*job.executors, execution.executor_id))))
 
 
@@ -34,6 +34,15 @@ async def stop(request: web.Request) -> web.Response:
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
     await request.app[RUNNER].stop(job.job_id, request.match_info["executor_id"])
+    return json_response(await _inspect_body(request, job.job_id, request.match_info["executor_id"]))
+
+
+@routes.post("/api/jobs/{job_id}/executors/{executor_id}/resume")
+async def resume(request: web.Request) -> web.Response:
+    """Let a paused rolling execution start its waiting targets again; returns its inspect body."""
+    store = request.app[STORE]
+    job = await store.get_job(request.match_info["job_id"])
+    await request.app[RUNNER].resume(job.job_id, request.match_info["executor_id"])
     return json_response(await _inspect_body(request, job.job_id, request.match_info["executor_id"]))
 
 
@@ -58,13 +67,15 @@ async def _inspect_body(request: web.Request, job_id: str, executor_id: str) -> 
     store = request.app[STORE]
     execution = await store.get_execution(job_id, executor_id)
     entries = []
-    for result in await store.list_results(job_id, executor_id):
+    results = await store.list_results(job_id, executor_id)
+    for result in results:
         output, cut = None, False
         if result.status.value in {"RUNNING", "RUNNING_FAILED", "FINISHED"}:
             data, cut = await store.tail_output(job_id, executor_id, result.index, max_bytes=INSPECT_TAIL_BYTES)
             output = data.decode("utf-8", errors="replace")
         entries.append(schemas.dump_result(result, output=output, output_cut=cut))
-    return schemas.dump_execution(execution, entries)
+    summary = summarize(results, paused=request.app[RUNNER].is_paused(job_id, executor_id))
+    return schemas.dump_execution(execution, entries, summary)
 
 
 @routes.get("/api/jobs/{job_id}/log/{executor_id}")

@@ -84,6 +84,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/api/jobs/{job_id}/executors/{executor_id}/stop"): Op(
         "Terminate the running execs of an execution; returns its inspect body", (200, "Inspect"), _COMMON
     ),
+    ("POST", "/api/jobs/{job_id}/executors/{executor_id}/resume"): Op(
+        "Let a paused rolling execution start its waiting targets again (a no-op otherwise); returns its inspect body",
+        (200, "Inspect"),
+        _COMMON,
+    ),
     ("POST", "/api/jobs/{job_id}/executors/{executor_id}/retry"): Op(
         "Start again the targets that did not finish with exit code 0 (all with All: true)",
         (200, "Job"),

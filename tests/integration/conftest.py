@@ -152,13 +152,13 @@ async def wait_status(
 
 @pytest.fixture
 def server(lab: Lab, tmp_path: Path) -> Iterator[Server]:
-    """A real server process on the lab's manager, one target at a time per node."""
+    """A real server process on the lab's manager, two targets running at once (the rest wait in STARTING)."""
     process = Server(
         data_dir=tmp_path / "data",
         log_path=tmp_path / "server.log",
         env={
             "DCE_JOBS_DOCKER_HOST": lab.manager.unix_url,
-            "DCE_JOBS_NODE_CONCURRENCY": "2",
+            "DCE_JOBS_MAX_RUNNING": "2",
             "DCE_JOBS_SHUTDOWN_GRACE_S": "1",
         },
     )

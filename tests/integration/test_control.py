@@ -37,6 +37,7 @@ async def test_timeout_terminates_the_process_and_fails_the_target(client: Any, 
     (result,) = (await wait_final(client, job, executor_id, timeout_s=20))["Result"]
     assert time.monotonic() - started < 12
     assert result["Status"] == "RUNNING_FAILED" and result["E"] == "timed out after 1.5 s"
+    assert result["EndReason"] == "timed_out" and result["StartTime"] < result["EndTime"]
     assert result["ExitCode"] in (143, 137) and result["Output"] == "begin\n"
     assert "sleep 37" not in processes(lab, target[0]["ContainerId"])
 
@@ -54,7 +55,7 @@ async def test_start_may_override_the_timeout(client: Any, lab: Lab, local_servi
 async def test_stop_terminates_running_and_cancels_queued_targets(
     make_client: Any, lab: Lab, local_service: str
 ) -> None:
-    client = await make_client({"DCE_JOBS_NODE_CONCURRENCY": "1"})
+    client = await make_client({"DCE_JOBS_MAX_RUNNING": "1"})
     job = await create_job(client, local_service, "sh -c 'echo begin; sleep 39'")
     targets = targets_of(lab, local_service, 2)
     executor_id = await start(client, job, targets)
@@ -65,8 +66,9 @@ async def test_stop_terminates_running_and_cancels_queued_targets(
     response = await client.post(f"/api/jobs/{job['JobId']}/executors/{executor_id}/stop")
     assert response.status == 200
     running, queued = (await response.json())["Result"]
-    assert (running["Status"], running["E"]) == ("RUNNING_FAILED", "stopped")
+    assert (running["Status"], running["E"], running["EndReason"]) == ("RUNNING_FAILED", "stopped", "stopped")
     assert queued["Status"] == "CREATE_FAILED" and queued["E"] == "stopped before start"
+    assert queued["EndReason"] == "stopped" and (await response.json())["State"] == "stopped"
     assert "sleep 39" not in processes(lab, targets[0]["ContainerId"])
     again = await client.post(f"/api/jobs/{job['JobId']}/executors/{executor_id}/stop")
     assert again.status == 200 and (await again.json())["Result"] == [running, queued]
@@ -129,6 +131,7 @@ async def test_retry_of_a_target_that_no_longer_exists_fails_fast(client: Any, l
         ]
         gone, alive = (await wait_final(client, job, second))["Result"]
         assert gone["Status"] == "CREATE_FAILED" and "no longer a running task" in gone["E"]
+        assert gone["EndReason"] == "container_gone"
         assert alive["Status"] == "FINISHED" and alive["ExitCode"] == 2
     finally:
         lab.remove_service("djt-retry")
@@ -189,9 +192,11 @@ def test_sigkill_mid_run_then_restart_reconciles_every_result(server: Server, la
             # Docker ends an attached exec when its client (the killed server) disconnects
             assert result["Status"] == "RUNNING_FAILED" and result["ExitCode"] == 126, result
             assert "ended the exec with its connection" in result["E"] and result["Output"].startswith("begin\n")
+            assert result["EndReason"] == "interrupted"
         else:
             assert result["Status"] == "CREATE_FAILED", result
             assert result["E"] == "the service restarted before this target started"
+            assert result["EndReason"] == "interrupted"
     assert server.json("GET", f"/api/jobs/{quick['JobId']}/inspect/{quick_id}")["Result"][0]["Output"] == "quick\n"
     assert {j["Name"] for j in server.json("GET", "/api/jobs")} == {"crash", "quick"}
 
@@ -213,6 +218,7 @@ def test_sigterm_past_the_grace_stops_and_records_what_is_left(server: Server, l
     (result,) = server.json("GET", f"/api/jobs/{job['JobId']}/inspect/{executor_id}")["Result"]
     assert result["Status"] == "RUNNING_FAILED" and result["ExitCode"] == 143
     assert result["E"] == "the service shut down after waiting 1 s for this target"
+    assert result["EndReason"] == "service_shutdown"
 
 
 def test_sigterm_grace_lets_a_run_finish(lab: Lab, local_service: str, tmp_path: Path) -> None:

@@ -144,6 +144,7 @@ async def test_worker_lost_mid_run_ends_running_failed_others_finish(
             assert result["Status"] == "RUNNING_FAILED", result
             # the E names the lost node and never suggests the output completed normally
             assert node_of(lab, 2) in result["E"] and not result["E"].startswith("output complete"), result
+            assert result["EndReason"] == "node_lost", result
         else:
             assert (result["Status"], result["Output"]) == ("FINISHED", "begin\nend\n"), result
     assert final_after_s < 30, final_after_s

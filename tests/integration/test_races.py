@@ -99,6 +99,7 @@ async def test_a_killed_container_fails_its_target_and_says_so(client: Any, lab:
     assert result["Status"] == "RUNNING_FAILED", result
     assert result["ExitCode"] == 137 and result["Output"] == "begin\n"
     assert result["E"] == f"container {target['ContainerId'][:12]} stopped while this target ran (exit code 137)"
+    assert result["EndReason"] == "container_gone"
 
 
 # -- after a real SIGKILL of the server -----------------------------------------------------------------------
