@@ -247,7 +247,9 @@ class MongoStore:
         """Store output chunk number `seq` of one target (writing the same seq again replaces it)."""
         key = {**_result_key(result), "seq": seq}
         with self._errors():
-            await self._col("output").replace_one(key, {**key, "data": bytes(data)}, upsert=True)
+            # $set rather than replace_one: same outcome, and wire servers that cannot replace a document
+            # holding binary data (nx-27017) can still update one
+            await self._col("output").update_one(key, {"$set": {"data": bytes(data)}}, upsert=True)
 
     async def iter_output(self, job_id: str, executor_id: str, index: int) -> AsyncIterator[bytes]:
         """Yield one target's stored output chunks in order, a few at a time from the store."""

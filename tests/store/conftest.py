@@ -1,11 +1,15 @@
-"""The `store` fixture: every Store backend, opened and closed around each test."""
+"""The `store` fixture: every Store backend, opened and closed around each test.
+
+mongo-wire is MongoStore over the wire protocol, through PyMongo's AsyncMongoClient, against an nx-27017
+server started once per session; mongo-real is the same against DCE_JOBS_TEST_MONGO_URL when it is set.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -14,6 +18,7 @@ import pytest
 from dce_jobs.store.base import Store
 from dce_jobs.store.mongo import MongoStore
 from tests.fakes.mongo import FakeAsyncMongoClient, RecordingFactory
+from tests.mongo_wire import nx27017
 
 MONGO_URL_ENV = "DCE_JOBS_TEST_MONGO_URL"
 
@@ -22,21 +27,30 @@ _HAS_SQLITE = importlib.util.find_spec("dce_jobs.store.sqlite") is not None
 BACKENDS = [
     pytest.param("sqlite", marks=pytest.mark.skipif(not _HAS_SQLITE, reason="dce_jobs.store.sqlite not written yet")),
     pytest.param("mongo-fake"),
+    pytest.param("mongo-wire"),
     pytest.param(
         "mongo-real", marks=pytest.mark.skipif(not os.environ.get(MONGO_URL_ENV), reason=f"{MONGO_URL_ENV} not set")
     ),
 ]
 
 
+@pytest.fixture(scope="session")
+def wire_mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of an nx-27017 wire-protocol server running for the whole session."""
+    with nx27017(tmp_path_factory.mktemp("nx-27017")) as url:
+        yield url
+
+
 @pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """An open store of each backend; a real MongoDB gets a throwaway database."""
-    async with _backend(request.param, tmp_path) as opened:
+    """An open store of each backend; a server gets a throwaway database."""
+    async with _backend(request, tmp_path) as opened:
         yield opened
 
 
 @asynccontextmanager
-async def _backend(name: str, tmp_path: Path) -> AsyncIterator[Store]:
+async def _backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    name = request.param
     if name == "sqlite":
         from dce_jobs.store.sqlite import SqliteStore
 
@@ -45,8 +59,11 @@ async def _backend(name: str, tmp_path: Path) -> AsyncIterator[Store]:
     elif name == "mongo-fake":
         async with _opened(MongoStore("mongodb://fake", client_factory=FakeAsyncMongoClient)) as store:
             yield store
+    elif name == "mongo-wire":
+        async with mongo_on(request.getfixturevalue("wire_mongo_url")) as store:
+            yield store
     else:
-        async with _real_mongo() as store:
+        async with mongo_on(os.environ[MONGO_URL_ENV]) as store:
             yield store
 
 
@@ -60,13 +77,13 @@ async def _opened(store: Store) -> AsyncIterator[Store]:
 
 
 @asynccontextmanager
-async def _real_mongo() -> AsyncIterator[Store]:
-    """MongoStore on DCE_JOBS_TEST_MONGO_URL with a unique database, dropped afterwards."""
+async def mongo_on(url: str, store_class: type[MongoStore] = MongoStore) -> AsyncIterator[MongoStore]:
+    """An open `store_class` on the server at `url` with a unique database, dropped afterwards."""
     from pymongo import AsyncMongoClient
 
     db_name = f"dce_jobs_test_{uuid.uuid4().hex[:12]}"
     factory = RecordingFactory(AsyncMongoClient)
-    store = MongoStore(os.environ[MONGO_URL_ENV], db_name=db_name, client_factory=factory)
+    store = store_class(url, db_name=db_name, client_factory=factory)
     try:
         async with _opened(store):
             try:
