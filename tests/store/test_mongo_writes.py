@@ -1,16 +1,19 @@
-"""MongoStore's multi-document writes: all or nothing, with a transaction or by undoing, on each Mongo backend."""
+"""MongoStore's multi-document writes (all or nothing, by a transaction or by undoing) and the wire-server helper."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
-from pymongo.errors import AutoReconnect
+from pymongo import MongoClient
+from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
 from dce_jobs.errors import Conflict, NotFound, StoreUnavailable
 from dce_jobs.models import ContainerResult
 from dce_jobs.store.mongo import MongoStore
 from tests.fakes.mongo import RecordingFactory
+from tests.mongo_wire import nx27017
 from tests.store.conftest import OpenMongo
 from tests.store.records import make_execution, make_job, read_output, results_of, started
 
@@ -160,3 +163,19 @@ async def test_a_stray_result_of_another_execution_is_not_touched(open_mongo: Op
             await store.create_execution(execution, results_of(execution))
 
         assert await store.list_unfinished_results() == [neighbour]
+
+
+def test_the_wire_server_helper_stops_the_server_and_removes_its_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "nx"
+    with nx27017(data_dir) as url:
+        with _client(url, timeout_ms=5000) as client:
+            client["probe"]["c"].insert_one({"k": 1})
+        assert list(data_dir.glob("probe.db*"))
+
+    assert not data_dir.exists()
+    with _client(url, timeout_ms=300) as client, pytest.raises(ServerSelectionTimeoutError):
+        client.admin.command("ping")
+
+
+def _client(url: str, *, timeout_ms: int) -> MongoClient[dict[str, Any]]:
+    return MongoClient(url, serverSelectionTimeoutMS=timeout_ms)
