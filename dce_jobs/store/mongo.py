@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import timeout as operation_timeout
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from ..errors import Conflict, DceJobsError, NotFound, StoreUnavailable
@@ -24,6 +25,9 @@ from .base import (
 
 _BATCH_CHUNKS = 16
 _SERVER_SELECTION_TIMEOUT_MS = 5000
+# a whole transaction with its retries; left to the driver it retries transient errors (a server that is
+# down) for 120 s
+_TRANSACTION_TIMEOUT_S = 30
 _MAX_REASON_CHARS = 300
 _DUPLICATE_KEY = 11000
 _UNFINISHED = [s.value for s in Status if not s.is_final]
@@ -91,8 +95,8 @@ def _has_transactions(hello: dict[str, Any]) -> bool:
 class MongoStore:
     """Store in one MongoDB database: jobs, executions, results and output chunks.
 
-    Writes that touch several documents (create_execution, delete_job) run in one transaction when the
-    server has them (replica set, sharded cluster); on a standalone server they run step by step.
+    Writes that touch several documents (create_execution; delete_job once the output is gone) run in one
+    transaction when the server has them (replica set, sharded cluster); on a standalone server step by step.
     `transactions` overrides what the server's `hello` says (None: ask the server).
     """
 
@@ -208,22 +212,24 @@ class MongoStore:
         if not self.transactions:
             await writes(None)
             return
-        async with self._client.start_session() as session:
-            await session.with_transaction(writes)
+        with operation_timeout(_TRANSACTION_TIMEOUT_S):
+            async with self._client.start_session() as session:
+                await session.with_transaction(writes)
 
     async def delete_job(self, job_id: str) -> None:
-        """Remove a job with its executions, results and output (in one transaction where the server has them)."""
+        """Remove a job's output, then its results, executions and the job (in one transaction where possible)."""
         query = {"job_id": job_id}
 
         async def delete(session: Any) -> None:
-            if await self._col("jobs").find_one(query, {"_id": True}, session=session) is None:
-                raise _job_not_found(job_id)
-            # without a transaction, children first: an interrupted delete leaves the job visible, so
-            # deleting it again finishes the work and nothing is left that no job owns
-            for name in ("output", "results", "executions", "jobs"):
+            for name in ("results", "executions", "jobs"):
                 await self._col(name).delete_many(query, session=session)
 
+        # children first: an interrupted delete leaves the job visible, so deleting it again finishes the
+        # work and nothing is left that no job owns; the output (the bulk) stays out of the transaction
         with self._errors():
+            if await self._col("jobs").find_one(query, {"_id": True}) is None:
+                raise _job_not_found(job_id)
+            await self._col("output").delete_many(query)
             await self._in_transaction(delete)
 
     # -- executions and results ---------------------------------------------------------------------
