@@ -121,6 +121,8 @@ class Target:
 
     container_id: str
     node_id: str
+    slot: int | None = None  #: the Swarm task slot it ran as (None: a global service's task, or not recorded)
+    previous_container_id: str = ""  #: a retry that followed the slot to a new task: the container it replaced
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ class Execution:
     #: lengths of the secret arguments this run appended to its argv (None: recorded before they were kept)
     secret_lengths: tuple[int, ...] | None = None
     rolling: Rolling = field(default_factory=Rolling)
+    retry_of: str = ""  #: the ExecutorId this execution retries ("" for a start)
 
 
 @dataclass(frozen=True)

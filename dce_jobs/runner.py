@@ -14,11 +14,12 @@ from .config import Config
 from .errors import Conflict, DceJobsError, InvalidInput, NotFound, SecretUndecryptable, ServiceUnavailable
 from .execs import ExecSpec
 from .execution_run import ExecutionRun
-from .models import ContainerResult, EndReason, Execution, Job, Rolling, Status, Target, new_executor_id
+from .models import ContainerResult, EndReason, Execution, Job, Rolling, Target, new_executor_id
 from .nodes import NodePool
 from .recovery import RecoveredTarget
 from .store import Store
 from .target_run import STOP_GRACE_S, RunContext, TargetRun
+from .targets import follow_slots as follow_task_slots
 from .targets import resolve_targets
 from .watch import NodeWatch
 
@@ -105,8 +106,14 @@ class Runner:
         targets = resolve_targets(job.service_name, requested, tasks)
         return await self._launch(job.job_id, targets, timeout_s=timeout_s, rolling=rolling)
 
-    async def retry(self, job: Job, executor_id: str, *, everything: bool = False) -> Execution:
-        """Start the targets of an execution again: those that did not finish with exit code 0, or all."""
+    async def retry(
+        self, job: Job, executor_id: str, *, everything: bool = False, follow_slots: bool = True
+    ) -> Execution:
+        """Start the targets of an execution again: those that did not finish with exit code 0, or all.
+
+        By default each target runs in the current task of its Swarm slot (Swarm may have replaced the
+        container since); with follow_slots False only the very same containers are tried.
+        """
         self._check_accepting(job.job_id)
         previous = await self._store.get_execution(job.job_id, executor_id)
         results = await self._store.list_results(job.job_id, executor_id)
@@ -115,14 +122,20 @@ class Runner:
                 f"execution {executor_id} still has targets that have not ended; stop it or wait before a retry",
                 error_id="execution_running",
             )
-        again = [r for r in results if everything or not (r.status is Status.FINISHED and r.exit_code == 0)]
+        again = [r for r in results if everything or not r.succeeded]
         if not again:
             raise InvalidInput(f"every target of {executor_id} finished with exit code 0", error_id="nothing_to_retry")
-        running = {(t.container_id, t.node_id) for t in await self._nodes.running_tasks(job.service_name)}
-        targets = [Target(container_id=r.container_id, node_id=r.node_id) for r in again]
-        gone = frozenset(i for i, t in enumerate(targets) if (t.container_id, t.node_id) not in running)
+        tasks = await self._nodes.running_tasks(job.service_name)
+        before = [_recorded_target(previous, r) for r in again]
+        if follow_slots:
+            now = follow_task_slots(before, tasks)
+        else:
+            running = {t.container_id for t in tasks}
+            now = [t if t.container_id in running else None for t in before]
+        targets = [current or old for current, old in zip(now, before, strict=True)]
+        gone = frozenset(i for i, current in enumerate(now) if current is None)
         return await self._launch(
-            job.job_id, targets, timeout_s=previous.timeout_s, rolling=previous.rolling, gone=gone
+            job.job_id, targets, timeout_s=previous.timeout_s, rolling=previous.rolling, gone=gone, retry_of=executor_id
         )
 
     def _timeout(self, *choices: float | None) -> float | None:
@@ -146,6 +159,7 @@ class Runner:
         timeout_s: float | None,
         rolling: Rolling | None,
         gone: frozenset[int] = frozenset(),
+        retry_of: str = "",
     ) -> Execution:
         # Recorded and registered under the job's lock, which a DELETE takes before it collects the job's runs:
         # a start either lands before (and is stopped by the delete) or finds the job gone.
@@ -153,7 +167,7 @@ class Runner:
             self._check_accepting(job_id)
             job = await self._store.get_job(job_id)  # the definition as of now, and NotFound once deleted
             timeout_s = self._timeout(timeout_s, job.timeout_s)
-            execution, results = await self._record(job, targets, timeout_s, rolling or job.rolling)
+            execution, results = await self._record(job, targets, timeout_s, rolling or job.rolling, retry_of)
             self._register(self._prepare(job, execution, results, gone))
         return execution
 
@@ -191,7 +205,7 @@ class Runner:
             log.error("execution %s of job %s failed", key[1], key[0], exc_info=task.exception())
 
     async def _record(
-        self, job: Job, targets: list[Target], timeout_s: float | None, rolling: Rolling
+        self, job: Job, targets: list[Target], timeout_s: float | None, rolling: Rolling, retry_of: str
     ) -> tuple[Execution, list[ContainerResult]]:
         now_s = time.time()
         for attempt in range(100):
@@ -203,6 +217,7 @@ class Runner:
                 timeout_s=timeout_s,
                 secret_lengths=tuple(s.length for s in job.secret_args),
                 rolling=rolling,
+                retry_of=retry_of,
             )
             results = [
                 ContainerResult(
@@ -298,3 +313,10 @@ class Runner:
         for outcome in results:
             if isinstance(outcome, DceJobsError):
                 log.warning("at shutdown: %s", outcome.message)
+
+
+def _recorded_target(execution: Execution, result: ContainerResult) -> Target:
+    """The target a result ran on, as its execution recorded it (with its slot when known)."""
+    if result.index < len(execution.targets):
+        return execution.targets[result.index]
+    return Target(container_id=result.container_id, node_id=result.node_id)

@@ -202,11 +202,13 @@ class RetrySchema(Schema):
         unknown = RAISE
 
     All = StrictBool(load_default=False)
+    FollowSlots = StrictBool(load_default=True)
 
 
-def load_retry(payload: Any) -> bool:
-    """Validate a retry body; True means retry every target, not only the failed ones."""
-    return bool(_load(RetrySchema(), {} if payload is None else payload)["All"])
+def load_retry(payload: Any) -> tuple[bool, bool]:
+    """Validate a retry body: (every target, not only the failed ones; follow the Swarm task slots)."""
+    data = _load(RetrySchema(), {} if payload is None else payload)
+    return bool(data["All"]), bool(data["FollowSlots"])
 
 
 def dump_job(job: Job) -> dict[str, Any]:
@@ -232,7 +234,9 @@ def dump_target(target: Target) -> dict[str, str]:
     return {"ContainerId": target.container_id, "NodeId": target.node_id}
 
 
-def dump_result(result: ContainerResult, *, output: str | None, output_cut: bool) -> dict[str, Any]:
+def dump_result(
+    result: ContainerResult, target: Target | None, *, output: str | None, output_cut: bool
+) -> dict[str, Any]:
     """One Result entry of inspect: the seed's keys, exec-inspect fields once known, and Output."""
     entry: dict[str, Any] = {
         "NodeId": result.node_id,
@@ -240,7 +244,10 @@ def dump_result(result: ContainerResult, *, output: str | None, output_cut: bool
         "ID": result.exec_id,
         "Status": result.status.value,
         "E": result.error,
+        "Slot": None if target is None else target.slot,
     }
+    if target is not None and target.previous_container_id:
+        entry["PreviousContainerId"] = target.previous_container_id
     if result.inspect:
         entry.update(result.inspect)
     if result.exit_code is not None:
@@ -277,6 +284,7 @@ def dump_execution(execution: Execution, entries: list[dict[str, Any]], summary:
         "ExecutorId": execution.executor_id,
         "CreateTime": execution.created_at,
         "Timeout": execution.timeout_s,
+        "RetryOf": execution.retry_of or None,
         "State": summary.state.value,
         "EndTime": summary.ended_at,
         "Counts": summary.counts,

@@ -51,8 +51,10 @@ async def retry(request: web.Request) -> web.Response:
     """Start again the targets that did not finish with exit code 0 (all with {"All": true})."""
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
-    everything = schemas.load_retry(await read_json(request, optional=True))
-    execution = await request.app[RUNNER].retry(job, request.match_info["executor_id"], everything=everything)
+    everything, follow_slots = schemas.load_retry(await read_json(request, optional=True))
+    execution = await request.app[RUNNER].retry(
+        job, request.match_info["executor_id"], everything=everything, follow_slots=follow_slots
+    )
     return json_response(schemas.dump_job(job.replace(executors=(*job.executors, execution.executor_id))))
 
 
@@ -73,7 +75,8 @@ async def _inspect_body(request: web.Request, job_id: str, executor_id: str) -> 
         if result.status.value in {"RUNNING", "RUNNING_FAILED", "FINISHED"}:
             data, cut = await store.tail_output(job_id, executor_id, result.index, max_bytes=INSPECT_TAIL_BYTES)
             output = data.decode("utf-8", errors="replace")
-        entries.append(schemas.dump_result(result, output=output, output_cut=cut))
+        target = execution.targets[result.index] if result.index < len(execution.targets) else None
+        entries.append(schemas.dump_result(result, target, output=output, output_cut=cut))
     summary = summarize(results, paused=request.app[RUNNER].is_paused(job_id, executor_id))
     return schemas.dump_execution(execution, entries, summary)
 

@@ -54,6 +54,11 @@ def result_schema() -> dict[str, Any]:
             "CanRemove": boolean,
             "DetachKeys": string,
             "ContainerID": string,
+            "Slot": {"type": "integer", "nullable": True, "description": "Swarm task slot (null: global service)"},
+            "PreviousContainerId": {
+                **string,
+                "description": "a retry that followed the slot to a new task: the container it replaced",
+            },
             "StartTime": {"type": "number", "nullable": True, "description": "when the process started (epoch s)"},
             "EndTime": {"type": "number", "nullable": True, "description": "when the target ended (epoch s)"},
             "EndReason": {
@@ -66,7 +71,7 @@ def result_schema() -> dict[str, Any]:
             "OutputTruncated": {**boolean, "description": "the stored output hit DCE_JOBS_OUTPUT_LIMIT_BYTES"},
             "OutputTail": {**boolean, "description": "Output is only the tail of the stored output"},
         },
-        required=("NodeId", "ContainerId", "ID", "Status", "E", "StartTime", "EndTime", "EndReason"),
+        required=("NodeId", "ContainerId", "ID", "Status", "E", "Slot", "StartTime", "EndTime", "EndReason"),
     )
     entry["additionalProperties"] = True  # other exec-inspect fields a newer engine may add
     return entry
@@ -79,6 +84,7 @@ def inspect_schema() -> dict[str, Any]:
             "ExecutorId": {"type": "string"},
             "CreateTime": {"type": "number", "description": "seconds since the epoch"},
             "Timeout": {"type": "number", "nullable": True, "description": "seconds a target may run (null: none)"},
+            "RetryOf": {"type": "string", "nullable": True, "description": "the ExecutorId this execution retries"},
             "State": {"type": "string", "enum": [s.value for s in ExecutionState]},
             "EndTime": {"type": "number", "nullable": True, "description": "when the last target ended (epoch s)"},
             "Counts": object_schema({k: {"type": "integer"} for k in COUNT_KEYS}),

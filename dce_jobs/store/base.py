@@ -119,11 +119,28 @@ def execution_to_doc(execution: Execution) -> dict[str, Any]:
         "job_id": execution.job_id,
         "executor_id": execution.executor_id,
         "created_at": execution.created_at,
-        "targets": [{"container_id": t.container_id, "node_id": t.node_id} for t in execution.targets],
+        "targets": [_target_to_doc(t) for t in execution.targets],
         "timeout_s": execution.timeout_s,
         "secret_lengths": None if execution.secret_lengths is None else list(execution.secret_lengths),
         "rolling": rolling_to_doc(execution.rolling),
+        "retry_of": execution.retry_of,
     }
+
+
+def _target_to_doc(target: Target) -> dict[str, Any]:
+    doc: dict[str, Any] = {"container_id": target.container_id, "node_id": target.node_id, "slot": target.slot}
+    if target.previous_container_id:
+        doc["previous_container_id"] = target.previous_container_id
+    return doc
+
+
+def _target_from_doc(doc: dict[str, Any]) -> Target:
+    return Target(
+        container_id=doc["container_id"],
+        node_id=doc["node_id"],
+        slot=doc.get("slot"),
+        previous_container_id=doc.get("previous_container_id", ""),
+    )
 
 
 def execution_from_doc(doc: dict[str, Any]) -> Execution:
@@ -132,10 +149,11 @@ def execution_from_doc(doc: dict[str, Any]) -> Execution:
         job_id=doc["job_id"],
         executor_id=doc["executor_id"],
         created_at=float(doc["created_at"]),
-        targets=tuple(Target(container_id=t["container_id"], node_id=t["node_id"]) for t in doc["targets"]),
+        targets=tuple(_target_from_doc(t) for t in doc["targets"]),
         timeout_s=doc.get("timeout_s"),
         secret_lengths=None if doc.get("secret_lengths") is None else tuple(int(n) for n in doc["secret_lengths"]),
         rolling=rolling_from_doc(doc.get("rolling")),
+        retry_of=doc.get("retry_of") or "",
     )
 
 

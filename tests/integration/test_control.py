@@ -114,22 +114,30 @@ async def test_retry_runs_only_what_did_not_succeed(client: Any, lab: Lab, local
         client_engine.exec_start(client_engine.exec_create(bad["ContainerId"], ["rm", "-f", "/tmp/make-it-fail"])["Id"])
 
 
-async def test_retry_of_a_target_that_no_longer_exists_fails_fast(client: Any, lab: Lab) -> None:
+async def test_retry_follows_the_task_slot_after_swarm_replaced_the_container(client: Any, lab: Lab) -> None:
     lab.create_service("djt-retry", 2, node=1)
     try:
         job = await create_job(client, "djt-retry", "sh -c 'exit 2'")
         targets = targets_of(lab, "djt-retry")
         first = await start(client, job, targets)
         await wait_final(client, job, first)
-        await asyncio.to_thread(engine(lab, 1).kill, targets[0]["ContainerId"])
-        deadline = time.monotonic() + 20
-        while any(t["ContainerId"] == targets[0]["ContainerId"] for t in targets_of(lab, "djt-retry")):
+        old = targets[0]["ContainerId"]
+        await asyncio.to_thread(engine(lab, 1).kill, old)
+        deadline = time.monotonic() + 30
+        while len(now := targets_of(lab, "djt-retry")) < 2 or any(t["ContainerId"] == old for t in now):
             assert time.monotonic() < deadline
             await asyncio.sleep(0.2)
-        second = (await (await client.post(f"/api/jobs/{job['JobId']}/executors/{first}/retry")).json())["Executors"][
-            -1
-        ]
-        gone, alive = (await wait_final(client, job, second))["Result"]
+        replacement = next(t for t in now if t["ContainerId"] != targets[1]["ContainerId"])
+        response = await client.post(f"/api/jobs/{job['JobId']}/executors/{first}/retry")
+        second = (await response.json())["Executors"][-1]
+        body = await wait_final(client, job, second)
+        assert body["RetryOf"] == first and body["Target"] == [replacement, targets[1]]
+        moved, same = body["Result"]
+        assert (moved["Status"], moved["ExitCode"], moved["PreviousContainerId"]) == ("FINISHED", 2, old)
+        assert same["ContainerId"] == targets[1]["ContainerId"] and "PreviousContainerId" not in same
+        pinned = await client.post(f"/api/jobs/{job['JobId']}/executors/{first}/retry", json={"FollowSlots": False})
+        third = (await pinned.json())["Executors"][-1]
+        gone, alive = (await wait_final(client, job, third))["Result"]
         assert gone["Status"] == "CREATE_FAILED" and "no longer a running task" in gone["E"]
         assert gone["EndReason"] == "container_gone"
         assert alive["Status"] == "FINISHED" and alive["ExitCode"] == 2

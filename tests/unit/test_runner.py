@@ -216,3 +216,24 @@ async def test_bad_rolling_settings_are_400(fake: Maker, field: str, value: Any)
     body = {"AppName": "unit", "ServiceName": SERVICE, "Name": "bad", "Cmd": "echo", field: value}
     response = await client.post("/api/jobs", json=body)
     assert response.status == 400 and field in (await response.json())["message"]
+
+
+async def test_retry_follows_the_task_slot_to_its_new_container(fake: Maker) -> None:
+    client, swarm = await fake(containers=2)
+    old = swarm.containers[0]
+    swarm.failing.add(old)
+    job = await job_of(client, "echo ok")
+    first = await start(client, job)
+    await until(client, job, first, all_final)
+    swarm.containers[0] = "f" * 64  # Swarm replaced the task of slot 1
+    response = await client.post(f"/api/jobs/{job['JobId']}/executors/{first}/retry")
+    second = (await response.json())["Executors"][-1]
+    body = await until(client, job, second, all_final)
+    (result,) = body["Result"]
+    assert body["RetryOf"] == first and body["Target"] == [{"ContainerId": "f" * 64, "NodeId": result["NodeId"]}]
+    assert (result["Status"], result["ExitCode"], result["Slot"]) == ("FINISHED", 0, 1)
+    assert result["PreviousContainerId"] == old
+    pinned = await client.post(f"/api/jobs/{job['JobId']}/executors/{first}/retry", json={"FollowSlots": False})
+    third = (await pinned.json())["Executors"][-1]
+    (gone,) = (await until(client, job, third, all_final))["Result"]
+    assert (gone["Status"], gone["EndReason"], gone["ContainerId"]) == ("CREATE_FAILED", "container_gone", old)
