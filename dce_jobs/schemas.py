@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterable
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from .cipher import mask
 from .errors import InvalidInput
@@ -23,6 +24,10 @@ MAX_ENV = 256
 MAX_SECRET_ARGS = 64
 MAX_TARGETS = 2000
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
+RESERVED_ENV = "DCE_JOBS_RUN"  #: the environment entry execs.py adds to every run
+
+#: optional job fields: a PUT that omits one keeps the stored value
+OPTIONAL_JOB_FIELDS = ("Privileged", "User", "Env", "SecretArgs", "Timeout")
 
 
 class StrictBool(fields.Boolean):
@@ -34,9 +39,24 @@ class StrictBool(fields.Boolean):
         return value
 
 
+class StrictNumber(fields.Float):
+    """A JSON number only: no "10" strings, no true/false."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError("Not a JSON number.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def _not_blank(value: str) -> None:
     if not value.strip():
         raise ValidationError("Must not be empty.")
+
+
+def _no_nul(value: str) -> None:
+    # no argv word, environment entry or name can carry NUL: the engine would fail the exec later
+    if "\x00" in value:
+        raise ValidationError("Must not contain NUL (\\u0000).")
 
 
 def _argv(value: str) -> None:
@@ -46,14 +66,21 @@ def _argv(value: str) -> None:
         raise ValidationError(f"Cannot be split into arguments with shell rules: {e}.") from None
     if not argv:
         raise ValidationError("Must contain a command.")
+    if not argv[0]:
+        raise ValidationError("The command (its first word) must not be empty.")
+
+
+def _env_key(value: str) -> None:
+    if value.partition("=")[0] == RESERVED_ENV:
+        raise ValidationError(f"{RESERVED_ENV} is reserved: it marks the processes of a run for stop.")
 
 
 def _name(max_len: int) -> fields.String:
-    return fields.String(required=True, validate=[validate.Length(min=1, max=max_len), _not_blank])
+    return fields.String(required=True, validate=[validate.Length(min=1, max=max_len), _not_blank, _no_nul])
 
 
-def _timeout() -> fields.Float:
-    return fields.Float(
+def _timeout() -> StrictNumber:
+    return StrictNumber(
         load_default=None, allow_none=True, validate=validate.Range(min=0.1, max=MAX_TIMEOUT_S), allow_nan=False
     )
 
@@ -73,21 +100,29 @@ class JobSchema(Schema):
         ],
     )
     Name = _name(128)
-    Cmd = fields.String(required=True, validate=[validate.Length(min=1, max=8192), _argv])
+    Cmd = fields.String(required=True, validate=[validate.Length(min=1, max=8192), _no_nul, _argv])
     Privileged = StrictBool(load_default=False)
     User = fields.String(
         load_default="",
-        validate=validate.Regexp(r"^\Z|" + _USER_RE.pattern, error="Must look like name, name:group or uid[:gid]."),
+        validate=[
+            _no_nul,
+            validate.Regexp(r"^\Z|" + _USER_RE.pattern, error="Must look like name, name:group or uid[:gid]."),
+        ],
     )
     Env = fields.List(
         fields.String(
-            validate=[validate.Length(max=4096), validate.Regexp(_ENV_RE, error="Must be KEY=VALUE with a valid KEY.")]
+            validate=[
+                validate.Length(max=4096),
+                _no_nul,
+                validate.Regexp(_ENV_RE, error="Must be KEY=VALUE with a valid KEY."),
+                _env_key,
+            ]
         ),
         load_default=list,
         validate=validate.Length(max=MAX_ENV),
     )
     SecretArgs = fields.List(
-        fields.String(validate=validate.Length(max=4096)),
+        fields.String(validate=[validate.Length(max=4096), _no_nul]),
         load_default=list,
         validate=validate.Length(max=MAX_SECRET_ARGS),
     )
@@ -116,14 +151,6 @@ class StartSchema(Schema):
     Target = fields.List(fields.Nested(TargetSchema), validate=validate.Length(min=1, max=MAX_TARGETS))
     Timeout = _timeout()
 
-    @validates_schema
-    def _no_duplicates(self, data: dict[str, Any], **kwargs: Any) -> None:
-        seen: set[str] = set()
-        for entry in data.get("Target") or []:
-            if entry["ContainerId"] in seen:
-                raise ValidationError(f"Container {entry['ContainerId']} is listed twice.", "Target")
-            seen.add(entry["ContainerId"])
-
 
 def _load(schema: Schema, payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
@@ -151,13 +178,29 @@ def load_job(payload: Any) -> dict[str, Any]:
     return _load(JobSchema(), payload)
 
 
+def load_job_edit(payload: Any) -> dict[str, Any]:
+    """Validate a PUT body: as load_job, but optional fields it omits are left out (they keep stored values)."""
+    data = load_job(payload)
+    return {k: v for k, v in data.items() if k not in OPTIONAL_JOB_FIELDS or k in payload}
+
+
 def load_start(payload: Any) -> tuple[list[Target] | None, float | None]:
     """Validate a start body: the targets (None = every running container) and a Timeout override."""
     data = _load(StartSchema(), {} if payload is None else payload)
     targets = None
     if "Target" in data:
         targets = [Target(container_id=t["ContainerId"], node_id=t["NodeId"]) for t in data["Target"]]
+        refuse_duplicate_targets(t.container_id for t in targets)
     return targets, data.get("Timeout")
+
+
+def refuse_duplicate_targets(container_ids: Iterable[str]) -> None:
+    """One container listed twice (as given, or resolved from prefixes) is `duplicate_target`."""
+    seen: set[str] = set()
+    for container_id in container_ids:
+        if container_id in seen:
+            raise InvalidInput(f"Target: container {container_id} is listed twice", error_id="duplicate_target")
+        seen.add(container_id)
 
 
 class RetrySchema(Schema):
@@ -172,6 +215,18 @@ class RetrySchema(Schema):
 def load_retry(payload: Any) -> bool:
     """Validate a retry body; True means retry every target, not only the failed ones."""
     return bool(_load(RetrySchema(), {} if payload is None else payload)["All"])
+
+
+class StopSchema(Schema):
+    """The body of POST .../executors/{ExecutorId}/stop: an empty object (or no body)."""
+
+    class Meta:
+        unknown = RAISE
+
+
+def load_stop(payload: Any) -> None:
+    """Validate a stop body: nothing but `{}` (or no body)."""
+    _load(StopSchema(), {} if payload is None else payload)
 
 
 def dump_job(job: Job) -> dict[str, Any]:

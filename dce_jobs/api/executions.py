@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from .. import schemas
+from .. import jobs, schemas
 from ..errors import NotFound
 from ..keys import RUNNER, STORE
 from ..models import ContainerResult, Job
@@ -24,6 +24,7 @@ async def start(request: web.Request) -> web.Response:
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
     targets, timeout_s = schemas.load_start(await read_json(request, optional=True))
+    jobs.check_runnable(job)
     execution = await request.app[RUNNER].start(job, targets, timeout_s=timeout_s)
     return json_response(schemas.dump_job(job.replace(executors=(*job.executors, execution.executor_id))))
 
@@ -33,6 +34,7 @@ async def stop(request: web.Request) -> web.Response:
     """Terminate the running execs of an execution (a no-op when it has finished); returns its inspect body."""
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
+    schemas.load_stop(await read_json(request, optional=True))
     await request.app[RUNNER].stop(job.job_id, request.match_info["executor_id"])
     return json_response(await _inspect_body(request, job.job_id, request.match_info["executor_id"]))
 
@@ -43,6 +45,7 @@ async def retry(request: web.Request) -> web.Response:
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
     everything = schemas.load_retry(await read_json(request, optional=True))
+    jobs.check_runnable(job)
     execution = await request.app[RUNNER].retry(job, request.match_info["executor_id"], everything=everything)
     return json_response(schemas.dump_job(job.replace(executors=(*job.executors, execution.executor_id))))
 

@@ -23,7 +23,7 @@ def api(server: Any, method: str, path: str, body: Any = None) -> Any:
     """Call the server's API directly (setting things up, checking what the panel sent)."""
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(f"{server.url}{path}", data=data, method=method)
-    if data is not None:
+    if method != "GET":  # every state-changing route needs it, also without a body
         req.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(req, timeout=30) as resp:
         raw = resp.read()
