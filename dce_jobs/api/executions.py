@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import quote
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from ..models import ContainerResult, Job
 from .body import read_json
 from .respond import json_response
 
+log = logging.getLogger("dce_jobs.api")
 routes = web.RouteTableDef()
 
 INSPECT_TAIL_BYTES = 64 * 1024
@@ -87,16 +89,19 @@ async def download_log(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    for result in results:
-        if not container_id:
-            header = f"===== container {result.container_id} on node {result.node_id}: {result.status.value}"
-            exit_code = "" if result.exit_code is None else f", exit code {result.exit_code}"
-            await response.write(f"{header}{exit_code} =====\n".encode())
-        async for chunk in store.iter_output(job.job_id, execution.executor_id, result.index):
-            await response.write(chunk)
-        if not container_id:
-            await response.write(b"\n")
-    await response.write_eof()
+    try:
+        for result in results:
+            if not container_id:
+                header = f"===== container {result.container_id} on node {result.node_id}: {result.status.value}"
+                exit_code = "" if result.exit_code is None else f", exit code {result.exit_code}"
+                await response.write(f"{header}{exit_code} =====\n".encode())
+            async for chunk in store.iter_output(job.job_id, execution.executor_id, result.index):
+                await response.write(chunk)
+            if not container_id:
+                await response.write(b"\n")
+        await response.write_eof()
+    except ConnectionResetError:  # the client closed the download: a normal end, not a failure
+        log.debug("log download %s/%s: the client went away", job.job_id, execution.executor_id)
     return response
 
 
@@ -115,4 +120,4 @@ def _disposition(job: Job, executor_id: str, container_id: str) -> str:
     parts = [job.name, executor_id] + ([container_id[:12]] if container_id else ["all"])
     name = "_".join(parts) + ".log"
     ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, errors='replace')}"
