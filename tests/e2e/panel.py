@@ -156,6 +156,18 @@ class Panel:
             else:
                 self.fill(testid, value, dialog)
 
+    def secret_inputs(self) -> list[Any]:
+        """The form's SecretArgs inputs, one per argument, in order."""
+        return self.find(tid("job-secret-arg"), self.el("job-form-dialog"))
+
+    def add_secret(self, value: str) -> None:
+        """Add one SecretArgs row to the form and type `value` into it."""
+        count = len(self.secret_inputs())
+        self.click("add-secret", self.el("job-form-dialog"))
+        self.wait(lambda: len(self.secret_inputs()) == count + 1, what="a new secret row")
+        if value:
+            self.secret_inputs()[-1].send_keys(value)
+
     def save_job_form(self) -> None:
         self.click("save-job")
         self.gone(tid("job-form-dialog"))
