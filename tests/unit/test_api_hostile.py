@@ -98,8 +98,8 @@ async def test_a_stored_lone_surrogate_never_breaks_a_response(client: Any) -> N
 async def test_starting_a_stored_job_with_a_lone_surrogate_is_400_and_runs_nothing(client: Any) -> None:
     job = await seed_unicode_broken_job(client)
     body = {"Target": [{"ContainerId": CONTAINER, "NodeId": NODE}]}
-    for path in (f"/api/jobs/{job.job_id}/start",):
-        response = await client.post(path, json=body)
+    for path, payload in ((f"/api/jobs/{job.job_id}/start", body), (f"/api/jobs/{job.job_id}/executors/1.5/retry", {})):
+        response = await client.post(path, json=payload)
         assert response.status == 400
         answer = await response.json()
         assert answer["id"] == "invalid_job" and answer["message"].startswith("Cmd:")
