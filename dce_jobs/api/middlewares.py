@@ -54,7 +54,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         status = next((code for cls, code in _STATUS if isinstance(e, cls)), 500)
         if status == 500:
             log.error(
-                "request %s %s %s failed: %s (%s)", request_id, request.method, request.path, e.error_id, e.message
+                "request %s %s %s failed: %s (%s)", request_id, request.method, request.raw_path, e.error_id, e.message
             )
             return error_response(500, "internal_error", f"internal error (request id {request_id})", request_id)
         return error_response(status, e.error_id, e.message, request_id)
@@ -66,7 +66,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             return error_response(e.status, error_id, e.reason, request_id)
         raise
     except Exception:
-        log.exception("request %s %s %s failed", request_id, request.method, request.path)
+        # raw_path: still percent-encoded, so a %0A in the URL cannot forge a log line
+        log.exception("request %s %s %s failed", request_id, request.method, request.raw_path)
         return error_response(500, "internal_error", f"internal error (request id {request_id})", request_id)
     response.headers.setdefault("X-Request-Id", request_id)
     return response

@@ -181,3 +181,17 @@ async def test_frame_ancestors_follow_the_configuration(make_client: Any) -> Non
     client = await make_client({"DCE_JOBS_FRAME_ANCESTORS": "'self' https://dce.example.com"})
     response = await client.get("/")
     assert "frame-ancestors 'self' https://dce.example.com" in response.headers["Content-Security-Policy"]
+
+
+async def test_a_newline_in_the_url_cannot_forge_a_log_line(make_client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    class BrokenStore:
+        async def open(self) -> None: ...
+        async def close(self) -> None: ...
+        async def get_job(self, job_id: str) -> None:
+            raise RuntimeError("boom")
+
+    client = await make_client(store=BrokenStore())
+    response = await client.get("/api/jobs/x%0AFORGED%20admin%20logged%20in")
+    assert response.status == 500
+    assert "boom" in caplog.text
+    assert not [line for line in caplog.text.splitlines() if line.startswith("FORGED")]
