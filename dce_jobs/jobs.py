@@ -23,8 +23,9 @@ _ATTRIBUTES = {
     "Timeout": "timeout_s",
 }
 
-#: a lone UTF-16 surrogate, which no engine or store takes as text (older versions let it in)
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+#: a lone UTF-16 surrogate: JSON can escape one ("\ud800"), but it is no Unicode text, and neither UTF-8, an
+#: engine nor a store takes it (older versions let it in)
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +61,7 @@ def check_runnable(job: Job) -> None:
     """Refuse to run a job whose stored text is not Unicode (only an older version could store it)."""
     texts = {"AppName": job.app_name, "Name": job.name, "Cmd": job.cmd, "User": job.user, "Env": "".join(job.env)}
     for name, text in texts.items():
-        if _LONE_SURROGATE.search(text):
+        if LONE_SURROGATE.search(text):
             raise InvalidInput(
                 f"{name}: the stored job holds a lone surrogate (\\ud800-\\udfff); edit the job before starting it",
                 error_id="invalid_job",

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from aiohttp import hdrs, web
 
 from ..errors import InvalidInput
+from ..jobs import LONE_SURROGATE
 
 JSON_TYPE = "application/json"
-
-#: a lone UTF-16 surrogate: JSON can escape one ("\ud800"), but it is no Unicode text and cannot be stored as UTF-8
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def require_json_type(request: web.Request, *, allow_absent: bool = False) -> None:

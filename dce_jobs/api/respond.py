@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .body import LONE_SURROGATE
+from ..jobs import LONE_SURROGATE
 
 
 def encode_json(data: Any) -> bytes:
