@@ -212,3 +212,17 @@ def Target_(container_id: str) -> Any:  # noqa: N802 - reads as the model
     from dce_jobs.models import Target
 
     return Target(container_id=container_id, node_id=NODE)
+
+
+async def test_invalid_utf8_in_path_and_query_parameters_is_no_500(client: Any) -> None:
+    """A URL cannot carry a lone surrogate: yarl decodes bad percent-escapes to U+FFFD, so lookups just miss."""
+    job = await create(client)
+    for path, status in (
+        ("/api/jobs?AppName=%ED%A0%80", 200),
+        ("/api/jobs/%ED%A0%80", 404),
+        (f"/api/jobs/{job['JobId']}/inspect/%ED%A0%80", 404),
+        (f"/api/jobs/{job['JobId']}/log/%FF?ContainerId=%ED%A0%80", 404),
+    ):
+        response = await client.get(path)
+        assert response.status == status, path
+        assert set(await response.json()) <= {"message", "id"} or status == 200
