@@ -11,7 +11,8 @@ from pathlib import Path
 from aiohttp import web
 
 from .api import executions, health, jobs, openapi, services
-from .api.middlewares import auth_middleware, errors_middleware
+from .api.headers import add_security_headers
+from .api.middlewares import auth_middleware, edge_middleware, errors_middleware
 from .cipher import SecretBox, load_keys
 from .config import Config
 from .errors import ConfigError
@@ -56,7 +57,10 @@ def prepare_data_dir(config: Config) -> None:
 def create_app(config: Config, *, store: Store | None = None, nodes: NodePool | None = None) -> web.Application:
     """Build the aiohttp application; resources open on startup and close on cleanup."""
     prepare_data_dir(config)
-    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=config.max_body_bytes)
+    app = web.Application(
+        middlewares=[errors_middleware, edge_middleware, auth_middleware], client_max_size=config.max_body_bytes
+    )
+    app.on_response_prepare.append(add_security_headers)
     app[CONFIG] = config
     app[SECRET_BOX] = SecretBox(load_keys(config.secret_keys, config.data_dir))
     app[STORE] = store if store is not None else open_store(config)

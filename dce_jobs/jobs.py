@@ -2,28 +2,42 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
 
 from .cipher import SecretBox
+from .errors import InvalidInput
 from .models import Job, Rolling
 from .schemas import load_rolling
 from .store import Store
 
+_ATTRIBUTES = {
+    "AppName": "app_name",
+    "ServiceName": "service_name",
+    "Name": "name",
+    "Cmd": "cmd",
+    "Privileged": "privileged",
+    "User": "user",
+    "Env": "env",
+    "Timeout": "timeout_s",
+}
 
-def _fields(data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "app_name": data["AppName"],
-        "service_name": data["ServiceName"],
-        "name": data["Name"],
-        "cmd": data["Cmd"],
-        "privileged": data["Privileged"],
-        "user": data["User"],
-        "env": tuple(data["Env"]),
-        "timeout_s": data["Timeout"],
-        "rolling": load_rolling(data) or Rolling(),
+#: a lone UTF-16 surrogate: JSON can escape one ("\ud800"), but it is no Unicode text, and neither UTF-8, an
+#: engine nor a store takes it (older versions let it in)
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _fields(data: dict[str, Any], rolling: Rolling | None = None) -> dict[str, Any]:
+    """Job attributes of the wire fields present in `data` (SecretArgs apart), rolling settings over `rolling`."""
+    attributes: dict[str, Any] = {
+        attr: tuple(data[k]) if k == "Env" else data[k] for k, attr in _ATTRIBUTES.items() if k in data
     }
+    merged = load_rolling(data, rolling)
+    if merged is not None:
+        attributes["rolling"] = merged
+    return attributes
 
 
 async def create_job(store: Store, box: SecretBox, data: dict[str, Any]) -> Job:
@@ -41,12 +55,24 @@ async def create_job(store: Store, box: SecretBox, data: dict[str, Any]) -> Job:
 
 
 async def update_job(store: Store, box: SecretBox, current: Job, data: dict[str, Any]) -> Job:
-    """Replace a job's fields; unchanged masks keep the stored secrets (the seed's PUT rule)."""
-    job = current.replace(
-        secret_args=box.merge(current.secret_args, data["SecretArgs"]), updated_at=time.time(), **_fields(data)
-    )
+    """Replace the fields given; omitted ones keep their values, unchanged masks keep the stored secrets."""
+    secret_args = current.secret_args
+    if "SecretArgs" in data:
+        secret_args = box.merge(current.secret_args, data["SecretArgs"])
+    job = current.replace(secret_args=secret_args, updated_at=time.time(), **_fields(data, current.rolling))
     await store.update_job(job)
     return job
+
+
+def check_runnable(job: Job) -> None:
+    """Refuse to run a job whose stored text is not Unicode (only an older version could store it)."""
+    texts = {"AppName": job.app_name, "Name": job.name, "Cmd": job.cmd, "User": job.user, "Env": "".join(job.env)}
+    for name, text in texts.items():
+        if LONE_SURROGATE.search(text):
+            raise InvalidInput(
+                f"{name}: the stored job holds a lone surrogate (\\ud800-\\udfff); edit the job before starting it",
+                error_id="invalid_job",
+            )
 
 
 async def rotate_secrets(store: Store, box: SecretBox) -> int:

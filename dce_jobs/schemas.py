@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterable
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from .cipher import mask
 from .errors import InvalidInput
@@ -24,6 +25,10 @@ MAX_SECRET_ARGS = 64
 MAX_TARGETS = 2000
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
 MAX_DELAY_S = 3600.0
+RESERVED_ENV = "DCE_JOBS_RUN"  #: the environment entry execs.py adds to every run
+
+#: optional job fields: a PUT that omits one keeps the stored value
+OPTIONAL_JOB_FIELDS = ("Privileged", "User", "Env", "SecretArgs", "Timeout")
 
 
 class StrictBool(fields.Boolean):
@@ -35,9 +40,24 @@ class StrictBool(fields.Boolean):
         return value
 
 
+class StrictNumber(fields.Float):
+    """A JSON number only: no "10" strings, no true/false."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError("Not a JSON number.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def _not_blank(value: str) -> None:
     if not value.strip():
         raise ValidationError("Must not be empty.")
+
+
+def _no_nul(value: str) -> None:
+    # no argv word, environment entry or name can carry NUL: the engine would fail the exec later
+    if "\x00" in value:
+        raise ValidationError("Must not contain NUL (\\u0000).")
 
 
 def _argv(value: str) -> None:
@@ -47,19 +67,26 @@ def _argv(value: str) -> None:
         raise ValidationError(f"Cannot be split into arguments with shell rules: {e}.") from None
     if not argv:
         raise ValidationError("Must contain a command.")
+    if not argv[0]:
+        raise ValidationError("The command (its first word) must not be empty.")
+
+
+def _env_key(value: str) -> None:
+    if value.partition("=")[0] == RESERVED_ENV:
+        raise ValidationError(f"{RESERVED_ENV} is reserved: it marks the processes of a run for stop.")
 
 
 def _name(max_len: int) -> fields.String:
-    return fields.String(required=True, validate=[validate.Length(min=1, max=max_len), _not_blank])
+    return fields.String(required=True, validate=[validate.Length(min=1, max=max_len), _not_blank, _no_nul])
 
 
 class RollingFields:
     """The rolling settings of a job or a start (Swarm's UpdateConfig words); absent = all at once."""
 
     Parallelism = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_TARGETS))
-    Delay = fields.Float(validate=validate.Range(min=0, max=MAX_DELAY_S), allow_nan=False)
+    Delay = StrictNumber(validate=validate.Range(min=0, max=MAX_DELAY_S), allow_nan=False)
     FailureAction = fields.String(validate=validate.OneOf([a.value for a in FailureAction]))
-    MaxFailureRatio = fields.Float(validate=validate.Range(min=0, max=1), allow_nan=False)
+    MaxFailureRatio = StrictNumber(validate=validate.Range(min=0, max=1), allow_nan=False)
 
 
 def load_rolling(data: dict[str, Any], base: Rolling | None = None) -> Rolling | None:
@@ -86,8 +113,8 @@ def dump_rolling(rolling: Rolling) -> dict[str, Any]:
     }
 
 
-def _timeout() -> fields.Float:
-    return fields.Float(
+def _timeout() -> StrictNumber:
+    return StrictNumber(
         load_default=None, allow_none=True, validate=validate.Range(min=0.1, max=MAX_TIMEOUT_S), allow_nan=False
     )
 
@@ -107,21 +134,29 @@ class JobSchema(Schema, RollingFields):
         ],
     )
     Name = _name(128)
-    Cmd = fields.String(required=True, validate=[validate.Length(min=1, max=8192), _argv])
+    Cmd = fields.String(required=True, validate=[validate.Length(min=1, max=8192), _no_nul, _argv])
     Privileged = StrictBool(load_default=False)
     User = fields.String(
         load_default="",
-        validate=validate.Regexp(r"^\Z|" + _USER_RE.pattern, error="Must look like name, name:group or uid[:gid]."),
+        validate=[
+            _no_nul,
+            validate.Regexp(r"^\Z|" + _USER_RE.pattern, error="Must look like name, name:group or uid[:gid]."),
+        ],
     )
     Env = fields.List(
         fields.String(
-            validate=[validate.Length(max=4096), validate.Regexp(_ENV_RE, error="Must be KEY=VALUE with a valid KEY.")]
+            validate=[
+                validate.Length(max=4096),
+                _no_nul,
+                validate.Regexp(_ENV_RE, error="Must be KEY=VALUE with a valid KEY."),
+                _env_key,
+            ]
         ),
         load_default=list,
         validate=validate.Length(max=MAX_ENV),
     )
     SecretArgs = fields.List(
-        fields.String(validate=validate.Length(max=4096)),
+        fields.String(validate=[validate.Length(max=4096), _no_nul]),
         load_default=list,
         validate=validate.Length(max=MAX_SECRET_ARGS),
     )
@@ -150,14 +185,6 @@ class StartSchema(Schema, RollingFields):
     Target = fields.List(fields.Nested(TargetSchema), validate=validate.Length(min=1, max=MAX_TARGETS))
     Timeout = _timeout()
 
-    @validates_schema
-    def _no_duplicates(self, data: dict[str, Any], **kwargs: Any) -> None:
-        seen: set[str] = set()
-        for entry in data.get("Target") or []:
-            if entry["ContainerId"] in seen:
-                raise ValidationError(f"Container {entry['ContainerId']} is listed twice.", "Target")
-            seen.add(entry["ContainerId"])
-
 
 def _load(schema: Schema, payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
@@ -185,14 +212,30 @@ def load_job(payload: Any) -> dict[str, Any]:
     return _load(JobSchema(), payload)
 
 
+def load_job_edit(payload: Any) -> dict[str, Any]:
+    """Validate a PUT body: as load_job, but optional fields it omits are left out (they keep stored values)."""
+    data = load_job(payload)
+    return {k: v for k, v in data.items() if k not in OPTIONAL_JOB_FIELDS or k in payload}
+
+
 def load_start(payload: Any, job: Job) -> tuple[list[Target] | None, float | None, Rolling | None]:
     """Validate a start body: the targets (None = every running container), a Timeout and rolling overrides."""
     data = _load(StartSchema(), {} if payload is None else payload)
     targets = None
     if "Target" in data:
         targets = [Target(container_id=t["ContainerId"], node_id=t["NodeId"]) for t in data["Target"]]
+        refuse_duplicate_targets(t.container_id for t in targets)
     has_rolling = any(k in data for k in ("Parallelism", "Delay", "FailureAction", "MaxFailureRatio"))
     return targets, data.get("Timeout"), load_rolling(data, job.rolling) if has_rolling else None
+
+
+def refuse_duplicate_targets(container_ids: Iterable[str]) -> None:
+    """One container listed twice (as given, or resolved from prefixes) is `duplicate_target`."""
+    seen: set[str] = set()
+    for container_id in container_ids:
+        if container_id in seen:
+            raise InvalidInput(f"Target: container {container_id} is listed twice", error_id="duplicate_target")
+        seen.add(container_id)
 
 
 class RetrySchema(Schema):
@@ -209,6 +252,18 @@ def load_retry(payload: Any) -> tuple[bool, bool]:
     """Validate a retry body: (every target, not only the failed ones; follow the Swarm task slots)."""
     data = _load(RetrySchema(), {} if payload is None else payload)
     return bool(data["All"]), bool(data["FollowSlots"])
+
+
+class EmptySchema(Schema):
+    """The body of POST .../executors/{ExecutorId}/stop and /resume: an empty object (or no body)."""
+
+    class Meta:
+        unknown = RAISE
+
+
+def load_empty(payload: Any) -> None:
+    """Validate a body that carries nothing: `{}` (or no body)."""
+    _load(EmptySchema(), {} if payload is None else payload)
 
 
 def dump_job(job: Job) -> dict[str, Any]:

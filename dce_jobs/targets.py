@@ -23,7 +23,7 @@ def resolve_targets(service_name: str, requested: list[Target] | None, tasks: li
                 error_id="node_id_mismatch",
             )
         if task.container_id in seen:
-            raise InvalidInput(f"container {task.container_id} is listed twice", error_id="duplicate_target")
+            raise InvalidInput(f"Target: container {task.container_id} is listed twice", error_id="duplicate_target")
         seen.add(task.container_id)
         resolved.append(Target(container_id=task.container_id, node_id=task.node_id, slot=task.slot))
     return resolved

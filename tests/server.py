@@ -117,7 +117,7 @@ class Server:
         """One blocking HTTP request: (status, body bytes, headers); body is sent as JSON."""
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         request = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
-        if data is not None:
+        if data is not None or method not in {"GET", "HEAD"}:  # state-changing routes need it, also without a body
             request.add_header("Content-Type", "application/json")
         if token:
             request.add_header("Authorization", f"Bearer {token}")

@@ -64,7 +64,8 @@ def make_client(aiohttp_client: Any, tmp_path: Path, lab: Lab) -> ClientMaker:
                 **(env or {}),
             }
         )
-        return await aiohttp_client(create_app(config))
+        # as the panel does: every request says JSON (state-changing routes refuse others, also without a body)
+        return await aiohttp_client(create_app(config), headers={"Content-Type": "application/json"})
 
     return make
 

@@ -147,11 +147,12 @@ async def test_targets_are_checked_before_anything_runs(
         ),
         ({"Target": [{"ContainerId": "0" * 64, "NodeId": mine[0]["NodeId"]}]}, "target_not_in_service", "0" * 64),
         ({"Target": []}, "invalid_request", "Target"),
-        ({"Target": [mine[0], mine[0]]}, "invalid_request", "twice"),
+        # one mistake, one id: the same container twice, written alike or as a prefix of itself
+        ({"Target": [mine[0], mine[0]]}, "duplicate_target", "twice"),
         (
             {"Target": [mine[0], {"ContainerId": mine[0]["ContainerId"][:12], "NodeId": mine[0]["NodeId"]}]},
             "duplicate_target",
-            "",
+            "twice",
         ),
         ({"Target": [{"ContainerId": "abc", "NodeId": mine[0]["NodeId"]}]}, "invalid_request", "ContainerId"),
     ]

@@ -40,7 +40,7 @@ async def job_of(client: TestClient[Any, Any], cmd: str, **fields: Any) -> dict[
 
 
 async def start(client: TestClient[Any, Any], job: dict[str, Any], **body: Any) -> str:
-    response = await client.post(f"/api/jobs/{job['JobId']}/start", json=body or None)
+    response = await client.post(f"/api/jobs/{job['JobId']}/start", json=body)
     assert response.status == 200, await response.text()
     return (await response.json())["Executors"][-1]  # type: ignore[no-any-return]
 
@@ -80,7 +80,7 @@ async def test_a_quick_job_is_not_blocked_by_long_running_ones(fake: Maker) -> N
     body = await until(client, quick, quick_id, all_final)
     assert statuses(body) == ["FINISHED"] * 4 and {r["Output"] for r in body["Result"]} == {"quick\n"}
     assert statuses(await inspect(client, long_job, long_id)) == ["RUNNING"] * 4
-    stopped = await client.post(f"/api/jobs/{long_job['JobId']}/executors/{long_id}/stop")
+    stopped = await client.post(f"/api/jobs/{long_job['JobId']}/executors/{long_id}/stop", json={})
     assert {r["EndReason"] for r in (await stopped.json())["Result"]} == {"stopped"}
 
 
@@ -130,7 +130,7 @@ async def test_failure_action_pause_waits_for_resume(fake: Maker) -> None:
     assert statuses(body) == ["FINISHED", "STARTING", "STARTING", "STARTING"]
     assert body["Result"][0]["ExitCode"] == 1 and body["Counts"]["failed"] == 1
     url = f"/api/jobs/{job['JobId']}/executors/{executor_id}/resume"
-    resumed = await client.post(url)
+    resumed = await client.post(url, json={})
     assert resumed.status == 200
     body = await until(client, job, executor_id, all_final)
     assert statuses(body) == ["FINISHED"] * 4 and body["State"] == "failed" and body["EndTime"]
@@ -166,7 +166,7 @@ async def test_stop_of_a_paused_execution_ends_the_waiting_targets(fake: Maker) 
     job = await job_of(client, "echo ok", Parallelism=1, FailureAction="pause")
     executor_id = await start(client, job)
     await until(client, job, executor_id, lambda b: b["State"] == "paused")
-    response = await client.post(f"/api/jobs/{job['JobId']}/executors/{executor_id}/stop")
+    response = await client.post(f"/api/jobs/{job['JobId']}/executors/{executor_id}/stop", json={})
     body = await response.json()
     assert statuses(body) == ["FINISHED", "CREATE_FAILED", "CREATE_FAILED", "CREATE_FAILED"]
     assert [r["EndReason"] for r in body["Result"][1:]] == ["stopped"] * 3
@@ -202,9 +202,9 @@ async def test_resume_of_an_execution_that_is_not_paused_is_a_no_op(fake: Maker)
     job = await job_of(client, "echo hi")
     executor_id = await start(client, job)
     await until(client, job, executor_id, all_final)
-    response = await client.post(f"/api/jobs/{job['JobId']}/executors/{executor_id}/resume")
+    response = await client.post(f"/api/jobs/{job['JobId']}/executors/{executor_id}/resume", json={})
     assert response.status == 200 and (await response.json())["State"] == "succeeded"
-    assert (await client.post(f"/api/jobs/{job['JobId']}/executors/9.000000/resume")).status == 404
+    assert (await client.post(f"/api/jobs/{job['JobId']}/executors/9.000000/resume", json={})).status == 404
 
 
 @pytest.mark.parametrize(
@@ -226,7 +226,7 @@ async def test_retry_follows_the_task_slot_to_its_new_container(fake: Maker) -> 
     first = await start(client, job)
     await until(client, job, first, all_final)
     swarm.containers[0] = "f" * 64  # Swarm replaced the task of slot 1
-    response = await client.post(f"/api/jobs/{job['JobId']}/executors/{first}/retry")
+    response = await client.post(f"/api/jobs/{job['JobId']}/executors/{first}/retry", json={})
     second = (await response.json())["Executors"][-1]
     body = await until(client, job, second, all_final)
     (result,) = body["Result"]
