@@ -10,34 +10,18 @@ from typing import Any
 from .cipher import SecretBox
 from .errors import InvalidInput
 from .models import Job, Rolling
-from .schemas import load_rolling
+from .schemas import merge_rolling
 from .store import Store
-
-_ATTRIBUTES = {
-    "AppName": "app_name",
-    "ServiceName": "service_name",
-    "Name": "name",
-    "Cmd": "cmd",
-    "Privileged": "privileged",
-    "User": "user",
-    "Env": "env",
-    "Timeout": "timeout_s",
-}
 
 #: a lone UTF-16 surrogate: JSON can escape one ("\ud800"), but it is no Unicode text, and neither UTF-8, an
 #: engine nor a store takes it (older versions let it in)
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _fields(data: dict[str, Any], rolling: Rolling | None = None) -> dict[str, Any]:
-    """Job attributes of the wire fields present in `data` (SecretArgs apart), rolling settings over `rolling`."""
-    attributes: dict[str, Any] = {
-        attr: tuple(data[k]) if k == "Env" else data[k] for k, attr in _ATTRIBUTES.items() if k in data
-    }
-    merged = load_rolling(data, rolling)
-    if merged is not None:
-        attributes["rolling"] = merged
-    return attributes
+def _attributes(data: dict[str, Any], rolling: Rolling) -> dict[str, Any]:
+    """Job attributes from loaded fields (SecretArgs apart), the rolling settings given merged over `rolling`."""
+    attributes = {k: tuple(v) if k == "env" else v for k, v in data.items() if k not in ("secret_args", "rolling")}
+    return {**attributes, "rolling": merge_rolling(data.get("rolling"), rolling)}
 
 
 async def create_job(store: Store, box: SecretBox, data: dict[str, Any]) -> Job:
@@ -45,10 +29,10 @@ async def create_job(store: Store, box: SecretBox, data: dict[str, Any]) -> Job:
     now = time.time()
     job = Job(
         job_id=str(uuid.uuid4()),
-        secret_args=tuple(box.seal(s) for s in data["SecretArgs"]),
+        secret_args=tuple(box.seal(s) for s in data["secret_args"]),
         created_at=now,
         updated_at=now,
-        **_fields(data),
+        **_attributes(data, Rolling()),
     )
     await store.create_job(job)
     return job
@@ -57,9 +41,9 @@ async def create_job(store: Store, box: SecretBox, data: dict[str, Any]) -> Job:
 async def update_job(store: Store, box: SecretBox, current: Job, data: dict[str, Any]) -> Job:
     """Replace the fields given; omitted ones keep their values, unchanged masks keep the stored secrets."""
     secret_args = current.secret_args
-    if "SecretArgs" in data:
-        secret_args = box.merge(current.secret_args, data["SecretArgs"])
-    job = current.replace(secret_args=secret_args, updated_at=time.time(), **_fields(data, current.rolling))
+    if "secret_args" in data:
+        secret_args = box.merge(current.secret_args, data["secret_args"])
+    job = current.replace(secret_args=secret_args, updated_at=time.time(), **_attributes(data, current.rolling))
     await store.update_job(job)
     return job
 

@@ -74,17 +74,17 @@ async def inspect(request: web.Request) -> web.Response:
 async def _inspect_body(request: web.Request, job_id: str, executor_id: str) -> dict[str, object]:
     store = request.app[STORE]
     execution = await store.get_execution(job_id, executor_id)
-    entries = []
     results = await store.list_results(job_id, executor_id)
+    views = []
     for result in results:
         output, cut = None, False
         if result.status.value in {"RUNNING", "RUNNING_FAILED", "FINISHED"}:
             data, cut = await store.tail_output(job_id, executor_id, result.index, max_bytes=INSPECT_TAIL_BYTES)
             output = data.decode("utf-8", errors="replace")
         target = execution.targets[result.index] if result.index < len(execution.targets) else None
-        entries.append(schemas.dump_result(result, target, output=output, output_cut=cut))
+        views.append(schemas.ResultView(result, target, output, cut))
     summary = summarize(results, paused=request.app[RUNNER].is_paused(job_id, executor_id))
-    return schemas.dump_execution(execution, entries, summary)
+    return schemas.dump_inspect(schemas.InspectView(execution, summary, views))
 
 
 @routes.get("/api/jobs/{job_id}/log/{executor_id}")

@@ -205,8 +205,8 @@ def _add_schemas(spec: APISpec, plugin: MarshmallowPlugin) -> None:
     spec.components.schema("EmptyInput", schema=schemas.EmptySchema)
     spec.components.schema("Error", shapes.error_schema())
     spec.components.schema("Job", shapes.job_schema(plugin))
-    spec.components.schema("Result", shapes.result_schema())
-    spec.components.schema("Inspect", shapes.inspect_schema())
+    spec.components.schema("Result", schema=schemas.ResultSchema)
+    spec.components.schema("Inspect", schema=schemas.InspectSchema)
     spec.components.schema("Container", shapes.container_schema())
     spec.components.schema("Health", shapes.health_schema())
 
