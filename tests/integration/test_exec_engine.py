@@ -120,7 +120,11 @@ async def test_container_stopped_between_choosing_and_starting_is_create_failed(
         job = await create_job(client, "djt-victim", "sh -c 'sleep 2; echo done'")
         first, second = targets_of(lab, "djt-victim", 2)
         executor_id = await start(client, job, [first, second])
-        await asyncio.sleep(0.5)  # the first runs; the second waits for the single running slot
+        # the first runs; the second waits for the single running slot
+        deadline = time.monotonic() + 15
+        while [r["Status"] for r in (await inspect(client, job, executor_id))["Result"]] != ["RUNNING", "STARTING"]:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
         await asyncio.to_thread(engine(lab, 1).kill, second["ContainerId"])
         body = await wait_final(client, job, executor_id)
         ok, stopped = body["Result"]
