@@ -20,9 +20,10 @@ class ExecutionRun:
     CREATE_FAILED, running ones finish).
     """
 
-    def __init__(self, execution: Execution, targets: list[TargetRun]) -> None:
+    def __init__(self, execution: Execution, targets: list[TargetRun], *, recovered: bool = False) -> None:
         self.execution = execution
         self.targets = targets
+        self.recovered = recovered  #: left by a previous process: reconciled at once, nothing is rolled out
         self.paused = False
         self.stop_reason = ""
         self.task: asyncio.Task[None] | None = None
@@ -37,11 +38,12 @@ class ExecutionRun:
 
     async def run(self) -> None:
         """Start the waiting targets in order as the rollout allows, then wait for every target to end."""
-        rolling = self.execution.rolling
-        waiting = [t for t in self.targets if t.result.status is Status.STARTING and not t.result.exec_id]
-        others = [t for t in self.targets if t not in waiting]  # recovered ones, already under way
-        active: set[asyncio.Future[None]] = {asyncio.ensure_future(t.run()) for t in others}
-        limit = rolling.parallelism or len(self.targets)
+        if self.recovered:
+            await asyncio.gather(*(t.run() for t in self.targets))
+            return
+        active: set[asyncio.Future[None]] = set()
+        waiting = self.targets
+        limit = self.execution.rolling.parallelism or len(self.targets)
         for position, target in enumerate(waiting):
             while not self._halt[0] and (self.paused or self._running(active) >= limit):
                 self._changed.clear()

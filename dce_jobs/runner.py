@@ -74,7 +74,7 @@ class Runner:
                     target = RecoveredTarget(result, context)
                     target.watch_interval_s, target.node_lost_s = self._watch.interval_s, self._watch.lost_s
                     targets.append(target)
-                self._register(ExecutionRun(execution, targets))
+                self._register(ExecutionRun(execution, targets, recovered=True))
         finally:
             self._recovered.set()
         return len(pending)
@@ -187,10 +187,10 @@ class Runner:
         targets = [TargetRun(r, context) for r in results]
         for target in targets:
             if failure:
-                target.stop(failure, EndReason.CREATE_FAILED)
+                target.cannot_start(failure, EndReason.CREATE_FAILED)
             elif target.result.index in gone:
                 why = f"container {target.result.container_id[:12]} is no longer a running task of {job.service_name}"
-                target.stop(why, EndReason.CONTAINER_GONE)
+                target.cannot_start(why, EndReason.CONTAINER_GONE)
         return ExecutionRun(execution, targets)
 
     def _register(self, run: ExecutionRun) -> None:

@@ -53,6 +53,11 @@ class TargetRun:
         self._stop_end = EndReason.STOPPED
         self._terminating: asyncio.Task[None] | None = None
         self.stop_requested = asyncio.Event()
+        self._doomed: tuple[str, EndReason] | None = None  #: known before the run that it cannot start
+
+    def cannot_start(self, error: str, end_reason: EndReason) -> None:
+        """Mark a target that will end CREATE_FAILED with this error when its turn comes (gone, no secrets)."""
+        self._doomed = (error, end_reason)
 
     @property
     def marker(self) -> str:
@@ -136,6 +141,9 @@ class TargetRun:
     # -- the live path ------------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        if self._doomed is not None:
+            await self.end_before_start(*self._doomed)
+            return
         running = self._ctx.running
         if running is None:
             await self._run_exec()

@@ -237,3 +237,4 @@ async def test_retry_follows_the_task_slot_to_its_new_container(fake: Maker) -> 
     third = (await pinned.json())["Executors"][-1]
     (gone,) = (await until(client, job, third, all_final))["Result"]
     assert (gone["Status"], gone["EndReason"], gone["ContainerId"]) == ("CREATE_FAILED", "container_gone", old)
+    assert gone["E"] == f"container {old[:12]} is no longer a running task of {SERVICE}"
