@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -28,6 +29,23 @@ class Status(StrEnum):
 
 
 FINAL_STATUSES = frozenset({Status.CREATE_FAILED, Status.RUNNING_FAILED, Status.FINISHED})
+
+#: Docker's numbers of the output streams of an exec
+STDOUT = 1
+STDERR = 2
+STREAM_NAMES = {"stdout": STDOUT, "stderr": STDERR}
+
+
+def pick_stream(data: bytes, runs: Sequence[tuple[int, int]], stream: int) -> bytes:
+    """The bytes of one stream from a chunk and its runs of (stream, length); no runs: all of it is stdout."""
+    if not runs:
+        return data if stream == STDOUT else b""
+    parts, offset = [], 0
+    for kind, length in runs:
+        if kind == stream:
+            parts.append(data[offset : offset + length])
+        offset += length
+    return b"".join(parts)
 
 
 class EndReason(StrEnum):

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from .cipher import Redactor
-from .models import ContainerResult
+from .models import STDERR, STDOUT, ContainerResult
 from .store import Store
 
 HEAD_BYTES = 2048
@@ -18,13 +18,18 @@ def truncation_marker(limit_bytes: int) -> bytes:
 
 
 class OutputSink:
-    """Collects output of one target and writes it to the store in chunks (at most one chunk is ever unsaved)."""
+    """Collects output of one target and writes it to the store in chunks (at most one chunk is ever unsaved).
+
+    Each chunk records which bytes came from stdout and which from stderr (runs of (stream, length)), so the
+    two can be read apart; each stream has its own redactor, so a secret written to one stream is masked even
+    when the other stream writes in between (its held-back tail may then be stored a little later).
+    """
 
     def __init__(
         self,
         store: Store,
         result: ContainerResult,
-        redactor: Redactor,
+        secrets: tuple[str, ...],
         *,
         limit_bytes: int,
         chunk_bytes: int,
@@ -32,11 +37,12 @@ class OutputSink:
     ) -> None:
         self._store = store
         self._result = result
-        self._redactor = redactor
+        self._redactors = {STDOUT: Redactor(secrets), STDERR: Redactor(secrets)}
         self._limit_bytes = limit_bytes
         self._chunk_bytes = chunk_bytes
         self._flush_s = flush_s
         self._pending = bytearray()
+        self._runs: list[list[int]] = []  #: [stream, length] of the pending bytes, in order
         self._pending_since = 0.0
         self._seq = 0
         self._lock = asyncio.Lock()
@@ -44,9 +50,10 @@ class OutputSink:
         self.truncated = False
         self.head = b""  #: the first bytes stored (redacted): the engine's message when a start failed
 
-    async def write(self, data: bytes) -> None:
-        """Take raw output; flush when a chunk is full or the oldest pending byte waited flush_s."""
-        self._take(self._redactor.feed(data))
+    async def write(self, stream: int, data: bytes) -> None:
+        """Take raw output of one stream; flush when a chunk is full or the oldest pending byte waited flush_s."""
+        redactor = self._redactors.get(stream, self._redactors[STDOUT])
+        self._take(stream if stream in self._redactors else STDOUT, redactor.feed(data))
         if len(self._pending) >= self._chunk_bytes or self._is_stale():
             await self.flush()
 
@@ -56,7 +63,8 @@ class OutputSink:
             if not self._pending:
                 return
             data, self._pending = bytes(self._pending), bytearray()
-            await self._store.append_output(self._result, self._seq, data)
+            runs, self._runs = [(s, n) for s, n in self._runs], []
+            await self._store.append_output(self._result, self._seq, data, streams=runs)
             self._seq += 1
 
     async def flush_if_stale(self) -> None:
@@ -65,14 +73,15 @@ class OutputSink:
             await self.flush()
 
     async def close(self) -> None:
-        """Write the held-back tail and the last chunk."""
-        self._take(self._redactor.flush())
+        """Write the held-back tails and the last chunk."""
+        for stream, redactor in self._redactors.items():
+            self._take(stream, redactor.flush())
         await self.flush()
 
     def _is_stale(self) -> bool:
         return bool(self._pending) and time.monotonic() - self._pending_since >= self._flush_s
 
-    def _take(self, data: bytes) -> None:
+    def _take(self, stream: int, data: bytes) -> None:
         if not data or self.truncated:
             return
         room = self._limit_bytes - self.stored_bytes
@@ -84,6 +93,10 @@ class OutputSink:
         if not self._pending:
             self._pending_since = time.monotonic()
         self._pending += data
+        if self._runs and self._runs[-1][0] == stream:
+            self._runs[-1][1] += len(data)
+        else:
+            self._runs.append([stream, len(data)])
         self.stored_bytes += len(data)
 
 

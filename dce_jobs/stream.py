@@ -25,9 +25,6 @@ _HEADER = struct.Struct(">BxxxL")
 _READ_BYTES = 64 * 1024
 _TLS_POLL_S = 0.5
 
-STDOUT = 1
-STDERR = 2
-
 
 async def start_attached(engine: EngineHandle, exec_id: str) -> OutputStream:
     """Start a created exec attached to its output; return the stream to read."""
@@ -166,13 +163,8 @@ class OutputStream:
         self._abort_error = NodeUnreachable if node_lost else EngineError
         self._source.abort()
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """Yield output payloads until the process closes the stream."""
-        async for _, payload in self.frames():
-            yield payload
-
     async def frames(self) -> AsyncIterator[tuple[int, bytes]]:
-        """Yield (stream, payload) in arrival order, stream being STDOUT or STDERR."""
+        """Yield (stream, payload) in arrival order, stream being models.STDOUT or models.STDERR."""
         buffer, self._early = self._early, b""
         try:
             while True:

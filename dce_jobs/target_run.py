@@ -202,7 +202,7 @@ class TargetRun:
         sink = OutputSink(
             ctx.store,
             self.result,
-            Redactor(ctx.secrets),
+            ctx.secrets,
             limit_bytes=ctx.config.output_limit_bytes,
             chunk_bytes=ctx.config.output_chunk_bytes,
             flush_s=ctx.config.output_flush_s,
@@ -230,8 +230,8 @@ class TargetRun:
         ticker = asyncio.create_task(flush_ticker(sink, self._ctx.config.output_flush_s, quiet))
         try:
             with self._ctx.watch.watching(self.result.node_id, self.stream):
-                async for chunk in self.stream.chunks():
-                    await sink.write(chunk)
+                async for stream, chunk in self.stream.frames():
+                    await sink.write(stream, chunk)
         except EngineError as e:
             return e
         finally:

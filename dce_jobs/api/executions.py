@@ -8,9 +8,9 @@ from urllib.parse import quote
 from aiohttp import web
 
 from .. import jobs, schemas
-from ..errors import NotFound
+from ..errors import InvalidInput, NotFound
 from ..keys import RUNNER, STORE
-from ..models import ContainerResult, Job, summarize
+from ..models import STREAM_NAMES, ContainerResult, Job, summarize
 from .body import read_json
 from .respond import json_response
 
@@ -95,6 +95,7 @@ async def download_log(request: web.Request) -> web.StreamResponse:
     execution = await store.get_execution(job.job_id, request.match_info["executor_id"])
     results = await store.list_results(job.job_id, execution.executor_id)
     container_id = request.query.get("ContainerId", "").strip()
+    stream = _stream(request.query.get("Stream", ""))
     if container_id:
         results = [_find(results, container_id)]
     response = web.StreamResponse(
@@ -110,7 +111,7 @@ async def download_log(request: web.Request) -> web.StreamResponse:
                 header = f"===== container {result.container_id} on node {result.node_id}: {result.status.value}"
                 exit_code = "" if result.exit_code is None else f", exit code {result.exit_code}"
                 await response.write(f"{header}{exit_code} =====\n".encode())
-            async for chunk in store.iter_output(job.job_id, execution.executor_id, result.index):
+            async for chunk in store.iter_output(job.job_id, execution.executor_id, result.index, stream=stream):
                 await response.write(chunk)
             if not container_id:
                 await response.write(b"\n")
@@ -118,6 +119,15 @@ async def download_log(request: web.Request) -> web.StreamResponse:
     except ConnectionResetError:  # the client closed the download: a normal end, not a failure
         log.debug("log download %s/%s: the client went away", job.job_id, execution.executor_id)
     return response
+
+
+def _stream(name: str) -> int | None:
+    """The output stream a log download asks for: stdout, stderr, or both in arrival order (None)."""
+    if not name:
+        return None
+    if name not in STREAM_NAMES:
+        raise InvalidInput(f"Stream: must be stdout or stderr, not {name[:40]!r}")
+    return STREAM_NAMES[name]
 
 
 def _find(results: list[ContainerResult], container_id: str) -> ContainerResult:

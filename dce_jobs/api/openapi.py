@@ -130,7 +130,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "The full stored output as a text/plain attachment (every container under a header without ContainerId)",
         (200, "Log"),
         _COMMON,
-        query=(("ContainerId", "one container: its full id or a prefix of 12+ characters"),),
+        query=(
+            ("ContainerId", "one container: its full id or a prefix of 12+ characters"),
+            ("Stream", "stdout or stderr: only that stream's bytes (default both, in arrival order)"),
+        ),
     ),
     ("GET", "/api/services/{service_name}/containers"): Op(
         "Running task containers of a service", (200, "ContainerList"), (400, 401, 502)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
 from ..models import (
@@ -64,11 +64,15 @@ class Store(Protocol):
     async def list_unfinished_results(self) -> list[ContainerResult]:
         """Every result not in a final status, across all jobs (for recovery)."""
 
-    async def append_output(self, result: ContainerResult, seq: int, data: bytes) -> None:
-        """Store output chunk number `seq` of one target."""
+    async def append_output(
+        self, result: ContainerResult, seq: int, data: bytes, *, streams: Sequence[tuple[int, int]] = ()
+    ) -> None:
+        """Store output chunk number `seq` of one target with its runs of (stream, length) (none: all stdout)."""
 
-    def iter_output(self, job_id: str, executor_id: str, index: int) -> AsyncIterator[bytes]:
-        """Yield one target's stored output chunks in order, a few at a time from the store."""
+    def iter_output(
+        self, job_id: str, executor_id: str, index: int, *, stream: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """Yield one target's stored output in order (only `stream`'s bytes when given), a few chunks at a time."""
 
     async def tail_output(self, job_id: str, executor_id: str, index: int, *, max_bytes: int) -> tuple[bytes, bool]:
         """The last `max_bytes` of one target's output, and whether earlier bytes were left out."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -13,7 +13,7 @@ from pymongo import timeout as operation_timeout
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from ..errors import Conflict, DceJobsError, NotFound, StoreUnavailable
-from ..models import ContainerResult, Execution, Job, Status
+from ..models import ContainerResult, Execution, Job, Status, pick_stream
 from .base import (
     execution_from_doc,
     execution_to_doc,
@@ -298,16 +298,21 @@ class MongoStore:
 
     # -- output -------------------------------------------------------------------------------------
 
-    async def append_output(self, result: ContainerResult, seq: int, data: bytes) -> None:
+    async def append_output(
+        self, result: ContainerResult, seq: int, data: bytes, *, streams: Sequence[tuple[int, int]] = ()
+    ) -> None:
         """Store output chunk number `seq` of one target (writing the same seq again replaces it)."""
         key = {**_result_key(result), "seq": seq}
+        fields = {"data": bytes(data), "streams": [list(run) for run in streams] or None}
         with self._errors():
             # $set rather than replace_one: same outcome, and wire servers that cannot replace a document
             # holding binary data (nx-27017) can still update one
-            await self._col("output").update_one(key, {"$set": {"data": bytes(data)}}, upsert=True)
+            await self._col("output").update_one(key, {"$set": fields}, upsert=True)
 
-    async def iter_output(self, job_id: str, executor_id: str, index: int) -> AsyncIterator[bytes]:
-        """Yield one target's stored output chunks in order, a few at a time from the store."""
+    async def iter_output(
+        self, job_id: str, executor_id: str, index: int, *, stream: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """Yield one target's stored output in order (only `stream`'s bytes when given), a few chunks at a time."""
         # one short query per batch (keyed on seq) rather than one cursor: a slow reader cannot
         # outlive the server's idle-cursor timeout
         last_seq: int | None = None
@@ -315,7 +320,11 @@ class MongoStore:
             batch = await self._output_batch(job_id, executor_id, index, after_seq=last_seq)
             for doc in batch:
                 last_seq = doc["seq"]
-                yield bytes(doc["data"])
+                chunk = bytes(doc["data"])
+                if stream is not None:
+                    chunk = pick_stream(chunk, [tuple(run) for run in doc.get("streams") or ()], stream)
+                if chunk:
+                    yield chunk
             if len(batch) < _BATCH_CHUNKS:
                 return
 
@@ -325,7 +334,7 @@ class MongoStore:
         query = _chunk_key(job_id, executor_id, index)
         if after_seq is not None:
             query["seq"] = {"$gt": after_seq}
-        projection = {"_id": False, "seq": True, "data": True}
+        projection = {"_id": False, "seq": True, "data": True, "streams": True}
         with self._errors():
             cursor = self._col("output").find(query, projection).sort("seq", ASCENDING).limit(_BATCH_CHUNKS)
             batch: list[dict[str, Any]] = await cursor.to_list()

@@ -7,13 +7,13 @@ import functools
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import Conflict, NotFound, StoreUnavailable
-from ..models import FINAL_STATUSES, ContainerResult, Execution, Job
+from ..models import FINAL_STATUSES, ContainerResult, Execution, Job, pick_stream
 from .base import (
     execution_from_doc,
     execution_to_doc,
@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE INDEX IF NOT EXISTS results_status ON results (status);
 CREATE TABLE IF NOT EXISTS output (
     job_id TEXT NOT NULL, executor_id TEXT NOT NULL, idx INTEGER NOT NULL, seq INTEGER NOT NULL,
-    data BLOB NOT NULL, PRIMARY KEY (job_id, executor_id, idx, seq));
+    data BLOB NOT NULL, streams TEXT, PRIMARY KEY (job_id, executor_id, idx, seq));
 """
 
 _BATCH_CHUNKS = 16
@@ -77,6 +77,8 @@ class SqliteStore:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
             db.executescript(_SCHEMA)
+            if "streams" not in {row[1] for row in db.execute("PRAGMA table_info(output)")}:
+                db.execute("ALTER TABLE output ADD COLUMN streams TEXT")  # a file from before streams were kept
             return db
 
         try:
@@ -249,23 +251,34 @@ class SqliteStore:
 
     # -- output -------------------------------------------------------------------------------------
 
-    async def append_output(self, result: ContainerResult, seq: int, data: bytes) -> None:
-        """Store one output chunk."""
-        row = (result.job_id, result.executor_id, result.index, seq, data)
+    async def append_output(
+        self, result: ContainerResult, seq: int, data: bytes, *, streams: Sequence[tuple[int, int]] = ()
+    ) -> None:
+        """Store one output chunk with its runs of (stream, length)."""
+        runs = json.dumps([list(run) for run in streams]) if streams else None
+        row = (result.job_id, result.executor_id, result.index, seq, data, runs)
         await self._run(
             lambda db: db.execute(
-                "INSERT OR REPLACE INTO output (job_id, executor_id, idx, seq, data) VALUES (?, ?, ?, ?, ?)", row
+                "INSERT OR REPLACE INTO output (job_id, executor_id, idx, seq, data, streams)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                row,
             )
         )
 
-    async def iter_output(self, job_id: str, executor_id: str, index: int) -> AsyncIterator[bytes]:
-        """Yield one target's chunks in order, fetching a few at a time."""
+    async def iter_output(
+        self, job_id: str, executor_id: str, index: int, *, stream: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """Yield one target's chunks in order (only one stream's bytes when given), fetching a few at a time."""
         last_seq = -1
         while True:
             rows = await self._run(functools.partial(_output_batch, key=(job_id, executor_id, index, last_seq)))
-            for seq, data in rows:
+            for seq, data, runs in rows:
                 last_seq = seq
-                yield bytes(data)
+                chunk = bytes(data)
+                if stream is not None:
+                    chunk = pick_stream(chunk, json.loads(runs) if runs else (), stream)
+                if chunk:
+                    yield chunk
             if len(rows) < _BATCH_CHUNKS:
                 return
 
@@ -302,7 +315,7 @@ def _make_private(path: Path) -> None:
 
 def _output_batch(db: sqlite3.Connection, *, key: tuple[str, str, int, int]) -> list[Any]:
     return db.execute(
-        "SELECT seq, data FROM output WHERE job_id = ? AND executor_id = ? AND idx = ? AND seq > ?"
+        "SELECT seq, data, streams FROM output WHERE job_id = ? AND executor_id = ? AND idx = ? AND seq > ?"
         f" ORDER BY seq LIMIT {_BATCH_CHUNKS}",
         key,
     ).fetchall()

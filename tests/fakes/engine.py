@@ -1,9 +1,9 @@
 """A fake Docker engine (docker-py's APIClient surface that dce-jobs uses), passed in through NodePool's factory.
 
-Processes are simulated by a small command language on the exec's argv, so the runner's lifecycle can be tested in
-milliseconds without root or dockerd: `echo WORDS...`, `sleep SECONDS`, `exit CODE`, `fail` (the runtime cannot
-start it: Pid 0, exit 127), joined with `;` as separate words (e.g. ["echo", "a", ";", "sleep", "5"]). Output goes
-through a real socket pair in Docker's multiplexed frame format.
+Processes are simulated by a small command language on the exec's argv, so the runner's lifecycle can be tested
+in milliseconds without root or dockerd: `echo WORDS...`, `err WORDS...` (to stderr), `sleep SECONDS`,
+`exit CODE`, `fail` (the runtime cannot start it: Pid 0, exit 127), joined with `;` as separate words (e.g.
+["echo", "a", ";", "sleep", "5"]). Output goes through a real socket pair in Docker's multiplexed frame format.
 """
 
 from __future__ import annotations
@@ -189,8 +189,8 @@ class FakeClient:
                 code = 1
             for command in [] if code else _commands(e.argv):
                 name, args = command[0], command[1:]
-                if name == "echo":
-                    _send(sock, 1, (" ".join(args) + "\n").encode())
+                if name in ("echo", "err"):
+                    _send(sock, 1 if name == "echo" else 2, (" ".join(args) + "\n").encode())
                 elif name == "sleep" and e.killed.wait(float(args[0])):
                     code = e.kill_code
                     break

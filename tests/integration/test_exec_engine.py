@@ -33,6 +33,10 @@ async def test_exit_zero_with_stdout_and_stderr_in_order(client: Any, lab: Lab, 
         assert result["ProcessConfig"]["entrypoint"] == "sh"
         assert result["ProcessConfig"]["tty"] is False
         assert {"OpenStdin", "OpenStdout", "OpenStderr", "CanRemove", "DetachKeys"} <= result.keys()
+    url = f"/api/jobs/{job['JobId']}/log/{executor_id}"
+    for stream, expected in (("stdout", "one\nthree\n"), ("stderr", "two\n")):
+        params = {"ContainerId": targets[0]["ContainerId"], "Stream": stream}
+        assert await (await client.get(url, params=params)).text() == expected
 
 
 async def test_executor_id_is_a_timestamp_and_last_in_executors(client: Any, lab: Lab, local_service: str) -> None:

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from dce_jobs.errors import Conflict, NotFound
-from dce_jobs.models import ContainerResult, EndReason, FailureAction, Rolling, SecretArg, Status
+from dce_jobs.models import STDERR, STDOUT, ContainerResult, EndReason, FailureAction, Rolling, SecretArg, Status
 from dce_jobs.store.base import Store
 from tests.store.records import make_execution, make_job, read_output, results_of, started
 
@@ -360,3 +360,19 @@ async def test_rolling_settings_secret_lengths_and_end_reasons_round_trip(store:
     ended = results[1].replace(status=Status.RUNNING_FAILED, error="stopped", end_reason=EndReason.STOPPED)
     await store.save_result(ended)
     assert (await store.list_results(job.job_id, "1.000001"))[1] == ended
+
+
+async def test_output_streams_are_kept_apart_and_older_chunks_count_as_stdout(store: Store) -> None:
+    job = make_job()
+    await store.create_job(job)
+    (target,) = await started(store, job, "1.000001", 1.0, targets=1)
+    await store.append_output(target, 0, b"old-out\n")  # written before streams were kept
+    await store.append_output(target, 1, b"out\nerr\nout2\n", streams=[(STDOUT, 4), (STDERR, 4), (STDOUT, 5)])
+
+    async def read(stream: int | None) -> bytes:
+        chunks = store.iter_output(job.job_id, "1.000001", 0, stream=stream)
+        return b"".join([c async for c in chunks])
+
+    assert await read(None) == b"old-out\nout\nerr\nout2\n"
+    assert await read(STDOUT) == b"old-out\nout\nout2\n"
+    assert await read(STDERR) == b"err\n"

@@ -238,3 +238,19 @@ async def test_retry_follows_the_task_slot_to_its_new_container(fake: Maker) -> 
     (gone,) = (await until(client, job, third, all_final))["Result"]
     assert (gone["Status"], gone["EndReason"], gone["ContainerId"]) == ("CREATE_FAILED", "container_gone", old)
     assert gone["E"] == f"container {old[:12]} is no longer a running task of {SERVICE}"
+
+
+async def test_the_log_keeps_stdout_and_stderr_apart(fake: Maker) -> None:
+    client, swarm = await fake(containers=1)
+    job = await job_of(client, "echo out1 ; err err1 ; echo out2")
+    executor_id = await start(client, job)
+    await until(client, job, executor_id, all_final)
+    url = f"/api/jobs/{job['JobId']}/log/{executor_id}"
+    container = swarm.containers[0]
+    texts = {}
+    for stream in ("", "stdout", "stderr"):
+        response = await client.get(url, params={"ContainerId": container, "Stream": stream})
+        texts[stream] = await response.text()
+    assert texts == {"": "out1\nerr1\nout2\n", "stdout": "out1\nout2\n", "stderr": "err1\n"}
+    bad = await client.get(url, params={"ContainerId": container, "Stream": "both"})
+    assert bad.status == 400 and "Stream" in (await bad.json())["message"]
