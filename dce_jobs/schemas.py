@@ -226,3 +226,12 @@ def dump_execution(execution: Execution, entries: list[dict[str, Any]]) -> dict[
         "Target": [dump_target(t) for t in execution.targets],
         "Result": entries,
     }
+
+
+def dump_saved_job(job: Job, warnings: list[tuple[str, str]]) -> dict[str, Any]:
+    """The job as POST and PUT answer it: with `Warnings` ({"id", "message"} each) when there are any."""
+    body = dump_job(job)
+    if warnings:
+        body["Warnings"] = [{"id": warning_id, "message": message} for warning_id, message in warnings]
+    return body
+

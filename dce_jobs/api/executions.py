@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import quote
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from ..models import ContainerResult, Job
 from .body import read_json
 from .respond import json_response
 
+log = logging.getLogger("dce_jobs.api")
 routes = web.RouteTableDef()
 
 INSPECT_TAIL_BYTES = 64 * 1024
@@ -25,6 +27,13 @@ async def start(request: web.Request) -> web.Response:
     job = await store.get_job(request.match_info["job_id"])
     targets, timeout_s = schemas.load_start(await read_json(request, optional=True))
     execution = await request.app[RUNNER].start(job, targets, timeout_s=timeout_s)
+    log.info(
+        "job %s started execution %s on %d targets (timeout %s)",
+        job.job_id,
+        execution.executor_id,
+        len(execution.targets),
+        "none" if execution.timeout_s is None else f"{execution.timeout_s:g} s",
+    )
     return json_response(schemas.dump_job(job.replace(executors=(*job.executors, execution.executor_id))))
 
 
@@ -34,6 +43,7 @@ async def stop(request: web.Request) -> web.Response:
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
     await request.app[RUNNER].stop(job.job_id, request.match_info["executor_id"])
+    log.info("job %s execution %s stopped on request", job.job_id, request.match_info["executor_id"])
     return json_response(await _inspect_body(request, job.job_id, request.match_info["executor_id"]))
 
 
@@ -44,6 +54,13 @@ async def retry(request: web.Request) -> web.Response:
     job = await store.get_job(request.match_info["job_id"])
     everything = schemas.load_retry(await read_json(request, optional=True))
     execution = await request.app[RUNNER].retry(job, request.match_info["executor_id"], everything=everything)
+    log.info(
+        "job %s retried execution %s as %s on %d targets",
+        job.job_id,
+        request.match_info["executor_id"],
+        execution.executor_id,
+        len(execution.targets),
+    )
     return json_response(schemas.dump_job(job.replace(executors=(*job.executors, execution.executor_id))))
 
 
