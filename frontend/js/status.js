@@ -29,10 +29,10 @@ const REASONS = {
 
 // Before the server sends EndReason, the same reasons are recognised from its E text.
 const E_PATTERNS = [
-  [/^stopped before start/, 'stopped', { text: '已停止，未开始', why: '执行被手动停止，命令尚未开始' }],
-  [/^job deleted before start/, 'stopped', { text: '已停止，未开始', why: '作业被删除，命令尚未开始' }],
+  [/^stopped before start/, 'stopped', { text: '已停止，未开始', why: '执行被手动停止，命令尚未开始', tone: 'stopped' }],
+  [/^job deleted before start/, 'stopped', { text: '已停止，未开始', why: '作业被删除，命令尚未开始', tone: 'stopped' }],
   [/^stopped\b/, 'stopped'],
-  [/^job deleted\b/, 'stopped', { text: '已停止', why: '作业被删除，执行被停止' }],
+  [/^job deleted\b/, 'stopped', { text: '已停止', why: '作业被删除，执行被停止', tone: 'stopped' }],
   [/^timed out after /, 'timed_out'],
   [/^container \S+ stopped while this target ran/, 'container_gone'],
   [/^container \S+ is no longer a running task/, 'container_gone'],

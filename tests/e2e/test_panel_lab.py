@@ -139,7 +139,7 @@ def test_timeout_stop_and_retry_failed(panel: Panel, lab_server: PanelServer) ->
     panel.shot("26-stop-confirm")
     panel.confirm(ok=True)
     for target in targets:
-        _wait_failed(panel, target, "stopped", "已停止")
+        _wait_stopped(panel, target)
     assert time.monotonic() - begun < 40, "stopping did not end the 60 s sleeps"
     panel.wait(lambda: panel.el("poll-state").get_attribute("data-state") == "done")
     panel.gone(tid("stop-execution"))
@@ -208,6 +208,14 @@ def _wait_failed(panel: Panel, container_id: str, error: str, status: str) -> No
     panel.wait(lambda: panel.result_labels().get(container_id) == "失败", timeout=40, what=f"{container_id} to fail")
     row = _row(panel, container_id)
     assert error in row.text and status in row.text, row.text
+
+
+def _wait_stopped(panel: Panel, container_id: str) -> None:
+    """A deliberate stop: the target turns a grey 已停止 (not a red 失败), its row keeps the server's E."""
+    panel.wait(lambda: panel.result_labels().get(container_id) == "已停止", timeout=40, what=f"{container_id} stopped")
+    row = _row(panel, container_id)
+    assert "stopped" in row.text and "执行被手动停止" in row.text, row.text
+    assert "badge-stopped" in panel.find(tid("result-status"), row)[0].get_attribute("class")
 
 
 def _run_on_two(panel: Panel, row: Any, *, shot: str = "", via_job_page: bool = False) -> list[str]:

@@ -250,9 +250,9 @@ export function renderExecution(root, { jobId, executorId }) {
       { 'data-testid': 'result-row', 'data-container-id': r.ContainerId, 'data-status': r.Status || '' },
       h(
         'td',
-        {},
-        h('div', {}, hostnames.get(r.NodeId) || h('span', { class: 'mono' }, shortId(r.NodeId, 25))),
-        hostnames.get(r.NodeId) ? h('div', { class: 'mono muted small' }, shortId(r.NodeId, 25)) : null,
+        { title: r.NodeId },
+        h('div', { class: 'cut' }, hostnames.get(r.NodeId) || h('span', { class: 'mono' }, shortId(r.NodeId, 25))),
+        hostnames.get(r.NodeId) ? h('div', { class: 'mono muted small cut' }, shortId(r.NodeId, 25)) : null,
       ),
       h('td', { class: 'mono', title: r.ContainerId }, shortId(r.ContainerId)),
       h('td', { class: 'nowrap' }, badge(outcome(r), 'result-status'), h('div', { class: 'muted small' }, statusText(r))),
