@@ -103,15 +103,35 @@ async def download_log(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     for result in results:
         if not container_id:
-            header = f"===== container {result.container_id} on node {result.node_id}: {result.status.value}"
-            exit_code = "" if result.exit_code is None else f", exit code {result.exit_code}"
-            await response.write(f"{header}{exit_code} =====\n".encode())
+            await response.write(_log_header(result).encode())
         async for chunk in store.iter_output(job.job_id, execution.executor_id, result.index):
             await response.write(chunk)
         if not container_id:
             await response.write(b"\n")
     await response.write_eof()
     return response
+
+
+#: the panel's words for each status, so the whole-log file reads in DCE's language too
+_STATUS_ZH = {
+    "STARTING": "准备中",
+    "CREATED": "已创建",
+    "RUNNING": "运行中",
+    "CREATE_FAILED": "创建失败",
+    "RUNNING_FAILED": "运行失败",
+    "FINISHED": "已结束",
+}
+
+
+def _log_header(result: ContainerResult) -> str:
+    """`===== container <id> on node <node>: FINISHED, exit code 0 · 已结束，退出码 0 =====` (English, then Chinese)."""
+    status = result.status.value
+    english = f"container {result.container_id} on node {result.node_id}: {status}"
+    chinese = _STATUS_ZH.get(status, status)
+    if result.exit_code is not None:
+        english += f", exit code {result.exit_code}"
+        chinese += f"，退出码 {result.exit_code}"
+    return f"===== {english} · {chinese} =====\n"
 
 
 def _find(results: list[ContainerResult], container_id: str) -> ContainerResult:
