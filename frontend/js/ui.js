@@ -19,9 +19,9 @@ export function alertBox(err, testid = 'error') {
 
 /** The Warnings of a saved job ({"id", "message"} each): what they mean, and the server's words. */
 export function warningBox(warnings, testid = 'job-warnings') {
-  return h(
+  const box = h(
     'div',
-    { class: 'alert alert-warn', role: 'status', 'data-testid': testid },
+    { class: 'alert alert-warn', role: 'status', 'data-testid': testid, title: '点击关闭', onclick: () => box.remove() },
     warnings.map((w) =>
       h(
         'div',
@@ -31,6 +31,7 @@ export function warningBox(warnings, testid = 'job-warnings') {
       ),
     ),
   );
+  return box;
 }
 
 export function button(label, onclick, { kind = 'default', testid, title, small = false, type = 'button' } = {}) {

@@ -234,8 +234,8 @@ def _run_on_two(panel: Panel, row: Any, *, shot: str = "", via_job_page: bool = 
         panel.shot(shot)
     panel.click("confirm-start")
     panel.gone(tid("start-dialog"), timeout=30)
-    panel.wait(lambda: len(panel.result_rows()) == 2, what="the execution view")
-    assert sorted(panel.result_labels()) == sorted(chosen)
+    # A wait, not one read: the view redraws its rows on each poll (a row read mid-redraw is stale).
+    panel.wait(lambda: sorted(panel.result_labels()) == sorted(chosen), what="the execution view")
     return chosen
 
 

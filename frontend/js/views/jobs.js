@@ -218,12 +218,7 @@ export function renderJobs(root, { query = new URLSearchParams() } = {}) {
   function saved(job) {
     if (!job) return;
     replace(notice);
-    if (job.Warnings && job.Warnings.length) {
-      const box = warningBox(job.Warnings);
-      box.title = '点击关闭';
-      box.addEventListener('click', () => box.remove());
-      replace(notice, box);
-    }
+    if (job.Warnings && job.Warnings.length) replace(notice, warningBox(job.Warnings));
     load();
   }
 
