@@ -37,6 +37,7 @@ def check_exposure(config: Config) -> None:
 
 def serve(config: Config) -> None:
     """Run the server until interrupted."""
+    from .api.access_log import DebugAccessLogger
     from .app import create_app
 
     check_exposure(config)
@@ -48,7 +49,14 @@ def serve(config: Config) -> None:
         )
 
     try:
-        web.run_app(app, host=config.host, port=config.port, print=announce, shutdown_timeout=config.shutdown_grace_s)
+        web.run_app(
+            app,
+            host=config.host,
+            port=config.port,
+            print=announce,
+            shutdown_timeout=config.shutdown_grace_s,
+            access_log_class=DebugAccessLogger,
+        )
     except OSError as e:
         raise ConfigError(f"cannot listen on {config.host}:{config.port}: {e.strerror or e}") from None
 

@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from .cipher import SecretBox
-from .errors import InvalidInput
+from .errors import EngineError, InvalidInput
 from .models import Job, Rolling
+from .nodes import NodePool
 from .schemas import merge_rolling
 from .store import Store
+
+log = logging.getLogger("dce_jobs.jobs")
 
 #: a lone UTF-16 surrogate: JSON can escape one ("\ud800"), but it is no Unicode text, and neither UTF-8, an
 #: engine nor a store takes it (older versions let it in)
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class JobWarning:
+    """Something about a saved job the operator should know; it never blocks the save."""
+
+    warning_id: str  #: fixed vocabulary: service_not_found, service_not_checked, app_name_mismatch
+    message: str
 
 
 def _attributes(data: dict[str, Any], rolling: Rolling) -> dict[str, Any]:
@@ -35,6 +49,7 @@ async def create_job(store: Store, box: SecretBox, data: dict[str, Any]) -> Job:
         **_attributes(data, Rolling()),
     )
     await store.create_job(job)
+    log.info("job %s created: %r of app %s on service %s", job.job_id, job.name, job.app_name, job.service_name)
     return job
 
 
@@ -45,6 +60,7 @@ async def update_job(store: Store, box: SecretBox, current: Job, data: dict[str,
         secret_args = box.merge(current.secret_args, data["secret_args"])
     job = current.replace(secret_args=secret_args, updated_at=time.time(), **_attributes(data, current.rolling))
     await store.update_job(job)
+    log.info("job %s edited: %r of app %s on service %s", job.job_id, job.name, job.app_name, job.service_name)
     return job
 
 
@@ -57,6 +73,25 @@ def check_runnable(job: Job) -> None:
                 f"{name}: the stored job holds a lone surrogate (\\ud800-\\udfff); edit the job before starting it",
                 error_id="invalid_job",
             )
+
+
+async def check_service(nodes: NodePool, job: Job, *, timeout_s: float) -> list[JobWarning]:
+    """Warnings about the job's service: missing (it may be deployed later), of another app, or not checkable."""
+    name = job.service_name
+    try:
+        service = await asyncio.wait_for(nodes.find_service(name), timeout=timeout_s)
+    except TimeoutError:
+        why = f"the Swarm manager did not answer within {timeout_s:g} s"
+        return [JobWarning("service_not_checked", f"could not check that service {name} exists: {why}")]
+    except EngineError as e:
+        return [JobWarning("service_not_checked", f"could not check that service {name} exists: {e.message}")]
+    if service is None:
+        message = f"service {name} does not exist in the swarm; the job can start once it is deployed"
+        return [JobWarning("service_not_found", message)]
+    if service.app and service.app != job.app_name:
+        message = f"service {name} belongs to app {service.app}, not {job.app_name}"
+        return [JobWarning("app_name_mismatch", message)]
+    return []
 
 
 async def rotate_secrets(store: Store, box: SecretBox) -> int:

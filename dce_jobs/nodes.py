@@ -21,11 +21,14 @@ from docker.tls import TLSConfig
 from .config import Config
 from .errors import ContainerUnavailable, EngineError, InvalidInput, NodeUnreachable
 
-__all__ = ["Engine", "EngineHandle", "NodePool", "TaskContainer", "engine_errors", "ping_engine"]
+__all__ = ["Engine", "EngineHandle", "NodePool", "ServiceInfo", "TaskContainer", "engine_errors", "ping_engine"]
 
 log = logging.getLogger("dce_jobs.nodes")
 T = TypeVar("T")
 ClientFactory = Callable[..., Engine]
+
+#: the label `docker stack deploy` puts on a stack's services; DCE calls a stack an app
+STACK_LABEL = "com.docker.stack.namespace"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,35 @@ class TaskContainer:
     task_name: str
     slot: int | None
     state: str
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """A Swarm service as the job form offers it: its app (stack), replicas and image."""
+
+    service_id: str
+    name: str
+    app: str  #: the stack namespace label ("" when the service is not part of a stack)
+    image: str  #: without the @sha256 digest the engine pins
+    running: int
+    desired: int | None  #: None for a global service whose count the engine did not report
+
+
+def _service_info(raw: dict[str, Any]) -> ServiceInfo:
+    spec = raw.get("Spec") or {}
+    image = str(((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image", ""))
+    status = raw.get("ServiceStatus") or {}
+    desired = status.get("DesiredTasks")
+    if desired is None:
+        desired = ((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas")
+    return ServiceInfo(
+        service_id=str(raw.get("ID", "")),
+        name=str(spec.get("Name", "")),
+        app=str((spec.get("Labels") or {}).get(STACK_LABEL, "")),
+        image=image.split("@", 1)[0],
+        running=int(status.get("RunningTasks") or 0),
+        desired=None if desired is None else int(desired),
+    )
 
 
 @contextmanager
@@ -192,6 +224,20 @@ class NodePool:
                 )
             )
         return sorted(found, key=lambda t: (t.slot or 0, t.container_id))
+
+    async def services(self) -> list[ServiceInfo]:
+        """Every service of the swarm with its app, image and running/desired task counts, by app then name."""
+        raw = await self._on_manager(lambda m: m.services(status=True), what="list services on the manager")
+        return sorted(map(_service_info, raw), key=lambda s: (s.app, s.name))
+
+    async def find_service(self, name: str) -> ServiceInfo | None:
+        """The service of this name, or None when the swarm has none (engine failures raise EngineError)."""
+        raw = await self._on_manager(
+            lambda m: m.services(filters={"name": name}, status=True), what=f"look up service {name}"
+        )
+        # the engine's name filter matches prefixes: keep the exact name only
+        found = [info for info in map(_service_info, raw) if info.name == name]
+        return found[0] if found else None
 
     async def engine_for(self, node_id: str) -> EngineHandle:
         """The verified engine of one node (cached); NodeUnreachable when it cannot be reached or is another node."""

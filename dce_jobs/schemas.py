@@ -512,3 +512,11 @@ _JOB = JobSchema()
 _TARGET = TargetSchema()
 _RESULT = ResultSchema()
 _INSPECT = InspectSchema()
+
+
+def dump_saved_job(job: Job, warnings: list[tuple[str, str]]) -> dict[str, Any]:
+    """The job as POST and PUT answer it: with `Warnings` ({"id", "message"} each) when there are any."""
+    body = dump_job(job)
+    if warnings:
+        body["Warnings"] = [{"id": warning_id, "message": message} for warning_id, message in warnings]
+    return body

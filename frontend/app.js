@@ -1,30 +1,36 @@
 // Entry point: hash routes, the token prompt and the header.
 import { getToken, onTokenChange, setToken, setTokenPrompt } from './js/api.js';
 import { h, replace } from './js/dom.js';
-import { button, toast } from './js/ui.js';
+import { button, closeDialogs, toast } from './js/ui.js';
 import { renderExecution } from './js/views/execution.js';
 import { renderJob } from './js/views/job.js';
 import { renderJobs } from './js/views/jobs.js';
 import { askForToken } from './js/views/token.js';
 
+// A route is the hash's path; what follows `?` (the list's filter and search) is the view's own state.
 const ROUTES = [
   [/^#\/jobs\/([^/]+)\/executions\/([^/]+)$/, (root, m) => renderExecution(root, { jobId: m[1], executorId: m[2] })],
   [/^#\/jobs\/([^/]+)$/, (root, m) => renderJob(root, { jobId: m[1] })],
-  [/^#?\/?$/, (root) => renderJobs(root)],
+  [/^#?\/?$/, (root, m, query) => renderJobs(root, { query })],
 ];
 
 const main = document.getElementById('main');
 let cleanup = null;
 
 function route() {
+  // Back or a link with a dialog open: the dialog belongs to the page being left.
+  closeDialogs();
   if (cleanup) cleanup();
   cleanup = null;
   const hash = location.hash || '#/';
+  const cut = hash.indexOf('?');
+  const path = cut < 0 ? hash : hash.slice(0, cut);
+  const query = new URLSearchParams(cut < 0 ? '' : hash.slice(cut + 1));
   for (const [pattern, render] of ROUTES) {
-    const m = pattern.exec(hash);
+    const m = pattern.exec(path);
     if (m) {
       const params = m.map((part, i) => (i ? decodeURIComponent(part) : part));
-      cleanup = render(main, params) || null;
+      cleanup = render(main, params, query) || null;
       window.scrollTo(0, 0);
       return;
     }

@@ -28,6 +28,13 @@ async def start(request: web.Request) -> web.Response:
     targets, timeout_s, rolling = schemas.load_start(await read_json(request, optional=True), job)
     jobs.check_runnable(job)
     execution = await request.app[RUNNER].start(job, targets, timeout_s=timeout_s, rolling=rolling)
+    log.info(
+        "job %s started execution %s on %d targets (timeout %s)",
+        job.job_id,
+        execution.executor_id,
+        len(execution.targets),
+        "none" if execution.timeout_s is None else f"{execution.timeout_s:g} s",
+    )
     return json_response(schemas.dump_job(job.replace(executors=(*job.executors, execution.executor_id))))
 
 
@@ -38,6 +45,7 @@ async def stop(request: web.Request) -> web.Response:
     job = await store.get_job(request.match_info["job_id"])
     schemas.load_empty(await read_json(request, optional=True))
     await request.app[RUNNER].stop(job.job_id, request.match_info["executor_id"])
+    log.info("job %s execution %s stopped on request", job.job_id, request.match_info["executor_id"])
     return json_response(await _inspect_body(request, job.job_id, request.match_info["executor_id"]))
 
 
@@ -60,6 +68,13 @@ async def retry(request: web.Request) -> web.Response:
     jobs.check_runnable(job)
     execution = await request.app[RUNNER].retry(
         job, request.match_info["executor_id"], everything=everything, follow_slots=follow_slots
+    )
+    log.info(
+        "job %s retried execution %s as %s on %d targets",
+        job.job_id,
+        request.match_info["executor_id"],
+        execution.executor_id,
+        len(execution.targets),
     )
     return json_response(schemas.dump_job(job.replace(executors=(*job.executors, execution.executor_id))))
 
@@ -108,9 +123,7 @@ async def download_log(request: web.Request) -> web.StreamResponse:
     try:
         for result in results:
             if not container_id:
-                header = f"===== container {result.container_id} on node {result.node_id}: {result.status.value}"
-                exit_code = "" if result.exit_code is None else f", exit code {result.exit_code}"
-                await response.write(f"{header}{exit_code} =====\n".encode())
+                await response.write(_log_header(result).encode())
             async for chunk in store.iter_output(job.job_id, execution.executor_id, result.index, stream=stream):
                 await response.write(chunk)
             if not container_id:
@@ -128,6 +141,28 @@ def _stream(name: str) -> int | None:
     if name not in STREAM_NAMES:
         raise InvalidInput(f"Stream: must be stdout or stderr, not {name[:40]!r}")
     return STREAM_NAMES[name]
+
+
+#: the panel's words for each status, so the whole-log file reads in DCE's language too
+_STATUS_ZH = {
+    "STARTING": "准备中",
+    "CREATED": "已创建",
+    "RUNNING": "运行中",
+    "CREATE_FAILED": "创建失败",
+    "RUNNING_FAILED": "运行失败",
+    "FINISHED": "已结束",
+}
+
+
+def _log_header(result: ContainerResult) -> str:
+    """`===== container <id> on node <node>: FINISHED, exit code 0 · 已结束，退出码 0 =====` (English, then Chinese)."""
+    status = result.status.value
+    english = f"container {result.container_id} on node {result.node_id}: {status}"
+    chinese = _STATUS_ZH.get(status, status)
+    if result.exit_code is not None:
+        english += f", exit code {result.exit_code}"
+        chinese += f"，退出码 {result.exit_code}"
+    return f"===== {english} · {chinese} =====\n"
 
 
 def _find(results: list[ContainerResult], container_id: str) -> ContainerResult:

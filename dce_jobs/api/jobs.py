@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from .. import jobs, schemas
-from ..keys import RUNNER, SECRET_BOX, STORE
+from ..keys import CONFIG, NODES, RUNNER, SECRET_BOX, STORE
+from ..models import Job
 from .body import read_json, require_json_type
 from .respond import json_response
 
+log = logging.getLogger("dce_jobs.api")
 routes = web.RouteTableDef()
 
 
@@ -25,7 +29,7 @@ async def create_job(request: web.Request) -> web.Response:
     """Create a job; SecretArgs come in clear only here."""
     data = schemas.load_job(await read_json(request))
     job = await jobs.create_job(request.app[STORE], request.app[SECRET_BOX], data)
-    return json_response(schemas.dump_job(job))
+    return await _saved(request, job)
 
 
 @routes.get("/api/jobs/{job_id}")
@@ -41,7 +45,14 @@ async def update_job(request: web.Request) -> web.Response:
     store = request.app[STORE]
     current = await store.get_job(request.match_info["job_id"])  # 404 before 400, as the seed lists it
     data = schemas.load_job_edit(await read_json(request))
-    return json_response(schemas.dump_job(await jobs.update_job(store, request.app[SECRET_BOX], current, data)))
+    return await _saved(request, await jobs.update_job(store, request.app[SECRET_BOX], current, data))
+
+
+async def _saved(request: web.Request, job: Job) -> web.Response:
+    """The saved job, with Warnings about its service (a missing one may be deployed later: never a refusal)."""
+    timeout_s = request.app[CONFIG].connect_timeout_s
+    warnings = await jobs.check_service(request.app[NODES], job, timeout_s=timeout_s)
+    return json_response(schemas.dump_saved_job(job, [(w.warning_id, w.message) for w in warnings]))
 
 
 @routes.delete("/api/jobs/{job_id}")
@@ -51,4 +62,5 @@ async def delete_job(request: web.Request) -> web.Response:
     require_json_type(request, allow_absent=True)
     job_id = request.match_info["job_id"]
     await request.app[RUNNER].delete_job(job_id)
+    log.info("job %s deleted with its executions and output", job_id)
     return json_response({"JobId": job_id}, status=202)

@@ -77,8 +77,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         query=(("AppName", "only jobs of this app"),),
     ),
     ("POST", "/api/jobs"): Op(
-        "Create a job (the only place SecretArgs travel in clear)",
-        (200, "Job"),
+        "Create a job (the only place SecretArgs travel in clear); Warnings when its service is missing",
+        (200, "SavedJob"),
         (400, 401, 403, 413, 503),
         body="JobInput",
         body_required=True,
@@ -86,8 +86,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/jobs/{job_id}"): Op("One job", (200, "Job"), _COMMON),
     ("PUT", "/api/jobs/{job_id}"): Op(
         "Edit a job; optional fields left out keep their stored values (SecretArgs absent keeps every secret); "
-        "a SecretArgs entry equal to the stored mask at its position keeps the stored secret",
-        (200, "Job"),
+        "a SecretArgs entry equal to the stored mask at its position keeps the stored secret; Warnings as on create",
+        (200, "SavedJob"),
         _WRITE,
         body="JobInput",
         body_required=True,
@@ -134,6 +134,14 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             ("ContainerId", "one container: its full id or a prefix of 12+ characters"),
             ("Stream", "stdout or stderr: only that stream's bytes (default both, in arrival order)"),
         ),
+    ),
+    ("GET", "/api/services"): Op(
+        "Services of the swarm with their app (stack namespace), image and replicas", (200, "ServiceList"), (401, 502)
+    ),
+    ("GET", "/api/settings"): Op(
+        "Defaults that apply when a job or start request sets none (timeout, output limit, concurrency)",
+        (200, "Settings"),
+        (401,),
     ),
     ("GET", "/api/services/{service_name}/containers"): Op(
         "Running task containers of a service", (200, "ContainerList"), (400, 401, 502)
@@ -208,6 +216,9 @@ def _add_schemas(spec: APISpec, plugin: MarshmallowPlugin) -> None:
     spec.components.schema("EmptyInput", schema=schemas.EmptySchema)
     spec.components.schema("Error", shapes.error_schema())
     spec.components.schema("Job", shapes.job_schema(plugin))
+    spec.components.schema("SavedJob", shapes.saved_job_schema(plugin))
+    spec.components.schema("Service", shapes.service_schema())
+    spec.components.schema("Settings", shapes.settings_schema())
     spec.components.schema("Result", schema=schemas.ResultSchema)
     spec.components.schema("Inspect", schema=schemas.InspectSchema)
     spec.components.schema("Container", shapes.container_schema())
@@ -219,6 +230,9 @@ def _add_responses(spec: APISpec) -> None:
         spec.components.response(name, _json_response(description, "Error"))
     spec.components.response("Job", _json_response("the job", "Job"))
     spec.components.response("JobList", _json_list("the jobs", "Job"))
+    spec.components.response("SavedJob", _json_response("the saved job, with Warnings when there are any", "SavedJob"))
+    spec.components.response("ServiceList", _json_list("the services, by app then name", "Service"))
+    spec.components.response("Settings", _json_response("the effective defaults", "Settings"))
     spec.components.response("Inspect", _json_response("the execution", "Inspect"))
     spec.components.response("ContainerList", _json_list("running task containers", "Container"))
     spec.components.response("Health", _json_response("store and version", "Health"))

@@ -25,6 +25,23 @@ def job_schema(plugin: MarshmallowPlugin) -> dict[str, Any]:
     return object_schema(properties)
 
 
+def saved_job_schema(plugin: MarshmallowPlugin) -> dict[str, Any]:
+    """The job as POST and PUT answer it: Job plus Warnings when there are any."""
+    saved = job_schema(plugin)
+    warning = object_schema(
+        {
+            "id": {"type": "string", "enum": ["service_not_found", "service_not_checked", "app_name_mismatch"]},
+            "message": {"type": "string"},
+        }
+    )
+    saved["properties"]["Warnings"] = {
+        "type": "array",
+        "items": warning,
+        "description": "about the job's service; the job is saved all the same",
+    }
+    return saved
+
+
 def strip_input_rules(prop: dict[str, Any]) -> dict[str, Any]:
     """A request property as a response one: same type, without defaults or patterns (Python and ECMA differ)."""
     out = {k: v for k, v in prop.items() if k not in {"default", "pattern"}}
@@ -46,6 +63,38 @@ def container_schema() -> dict[str, Any]:
             "State": string,
         }
     )
+
+
+def service_schema() -> dict[str, Any]:
+    """One service of GET /api/services."""
+    string, count = {"type": "string"}, {"type": "integer", "minimum": 0}
+    replicas = object_schema(
+        {"Running": count, "Desired": {**count, "nullable": True, "description": "null for a global service"}}
+    )
+    return object_schema(
+        {
+            "ServiceId": string,
+            "ServiceName": string,
+            "AppName": {**string, "description": "the stack namespace label ('' outside a stack): DCE's app"},
+            "Image": string,
+            "Replicas": replicas,
+        }
+    )
+
+
+def settings_schema() -> dict[str, Any]:
+    """The effective defaults of GET /api/settings."""
+    number = {"type": "number"}
+    integer = {"type": "integer"}
+    defaults = object_schema(
+        {
+            "Timeout": {**number, "nullable": True, "description": "seconds a run may take when nothing sets it"},
+            "OutputLimitBytes": {**integer, "description": "stored output per container"},
+            "NodeConcurrency": {**integer, "description": "concurrent execs per node"},
+            "GlobalConcurrency": {**integer, "description": "concurrent execs in all"},
+        }
+    )
+    return object_schema({"Defaults": defaults})
 
 
 def health_schema() -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""GET /api/services/{ServiceName}/containers: the running task containers a job can target."""
+"""GET /api/services and /api/services/{ServiceName}/containers: what a job can target."""
 
 from __future__ import annotations
 
@@ -8,6 +8,24 @@ from ..keys import NODES
 from .respond import json_response
 
 routes = web.RouteTableDef()
+
+
+@routes.get("/api/services")
+async def list_services(request: web.Request) -> web.Response:
+    """The swarm's services with their app (stack namespace), image and running/desired replicas."""
+    services = await request.app[NODES].services()
+    return json_response(
+        [
+            {
+                "ServiceId": s.service_id,
+                "ServiceName": s.name,
+                "AppName": s.app,
+                "Image": s.image,
+                "Replicas": {"Running": s.running, "Desired": s.desired},
+            }
+            for s in services
+        ]
+    )
 
 
 @routes.get("/api/services/{service_name}/containers")

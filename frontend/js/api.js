@@ -108,6 +108,8 @@ export const api = {
   // Without a body the server retries the targets that did not finish with exit code 0.
   retryExecution: (jobId, executorId) => json('POST', `api/jobs/${enc(jobId)}/executors/${enc(executorId)}/retry`),
   inspect: (jobId, executorId) => json('GET', `api/jobs/${enc(jobId)}/inspect/${enc(executorId)}`),
+  services: () => json('GET', 'api/services'),
+  settings: () => json('GET', 'api/settings'),
   containers: (serviceName) => json('GET', `api/services/${enc(serviceName)}/containers`),
   download: (jobId, executorId, containerId) =>
     download(`api/jobs/${enc(jobId)}/log/${enc(executorId)}`, { ContainerId: containerId }),

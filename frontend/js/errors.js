@@ -7,10 +7,19 @@ const TITLES = {
   jobs_name_duplicated_error: '作业名称已存在',
   invalid_request: '参数有误',
   invalid_json: '请求格式有误',
-  invalid_content_type: '请求格式有误',
+  invalid_content_type: '请求格式有误（需要 JSON）',
   invalid_job: '作业内容有误，请先编辑',
   host_not_allowed: '不允许的访问地址',
   cross_site_request: '拒绝跨站请求',
+  execution_running: '执行尚未结束，请先停止或等待结束',
+  executor_id_taken: '执行 ID 冲突，请重试',
+  conflict: '与现有数据冲突',
+  not_found: '请求的地址不存在',
+  method_not_allowed: '不支持该请求方法',
+  secret_undecryptable: '加密参数无法解密（密钥已更换？）',
+  config_error: '服务配置有误',
+  service_not_checked: '无法确认服务是否存在',
+  app_name_mismatch: '服务属于另一个应用',
   service_not_found: '服务不存在',
   no_running_containers: '服务没有运行中的容器',
   target_not_in_service: '所选容器不属于该服务',
@@ -42,11 +51,70 @@ export class ApiError extends Error {
   }
 }
 
-/** One line for a banner: the title, then the server's own words when they add something. */
+/** The server's own words, when they add something to the title (shown as a details line). */
+export function details(err) {
+  if (!(err instanceof ApiError)) return '';
+  return err.message && err.message !== err.id ? err.message : '';
+}
+
+/** One line for a toast: the title, then the server's own words when they add something. */
 export function describe(err) {
   if (!(err instanceof ApiError)) return `出错了：${err && err.message ? err.message : err}`;
-  const detail = err.message && err.message !== err.id ? err.message : '';
+  const detail = details(err);
   return detail ? `${err.title}：${detail}` : err.title;
+}
+
+/** The title of an error in the panel's words (a non-API error keeps its message). */
+export function titleOf(err) {
+  return err instanceof ApiError ? err.title : `出错了：${err && err.message ? err.message : err}`;
+}
+
+// Warnings of a saved job ({"id", "message"}): titles in the panel's words.
+const WARNINGS = {
+  service_not_found: '服务暂不存在：作业已保存，服务部署后即可执行',
+  service_not_checked: '无法确认服务是否存在：作业已保存',
+  app_name_mismatch: '该服务属于另一个应用：作业已保存',
+};
+
+export function warningTitle(warning) {
+  return WARNINGS[warning.id] || TITLES[warning.id] || '提示';
+}
+
+// The validation messages of the server's fields, in the panel's words (the English stays as details).
+const FIELD_MESSAGES = [
+  [/^Missing data for required field\.?$/, () => '必填'],
+  [/^Must not be empty\.?$/, () => '不能为空'],
+  [/^Field may not be null\.?$/, () => '不能为空'],
+  [/^Unknown field\.?$/, () => '未知字段'],
+  [/^Not a valid string\.?$/, () => '应为文本'],
+  [/^Not a valid list\.?$/, () => '应为列表'],
+  [/^Not a valid number\.?$/, () => '应为数字'],
+  [/^Not a JSON boolean/, () => '应为 true 或 false'],
+  [/^Not a valid Docker service name\.?$/, () => '不是有效的 Docker 服务名称'],
+  [/^Must look like name, name:group or uid\[:gid\]\.?$/, () => '格式应为 name、name:group 或 uid:gid'],
+  [/^Must be KEY=VALUE with a valid KEY\.?$/, () => '格式应为 KEY=VALUE（KEY 以字母或下划线开头）'],
+  [/^Must contain a command\.?$/, () => '需要包含命令'],
+  [/^Cannot be split into arguments with shell rules/, () => '无法按 shell 规则拆分为参数（引号未闭合？）'],
+  [/^Longer than maximum length (\d+)\.?$/, (m) => `长度不能超过 ${m[1]}`],
+  [/^Shorter than minimum length (\d+)\.?$/, (m) => `长度至少为 ${m[1]}`],
+  [/^Length must be between (\d+) and (\d+)\.?$/, (m) => `长度应在 ${m[1]} 到 ${m[2]} 之间`],
+  [/^Must be greater than or equal to ([\d.]+) and less than or equal to ([\d.]+)\.?$/, (m) => `应在 ${Number(m[1])} 到 ${Number(m[2])} 之间`],
+  [/^Container \S+ is listed twice\.?$/, () => '容器重复'],
+];
+
+/** { text, details }: a field's message in the panel's words, and the server's words when they differ. */
+export function fieldMessage(message) {
+  const words = String(message || '').trim();
+  const parts = words.split(/(?<=\.) (?=[A-Z])/);
+  const texts = parts.map((part) => {
+    for (const [pattern, say] of FIELD_MESSAGES) {
+      const m = pattern.exec(part);
+      if (m) return say(m);
+    }
+    return null;
+  });
+  if (texts.some((t) => t === null)) return { text: '取值有误', details: words };
+  return { text: [...new Set(texts)].join('；'), details: words };
 }
 
 /**

@@ -201,12 +201,13 @@ E2E_LAB_DIR = (
     os.environ.get("DCE_JOBS_TEST_E2E_LAB_DIR") or os.environ.get("DCE_JOBS_E2E_LAB_DIR") or "/tmp/dce-jobs-e2e-lab"
 )
 E2E_SERVICE = "e2e_web"
+E2E_APP = "e2e"  #: the service's stack namespace label: the app the panel's service picker files it under
 E2E_REPLICAS = 3
 
 
 @pytest.fixture(scope="session")
 def e2e_lab() -> Iterator[Any]:
-    """A 1-node swarm running the service `e2e_web` with 3 busybox replicas; torn down at the end."""
+    """A 1-node swarm running the service `e2e_web` (app `e2e`) with 3 busybox replicas; torn down at the end."""
     if os.geteuid() != 0:
         pytest.skip("the Docker lab needs root")
     if not shutil.which("dockerd"):
@@ -215,7 +216,7 @@ def e2e_lab() -> Iterator[Any]:
 
     lab = Lab.up(nodes=1, lab_dir=E2E_LAB_DIR, prefix=E2E_LAB_PREFIX, net=E2E_LAB_NET)
     try:
-        lab.create_service(E2E_SERVICE, E2E_REPLICAS)
+        lab.create_service(E2E_SERVICE, E2E_REPLICAS, app=E2E_APP)
         yield lab
     finally:
         lab.down()

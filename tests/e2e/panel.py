@@ -44,6 +44,23 @@ class Panel:
         self.base_url = base_url
         self.driver.get(f"{base_url}/{route}")
 
+    def set_width(self, width_px: int, height_px: int = 900) -> None:
+        """Make the page exactly width_px wide (the window's frame differs between Chromium builds)."""
+        self.driver.set_window_size(width_px, height_px)
+        inner = int(self.driver.execute_script("return window.innerWidth"))
+        if inner != width_px:
+            self.driver.set_window_size(2 * width_px - inner, height_px)
+        self.wait(lambda: self.driver.execute_script("return window.innerWidth") == width_px, what=f"{width_px} px")
+
+    def rect(self, element: Any) -> dict[str, float]:
+        """The element's box in the viewport (left, top, right, bottom, width, height)."""
+        box: dict[str, float] = self.driver.execute_script(
+            "const r = arguments[0].getBoundingClientRect();"
+            "return {left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width, height: r.height};",
+            element,
+        )
+        return box
+
     def shot(self, name: str) -> Path:
         """Save a screenshot of the whole page (height grown to fit) as <name>.png."""
         self.settle()

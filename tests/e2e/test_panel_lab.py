@@ -139,7 +139,7 @@ def test_timeout_stop_and_retry_failed(panel: Panel, lab_server: PanelServer) ->
     panel.shot("26-stop-confirm")
     panel.confirm(ok=True)
     for target in targets:
-        _wait_failed(panel, target, "stopped", "已停止")
+        _wait_stopped(panel, target)
     assert time.monotonic() - begun < 40, "stopping did not end the 60 s sleeps"
     panel.wait(lambda: panel.el("poll-state").get_attribute("data-state") == "done")
     panel.gone(tid("stop-execution"))
@@ -210,6 +210,14 @@ def _wait_failed(panel: Panel, container_id: str, error: str, status: str) -> No
     assert error in row.text and status in row.text, row.text
 
 
+def _wait_stopped(panel: Panel, container_id: str) -> None:
+    """A deliberate stop: the target turns a grey 已停止 (not a red 失败), its row keeps the server's E."""
+    panel.wait(lambda: panel.result_labels().get(container_id) == "已停止", timeout=40, what=f"{container_id} stopped")
+    row = _row(panel, container_id)
+    assert "stopped" in row.text and "执行被手动停止" in row.text, row.text
+    assert "badge-stopped" in panel.find(tid("result-status"), row)[0].get_attribute("class")
+
+
 def _run_on_two(panel: Panel, row: Any, *, shot: str = "", via_job_page: bool = False) -> list[str]:
     """Open the start dialog, tick two containers, start; return their ids once the execution view shows."""
     panel.click("start-job", None if via_job_page else row)
@@ -226,8 +234,8 @@ def _run_on_two(panel: Panel, row: Any, *, shot: str = "", via_job_page: bool = 
         panel.shot(shot)
     panel.click("confirm-start")
     panel.gone(tid("start-dialog"), timeout=30)
-    panel.wait(lambda: len(panel.result_rows()) == 2, what="the execution view")
-    assert sorted(panel.result_labels()) == sorted(chosen)
+    # A wait, not one read: the view redraws its rows on each poll (a row read mid-redraw is stale).
+    panel.wait(lambda: sorted(panel.result_labels()) == sorted(chosen), what="the execution view")
     return chosen
 
 

@@ -113,6 +113,16 @@ class FakeClient:
     def nodes(self) -> list[dict[str, Any]]:
         return [{"ID": NODE_ID, "Description": {"Hostname": "fake-node1"}}]
 
+    def services(self, filters: dict[str, Any] | None = None, status: bool | None = None) -> list[dict[str, Any]]:
+        found = [] if (filters or {}).get("name", SERVICE) not in SERVICE else [self._service()]
+        return found
+
+    def _service(self) -> dict[str, Any]:
+        count = len(self._swarm.containers)
+        spec = {"Name": SERVICE, "Labels": {"com.docker.stack.namespace": "fake"}, "Mode": {"Replicated": {}}}
+        spec["TaskTemplate"] = {"ContainerSpec": {"Image": "busybox"}}
+        return {"ID": "svc", "Spec": spec, "ServiceStatus": {"RunningTasks": count, "DesiredTasks": count}}
+
     def inspect_node(self, node_id: str) -> dict[str, Any]:
         return {"ID": node_id, "Description": {"Hostname": "fake-node1"}, "Status": {"Addr": "127.0.0.1"}}
 

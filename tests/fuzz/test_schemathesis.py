@@ -29,6 +29,7 @@ ENGINE_ERROR_OK = {
     "POST /api/jobs/{job_id}/start",
     "POST /api/jobs/{job_id}/executors/{executor_id}/retry",
     "GET /api/services/{service_name}/containers",
+    "GET /api/services",
 }
 
 

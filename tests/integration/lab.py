@@ -158,11 +158,13 @@ class Lab:
         self.node(index)
         _run(self.lab_dir, "node", str(index), action)
 
-    def create_service(self, name: str, replicas: int, *, node: int | None = None) -> None:
-        """Create a busybox service and wait until all its replicas run (optionally on one node)."""
+    def create_service(self, name: str, replicas: int, *, node: int | None = None, app: str | None = None) -> None:
+        """Create a busybox service and wait until all its replicas run (optionally on one node, in a stack app)."""
         args = ["service", "create", name, str(replicas)]
         if node is not None:
             args += ["--node", str(node)]
+        if app is not None:
+            args += ["--app", app]
         _run(self.lab_dir, *args)
 
     def remove_service(self, name: str) -> None:

@@ -1,4 +1,4 @@
-"""Fixtures for unit tests: an app on a temporary SQLite store, no Docker engine."""
+"""Fixtures for unit tests: an app on a temporary SQLite store; a fake swarm engine where a test needs one."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from aiohttp.test_utils import TestClient
 
 from dce_jobs.app import create_app
 from dce_jobs.config import from_env
+from dce_jobs.nodes import NodePool
+from tests.fakes.docker import FakeSwarm, service
 
 ClientMaker = Callable[..., Awaitable[TestClient[Any, Any]]]
 
@@ -19,17 +21,27 @@ ClientMaker = Callable[..., Awaitable[TestClient[Any, Any]]]
 def make_client(aiohttp_client: Any, tmp_path: Path) -> ClientMaker:
     """Build a test client for an app configured from `env` (data dir in tmp_path)."""
 
-    async def make(env: dict[str, str] | None = None, **kwargs: Any) -> TestClient[Any, Any]:
+    async def make(
+        env: dict[str, str] | None = None, *, swarm: FakeSwarm | None = None, **kwargs: Any
+    ) -> TestClient[Any, Any]:
         config = from_env({"DCE_JOBS_DATA_DIR": str(tmp_path / "data"), **(env or {})})
+        if swarm is not None:
+            kwargs["nodes"] = NodePool(config, client_factory=swarm)
         return await aiohttp_client(create_app(config, **kwargs))
 
     return make
 
 
 @pytest.fixture
-async def client(make_client: ClientMaker) -> TestClient[Any, Any]:
-    """A client of an app without token."""
-    return await make_client()
+def swarm() -> FakeSwarm:
+    """A fake swarm holding the service of job_body() (app 2048) and one of another app."""
+    return FakeSwarm(service("2048_2048", app="2048", running=3, desired=3), service("shop_web", app="shop"))
+
+
+@pytest.fixture
+async def client(make_client: ClientMaker, swarm: FakeSwarm) -> TestClient[Any, Any]:
+    """A client of an app without token, whose manager engine is the fake swarm."""
+    return await make_client(swarm=swarm)
 
 
 def job_body(**changes: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ def frame(stream: int, data: bytes) -> bytes:
 
 
 async def read_all(stream: OutputStream) -> bytes:
-    return b"".join([chunk async for chunk in stream.chunks()])
+    return b"".join([chunk async for _, chunk in stream.frames()])
 
 
 async def test_frames_split_anywhere_and_early_bytes_are_kept() -> None:
@@ -56,3 +56,10 @@ async def test_abort_stops_a_silent_stream() -> None:
     with pytest.raises(EngineError, match="node lost"):
         await read_all(stream)
     theirs.close()
+
+
+async def test_each_payload_comes_with_its_stream() -> None:
+    ours, theirs = socket.socketpair()
+    theirs.sendall(frame(1, b"out\n") + frame(2, b"err\n"))
+    theirs.close()
+    assert [f async for f in OutputStream(ours, "test").frames()] == [(1, b"out\n"), (2, b"err\n")]

@@ -2,7 +2,8 @@
 import { api } from '../api.js';
 import { formatTime, h, replace, shortId } from '../dom.js';
 import { describe } from '../errors.js';
-import { detail, isFinal, outcome, statusText, summarize } from '../status.js';
+import { detail, endReason, isFinal, outcome, statusText, summarize } from '../status.js';
+import { formatTimeout } from '../timeout.js';
 import { alertBox, badge, button, confirmBox, spinner, toast } from '../ui.js';
 import { executionHref, startJob } from './actions.js';
 import { crumbs } from './job.js';
@@ -76,7 +77,8 @@ export function renderExecution(root, { jobId, executorId }) {
           h(
             'table',
             { class: 'table results', 'data-testid': 'result-table' },
-            h('thead', {}, h('tr', {}, ['节点', '容器', '状态', '退出码', '详情'].map((t) => h('th', {}, t)), h('th', { class: 'actions' }, '操作'))),
+            h('colgroup', {}, ['r-node', 'r-container', 'r-status', 'r-exit', 'r-preview', 'r-actions'].map((c) => h('col', { class: c }))),
+            h('thead', {}, h('tr', {}, ['节点', '容器', '状态', '退出码', '详情（最新一行）'].map((t) => h('th', {}, t)), h('th', { class: 'actions' }, '操作'))),
             rows,
           ),
         ),
@@ -149,7 +151,7 @@ export function renderExecution(root, { jobId, executorId }) {
   async function stop() {
     const ok = await confirmBox({
       title: '停止执行',
-      message: '确定停止本次执行吗？运行中的命令会被终止并记为失败，尚未开始的容器不再执行。',
+      message: '确定停止本次执行吗？运行中的命令会被终止并记为已停止，尚未开始的容器不再执行。',
       confirmText: '停止',
       danger: true,
     });
@@ -201,11 +203,12 @@ export function renderExecution(root, { jobId, executorId }) {
 
   function draw(data) {
     const results = data.Result || [];
-    const { counts, overall } = summarize(results);
+    const { counts, overall } = summarize(results, data.State);
     const done = results.length > 0 && results.every(isFinal);
-    replace(status, badge(overall));
+    replace(status, badge(overall, 'execution-badge'));
     stopBtn.hidden = done;
-    retryBtn.hidden = !(done && counts.fail > 0);
+    // The server retries every target that did not end with exit code 0: stopped ones too.
+    retryBtn.hidden = !(done && counts.fail + counts.stopped > 0);
     const fact = (label, value) => h('div', {}, h('dt', {}, label), h('dd', {}, value));
     replace(
       facts,
@@ -214,7 +217,10 @@ export function renderExecution(root, { jobId, executorId }) {
       fact('目标容器', `${results.length} 个`),
       fact('成功', h('span', { class: 'text-ok' }, String(counts.ok))),
       fact('失败', h('span', { class: 'text-fail' }, String(counts.fail))),
+      counts.stopped ? fact('已停止', h('span', { 'data-testid': 'stopped-count' }, String(counts.stopped))) : null,
       fact('执行中', String(counts.running)),
+      // The run's own timeout: the job's, the start request's, or the server's default when neither set one.
+      fact('超时', h('span', { 'data-testid': 'execution-timeout' }, data.Timeout == null ? '不限' : formatTimeout(data.Timeout))),
     );
     replace(rows, results.map(resultRows));
   }
@@ -222,12 +228,16 @@ export function renderExecution(root, { jobId, executorId }) {
   function resultRows(r) {
     const d = detail(r);
     const expanded = open.has(r.ContainerId);
-    const firstLine = (d.text || '').split('\n').find((l) => l.trim()) || '';
+    const reason = endReason(r);
+    const line = d.kind === 'error' ? firstLine(d.text) : latestLine(d.text);
     const preview =
       d.kind === 'error'
-        ? h('span', { class: 'text-fail' }, firstLine || statusText(r))
-        : firstLine
-          ? h('span', { class: 'mono' }, firstLine)
+        ? [
+            h('span', { class: reason && reason.tone === 'stopped' ? 'muted' : 'text-fail' }, reason ? reason.why : '执行失败'),
+            line ? h('span', { class: 'muted mono', 'data-testid': 'result-e' }, ` ${line}`) : null,
+          ]
+        : line
+          ? h('span', { class: 'mono', 'data-testid': 'result-preview-line' }, line)
           : h('span', { class: 'muted' }, isFinal(r) ? '（无输出）' : statusText(r));
     const toggle = button(expanded ? '收起' : d.kind === 'error' ? '查看错误' : '查看输出', () => {
       if (open.has(r.ContainerId)) open.delete(r.ContainerId);
@@ -240,14 +250,14 @@ export function renderExecution(root, { jobId, executorId }) {
       { 'data-testid': 'result-row', 'data-container-id': r.ContainerId, 'data-status': r.Status || '' },
       h(
         'td',
-        {},
-        h('div', {}, hostnames.get(r.NodeId) || h('span', { class: 'mono' }, shortId(r.NodeId, 25))),
-        hostnames.get(r.NodeId) ? h('div', { class: 'mono muted small' }, shortId(r.NodeId, 25)) : null,
+        { title: r.NodeId },
+        h('div', { class: 'cut' }, hostnames.get(r.NodeId) || h('span', { class: 'mono' }, shortId(r.NodeId, 25))),
+        hostnames.get(r.NodeId) ? h('div', { class: 'mono muted small cut' }, shortId(r.NodeId, 25)) : null,
       ),
       h('td', { class: 'mono', title: r.ContainerId }, shortId(r.ContainerId)),
       h('td', { class: 'nowrap' }, badge(outcome(r), 'result-status'), h('div', { class: 'muted small' }, statusText(r))),
       h('td', { 'data-testid': 'result-exit-code', class: 'mono' }, r.ExitCode ?? '—'),
-      h('td', { class: 'preview' }, preview),
+      h('td', { class: 'preview', title: line }, h('div', { class: 'cut' }, preview)),
       h(
         'td',
         { class: 'actions' },
@@ -271,7 +281,8 @@ export function renderExecution(root, { jobId, executorId }) {
       h(
         'td',
         { colspan: 6 },
-        d.kind === 'error' ? block('错误信息', d.text, 'result-error', 'pre-error') : null,
+        d.kind === 'error' && endReason(r) ? h('p', { class: 'reason', 'data-testid': 'result-reason' }, endReason(r).why) : null,
+        d.kind === 'error' ? block('错误信息（服务端原文）', d.text, 'result-error', 'pre-error') : null,
         d.kind === 'error' && d.output ? block('输出', d.output, 'result-output') : null,
         d.kind === 'output' ? block('输出', d.text, 'result-output') : null,
         notes.map((n) => h('p', { class: 'muted small' }, n)),
@@ -293,4 +304,15 @@ export function renderExecution(root, { jobId, executorId }) {
     alive = false;
     if (timer) clearTimeout(timer);
   };
+}
+
+function firstLine(text) {
+  return (text || '').split('\n').find((l) => l.trim()) || '';
+}
+
+/** The output's newest line: the last one that is not blank, whole (never a cut in the middle of a line). */
+export function latestLine(text) {
+  const lines = (text || '').split('\n');
+  for (let i = lines.length - 1; i >= 0; i -= 1) if (lines[i].trim()) return lines[i].replace(/\r$/, '');
+  return '';
 }

@@ -1,8 +1,8 @@
 // Create / edit a job in a dialog. Resolves with the saved job, or null when cancelled.
 import { api } from '../api.js';
-import { h } from '../dom.js';
-import { describe, fieldErrors } from '../errors.js';
-import { parseTimeout } from '../timeout.js';
+import { h, replace } from '../dom.js';
+import { details, fieldErrors, fieldMessage, titleOf } from '../errors.js';
+import { effectiveTimeout, parseTimeout, serverDefaults } from '../timeout.js';
 import { button, modal } from '../ui.js';
 import { secretList } from './secrets.js';
 
@@ -46,7 +46,7 @@ export function openJobForm(job = null, defaults = {}) {
       inputmode: 'decimal',
       value: src.Timeout === null || src.Timeout === undefined ? '' : String(src.Timeout),
       'data-testid': 'job-timeout',
-      placeholder: '不限',
+      placeholder: '默认',
       autocomplete: 'off',
     }),
     Privileged: h('input', { type: 'checkbox', checked: Boolean(src.Privileged), 'data-testid': 'job-privileged' }),
@@ -56,13 +56,24 @@ export function openJobForm(job = null, defaults = {}) {
   inputs.Cmd.value = src.Cmd || '';
   inputs.Env.value = (src.Env || []).join('\n');
 
+  const timeoutHint = h('span', { 'data-testid': 'job-timeout-hint' });
+  const showDefault = (defaults) =>
+    (timeoutHint.textContent = `可选。超时后终止命令，该容器记为失败；留空使用服务端默认（${effectiveTimeout(null, defaults)}）`);
+  showDefault(null);
+  serverDefaults().then(showDefault);
+  const picker = servicePicker(inputs);
+
   const fields = {
     Name: field('作业名称', inputs.Name, { required: true, name: 'Name' }),
-    AppName: field('应用名称', inputs.AppName, { required: true, name: 'AppName' }),
+    AppName: field('应用名称', inputs.AppName, {
+      required: true,
+      name: 'AppName',
+      hint: 'DCE 的应用，即 Swarm 的 stack（服务的 com.docker.stack.namespace 标签）',
+    }),
     ServiceName: field('服务名称', inputs.ServiceName, {
       required: true,
       name: 'ServiceName',
-      hint: '在该 Swarm 服务的任务容器中执行',
+      hint: '在该 Swarm 服务的任务容器中执行，通常为「应用_服务」；尚未部署的服务也可填写',
     }),
     Cmd: field('命令', inputs.Cmd, { required: true, name: 'Cmd', hint: '按 shell 规则拆分为参数，不经过 shell 解释' }),
     User: field('用户', inputs.User, { name: 'User', hint: '可选，name、name:group 或 uid:gid' }),
@@ -76,7 +87,7 @@ export function openJobForm(job = null, defaults = {}) {
     }),
     Timeout: field('超时（秒）', inputs.Timeout, {
       name: 'Timeout',
-      hint: '可选。超时后终止命令，该容器记为失败；留空为不限',
+      hint: timeoutHint,
     }),
     Privileged: field('特权模式', h('span', { class: 'check' }, inputs.Privileged, ' 以特权模式执行（privileged）'), {
       name: 'Privileged',
@@ -88,6 +99,7 @@ export function openJobForm(job = null, defaults = {}) {
     'form',
     { class: 'form', novalidate: true, onsubmit: (e) => (e.preventDefault(), save()) },
     formError,
+    picker.wrap,
     h('div', { class: 'grid-2' }, fields.Name.wrap, fields.AppName.wrap),
     h('div', { class: 'grid-2' }, fields.ServiceName.wrap, fields.User.wrap),
     fields.Cmd.wrap,
@@ -124,10 +136,12 @@ export function openJobForm(job = null, defaults = {}) {
     }
   }
 
+  // `text` is the panel's own words, or the server's message ({ text, details }: its English on a second line).
   function markField(name, text) {
     const f = fields[name];
     if (!f) return false;
-    f.error.textContent = text;
+    if (typeof text === 'string') f.error.textContent = text;
+    else replace(f.error, text.text, text.details ? h('div', { class: 'field-error-details' }, text.details) : null);
     f.wrap.classList.add('invalid');
     return true;
   }
@@ -160,10 +174,12 @@ export function openJobForm(job = null, defaults = {}) {
       dlg.close(saved);
     } catch (err) {
       const perField = fieldErrors(err);
-      const unplaced = Object.entries(perField).filter(([k, v]) => !markField(k, v));
+      const unplaced = Object.entries(perField).filter(([k, v]) => !markField(k, fieldMessage(v)));
       if (err.id === 'jobs_name_duplicated_error') markField('Name', '同一应用下已有同名作业');
       if (!Object.keys(perField).length || unplaced.length || err.id !== 'invalid_request') {
-        formError.textContent = describe(err);
+        // In the panel's words, with the server's own on a details line.
+        const more = details(err);
+        replace(formError, h('div', {}, titleOf(err)), more ? h('div', { class: 'alert-details' }, more) : null);
         formError.hidden = false;
       } else {
         formError.textContent = '请修改标红的字段后再保存';
@@ -175,4 +191,70 @@ export function openJobForm(job = null, defaults = {}) {
   }
 
   return dlg.closed;
+}
+
+/**
+ * The swarm's services grouped by app; picking one fills ServiceName and AppName. Typing stays possible
+ * (a service may be deployed later), and the form works the same when the list cannot be fetched.
+ */
+function servicePicker(inputs) {
+  const select = h('select', { 'data-testid': 'job-service-picker', 'aria-label': '选择服务', disabled: true });
+  const state = h('span', { class: 'field-hint', 'data-testid': 'job-service-picker-state' }, '正在获取集群中的服务…');
+  const wrap = h(
+    'label',
+    { class: 'field', 'data-field': 'ServicePicker' },
+    h('span', { class: 'field-label' }, '从集群选择服务'),
+    select,
+    state,
+  );
+  let services = [];
+  const replicas = (s) => `${s.Replicas.Running}/${s.Replicas.Desired ?? '?'}`;
+  select.addEventListener('change', () => {
+    const chosen = services.find((s) => s.ServiceName === select.value);
+    if (!chosen) return;
+    inputs.ServiceName.value = chosen.ServiceName;
+    if (chosen.AppName) inputs.AppName.value = chosen.AppName;
+    for (const input of [inputs.ServiceName, inputs.AppName]) input.dispatchEvent(new Event('input'));
+  });
+  inputs.ServiceName.addEventListener('input', () => {
+    select.value = services.some((s) => s.ServiceName === inputs.ServiceName.value.trim())
+      ? inputs.ServiceName.value.trim()
+      : '';
+  });
+  api
+    .services()
+    .then((list) => {
+      services = list || [];
+      const apps = new Map();
+      for (const s of services) {
+        if (!apps.has(s.AppName)) apps.set(s.AppName, []);
+        apps.get(s.AppName).push(s);
+      }
+      replace(
+        select,
+        h('option', { value: '' }, services.length ? '请选择…' : '集群中没有服务'),
+        [...apps].map(([app, group]) =>
+          h(
+            'optgroup',
+            { label: app ? `应用 ${app}` : '不属于应用的服务' },
+            group.map((s) =>
+              h(
+                'option',
+                { value: s.ServiceName, 'data-app': s.AppName, title: s.Image },
+                `${s.ServiceName}（运行 ${replicas(s)} · ${s.Image}）`,
+              ),
+            ),
+          ),
+        ),
+      );
+      select.disabled = !services.length;
+      select.value = services.some((s) => s.ServiceName === inputs.ServiceName.value) ? inputs.ServiceName.value : '';
+      state.textContent = `共 ${services.length} 个服务，按应用分组；选择后自动填写应用名称和服务名称`;
+    })
+    .catch((err) => {
+      replace(select, h('option', { value: '' }, '无法获取'));
+      state.textContent = `无法获取集群中的服务（${titleOf(err)}），请直接填写服务名称`;
+      state.dataset.state = 'error';
+    });
+  return { wrap, select };
 }

@@ -2,9 +2,10 @@
 import { api } from '../api.js';
 import { formatTime, h, replace } from '../dom.js';
 import { summarize } from '../status.js';
-import { formatTimeout } from '../timeout.js';
-import { alertBox, badge, button, spinner } from '../ui.js';
+import { effectiveTimeout, serverDefaults } from '../timeout.js';
+import { alertBox, badge, button, spinner, warningBox } from '../ui.js';
 import { deleteJob, editJob, executionHref, startJob } from './actions.js';
+import { listHref } from './jobs.js';
 
 const PAGE = 20;
 // Each summary costs one inspect call, so only the newest few get one.
@@ -13,6 +14,7 @@ const SUMMARIZED = 10;
 export function renderJob(root, { jobId }) {
   let alive = true;
   let shown = PAGE;
+  let warnings = null; // of the last edit made here, shown until the next one
   replace(root, spinner());
 
   async function load() {
@@ -52,13 +54,14 @@ export function renderJob(root, { jobId }) {
           'div',
           { class: 'btn-row' },
           button('执行', () => startJob(job), { kind: 'primary', testid: 'start-job' }),
-          button('编辑', async () => (await editJob(job)) && load(), { testid: 'edit-job' }),
-          button('删除', async () => (await deleteJob(job)) && (location.hash = '#/'), {
+          button('编辑', async () => edited(await editJob(job)), { testid: 'edit-job' }),
+          button('删除', async () => (await deleteJob(job)) && (location.hash = listHref()), {
             kind: 'danger-outline',
             testid: 'delete-job',
           }),
         ),
       ),
+      warnings && warnings.length ? warningBox(warnings) : null,
       h('section', { class: 'card' }, h('h2', {}, '作业配置'), definition(job)),
       h(
         'section',
@@ -87,10 +90,11 @@ export function renderJob(root, { jobId }) {
       api
         .inspect(job.JobId, executorId)
         .then((ex) => {
-          const { counts, overall } = summarize(ex.Result || []);
+          const { counts, overall } = summarize(ex.Result || [], ex.State);
           const parts = [
             counts.ok && `${counts.ok} 成功`,
             counts.fail && `${counts.fail} 失败`,
+            counts.stopped && `${counts.stopped} 已停止`,
             counts.running && `${counts.running} 执行中`,
           ].filter(Boolean);
           replace(result, badge(overall), h('span', { class: 'muted' }, ` ${parts.join(' · ')}`));
@@ -109,6 +113,12 @@ export function renderJob(root, { jobId }) {
     );
   }
 
+  function edited(job) {
+    if (!job) return;
+    warnings = job.Warnings || null;
+    load();
+  }
+
   load();
   return () => {
     alive = false;
@@ -116,6 +126,10 @@ export function renderJob(root, { jobId }) {
 }
 
 function definition(job) {
+  const timeout = h('span', { 'data-testid': 'job-timeout-value' }, effectiveTimeout(job.Timeout, null));
+  if (job.Timeout === null || job.Timeout === undefined) {
+    serverDefaults().then((d) => (timeout.textContent = effectiveTimeout(job.Timeout, d)));
+  }
   const item = (label, value) => [h('dt', {}, label), h('dd', {}, value)];
   const list = (values) => (values.length ? h('div', { class: 'mono' }, values.map((v) => h('div', {}, v))) : '—');
   return h(
@@ -125,7 +139,7 @@ function definition(job) {
     item('命令', h('code', { class: 'cmd-block' }, job.Cmd)),
     item('用户', job.User || '默认'),
     item('特权模式', job.Privileged ? '是' : '否'),
-    item('超时', h('span', { 'data-testid': 'job-timeout-value' }, formatTimeout(job.Timeout))),
+    item('超时', timeout),
     item('环境变量', list(job.Env)),
     item('加密参数', job.SecretArgs.length ? h('span', { class: 'mono' }, job.SecretArgs.join(' ')) : '—'),
   );
@@ -135,7 +149,7 @@ export function crumbs(job, tail) {
   return h(
     'nav',
     { class: 'crumbs', 'aria-label': '导航' },
-    h('a', { href: '#/', 'data-testid': 'back-to-jobs' }, '作业'),
+    h('a', { href: listHref(), 'data-testid': 'back-to-jobs' }, '作业'),
     job ? [h('span', {}, '/'), tail ? h('a', { href: `#/jobs/${encodeURIComponent(job.JobId)}`, 'data-testid': 'back-to-job' }, job.Name) : h('span', {}, job.Name)] : null,
     tail ? [h('span', {}, '/'), h('span', {}, tail)] : null,
   );

@@ -1,18 +1,61 @@
-// The job list: AppName filter, search, and the actions of each job.
+// The job list: AppName filter, search and order, kept in the URL (#/?app=&q=&sort=), and each job's actions.
 import { api } from '../api.js';
 import { formatTime, h, replace } from '../dom.js';
-import { alertBox, button, spinner, toast } from '../ui.js';
+import { alertBox, button, spinner, toast, warningBox } from '../ui.js';
 import { openJobForm } from './form.js';
 import { deleteJob, editJob, jobHref, startJob } from './actions.js';
 
-// Kept across visits so coming back from a job shows the same filter.
-const state = { app: '', query: '' };
 const knownApps = new Set();
+let lastHash = '#/';
 
-export function renderJobs(root) {
+/** The list as it was last shown (its filter, search and order), for links back to it. */
+export function listHref() {
+  return lastHash;
+}
+
+const SORTS = {
+  created: { label: '最新创建', order: (jobs) => [...jobs].reverse() }, // the API lists oldest first
+  run: {
+    label: '最近执行',
+    order: (jobs) => [...jobs].reverse().sort((a, b) => lastRun(b) - lastRun(a)),
+  },
+  name: { label: '名称', order: (jobs) => [...jobs].sort((a, b) => a.Name.localeCompare(b.Name, 'zh-CN')) },
+};
+
+function lastRun(job) {
+  const last = job.Executors[job.Executors.length - 1];
+  return last ? Number(last) : 0;
+}
+
+/** The list's state from the URL's query (empty values left out). */
+function readState(query) {
+  const sort = query.get('sort') || 'created';
+  return { app: query.get('app') || '', query: query.get('q') || '', sort: SORTS[sort] ? sort : 'created' };
+}
+
+// replaceState, not a new hash: typing in the search box must neither re-render the page nor fill the history.
+function writeState(state) {
+  const params = new URLSearchParams();
+  if (state.app) params.set('app', state.app);
+  if (state.query) params.set('q', state.query);
+  if (state.sort !== 'created') params.set('sort', state.sort);
+  const text = params.toString();
+  lastHash = `#/${text ? `?${text}` : ''}`;
+  history.replaceState(history.state, '', lastHash);
+}
+
+export function renderJobs(root, { query = new URLSearchParams() } = {}) {
+  const state = readState(query);
+  writeState(state);
   let jobs = [];
   let alive = true;
   const appSelect = h('select', { 'data-testid': 'app-filter', 'aria-label': '按应用过滤' });
+  const sortSelect = h(
+    'select',
+    { 'data-testid': 'job-sort', 'aria-label': '排序', class: 'sort-select' },
+    Object.entries(SORTS).map(([value, s]) => h('option', { value }, s.label)),
+  );
+  sortSelect.value = state.sort;
   const search = h('input', {
     type: 'search',
     value: state.query,
@@ -20,15 +63,23 @@ export function renderJobs(root) {
     'data-testid': 'job-search',
     'aria-label': '搜索',
   });
-  const body = h('div', { class: 'card' }, spinner());
+  const body = h('div', { class: 'card flush' }, spinner());
   const count = h('span', { class: 'muted', 'data-testid': 'job-count' });
+  const notice = h('div', {});
 
   appSelect.addEventListener('change', () => {
     state.app = appSelect.value;
+    writeState(state);
     load();
+  });
+  sortSelect.addEventListener('change', () => {
+    state.sort = sortSelect.value;
+    writeState(state);
+    draw();
   });
   search.addEventListener('input', () => {
     state.query = search.value;
+    writeState(state);
     draw();
   });
 
@@ -40,11 +91,13 @@ export function renderJobs(root) {
       h('div', {}, h('h1', {}, '作业'), h('p', { class: 'muted' }, '在 Swarm 服务的容器中执行命令')),
       button('创建作业', create, { kind: 'primary', testid: 'create-job' }),
     ),
+    notice,
     h(
       'div',
       { class: 'toolbar' },
       h('label', { class: 'inline' }, '应用', appSelect),
       search,
+      h('label', { class: 'inline' }, '排序', sortSelect),
       h('span', { class: 'grow' }),
       count,
       button('刷新', () => load(), { testid: 'refresh-jobs' }),
@@ -86,7 +139,7 @@ export function renderJobs(root) {
   }
 
   function draw() {
-    const shown = jobs.filter(matches);
+    const shown = SORTS[state.sort].order(jobs.filter(matches));
     count.textContent = `共 ${shown.length} 个作业`;
     if (!jobs.length) {
       replace(
@@ -104,6 +157,7 @@ export function renderJobs(root) {
       replace(body, h('div', { class: 'empty', 'data-testid': 'jobs-empty' }, '没有匹配的作业'));
       return;
     }
+    const col = (cls) => h('col', { class: cls });
     replace(
       body,
       h(
@@ -111,7 +165,8 @@ export function renderJobs(root) {
         { class: 'table-wrap' },
         h(
           'table',
-          { class: 'table', 'data-testid': 'job-table' },
+          { class: 'table job-table', 'data-testid': 'job-table' },
+          h('colgroup', {}, col('c-name'), col('c-app'), col('c-service'), col('c-cmd'), col('c-last'), col('c-actions')),
           h(
             'thead',
             {},
@@ -130,23 +185,26 @@ export function renderJobs(root) {
 
   function row(job) {
     const last = job.Executors[job.Executors.length - 1];
+    const cut = (text, extra = {}) => h('div', { class: 'cut', title: text, ...extra }, text);
     return h(
       'tr',
       { 'data-testid': 'job-row', 'data-job-id': job.JobId, 'data-job-name': job.Name },
-      h('td', {}, h('a', { href: jobHref(job.JobId), 'data-testid': 'job-link', class: 'strong' }, job.Name)),
-      h('td', {}, job.AppName),
-      h('td', { class: 'mono' }, job.ServiceName),
-      h('td', {}, h('code', { class: 'cmd', title: job.Cmd }, job.Cmd)),
+      h('td', {}, h('a', { href: jobHref(job.JobId), 'data-testid': 'job-link', class: 'strong cut', title: job.Name }, job.Name)),
+      h('td', {}, cut(job.AppName)),
+      h('td', {}, cut(job.ServiceName, { class: 'cut mono' })),
+      h('td', {}, h('code', { class: 'cmd cut', title: job.Cmd }, job.Cmd)),
       h(
         'td',
         { class: 'nowrap' },
-        last ? [formatTime(last), h('span', { class: 'muted' }, ` · 共 ${job.Executors.length} 次`)] : h('span', { class: 'muted' }, '未执行'),
+        last
+          ? [h('div', {}, formatTime(last)), h('div', { class: 'muted small' }, `共 ${job.Executors.length} 次`)]
+          : h('span', { class: 'muted' }, '未执行'),
       ),
       h(
         'td',
         { class: 'actions' },
         button('执行', () => startJob(job), { kind: 'link', small: true, testid: 'start-job' }),
-        button('编辑', async () => (await editJob(job)) && load(), { kind: 'link', small: true, testid: 'edit-job' }),
+        button('编辑', async () => saved(await editJob(job)), { kind: 'link', small: true, testid: 'edit-job' }),
         button('删除', async () => (await deleteJob(job)) && load(), {
           kind: 'link-danger',
           small: true,
@@ -156,11 +214,19 @@ export function renderJobs(root) {
     );
   }
 
+  /** After a save: its warnings stay on the page until the next save or a click on them. */
+  function saved(job) {
+    if (!job) return;
+    replace(notice);
+    if (job.Warnings && job.Warnings.length) replace(notice, warningBox(job.Warnings));
+    load();
+  }
+
   async function create() {
-    const saved = await openJobForm(null, { AppName: state.app });
-    if (saved) {
-      toast(`作业「${saved.Name}」已创建`);
-      load();
+    const job = await openJobForm(null, { AppName: state.app });
+    if (job) {
+      toast(`作业「${job.Name}」已创建`);
+      saved(job);
     }
   }
 

@@ -2,7 +2,7 @@
 import { api } from '../api.js';
 import { h, replace, shortId } from '../dom.js';
 import { ApiError } from '../errors.js';
-import { formatTimeout, parseTimeout } from '../timeout.js';
+import { effectiveTimeout, parseTimeout, serverDefaults } from '../timeout.js';
 import { alertBox, button, modal, spinner } from '../ui.js';
 
 export function openStartDialog(job) {
@@ -17,11 +17,16 @@ export function openStartDialog(job) {
     inputmode: 'decimal',
     class: 'timeout-input',
     'data-testid': 'start-timeout',
-    placeholder: job.Timeout == null ? '不限' : String(job.Timeout),
+    placeholder: job.Timeout == null ? '默认' : String(job.Timeout),
     autocomplete: 'off',
     'aria-label': '本次超时（秒）',
   });
   const timeoutError = h('span', { class: 'field-error', 'data-testid': 'start-timeout-error' });
+  const timeoutHint = h('span', { class: 'field-hint', 'data-testid': 'start-timeout-hint' });
+  const hint = (defaults) =>
+    (timeoutHint.textContent = `可选；留空则使用作业的设置（${effectiveTimeout(job.Timeout, defaults)}）`);
+  hint(null);
+  serverDefaults().then(hint);
   const timeoutField = h(
     'div',
     { class: 'run-options field', 'data-field': 'Timeout' },
@@ -30,7 +35,7 @@ export function openStartDialog(job) {
       { class: 'inline-field' },
       h('span', { class: 'field-label' }, '本次超时（秒）'),
       timeoutInput,
-      h('span', { class: 'field-hint' }, `可选；留空则使用作业的设置（${formatTimeout(job.Timeout)}）`),
+      timeoutHint,
     ),
     timeoutError,
   );

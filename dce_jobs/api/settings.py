@@ -1,0 +1,26 @@
+"""GET /api/settings: the defaults that apply when a job or a start request sets none."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..keys import CONFIG
+from .respond import json_response
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/settings")
+async def settings(request: web.Request) -> web.Response:
+    """The effective defaults: run timeout (null = none), stored output limit, exec concurrency."""
+    config = request.app[CONFIG]
+    return json_response(
+        {
+            "Defaults": {
+                "Timeout": config.default_timeout_s or None,
+                "OutputLimitBytes": config.output_limit_bytes,
+                "NodeConcurrency": config.node_concurrency,
+                "GlobalConcurrency": config.global_concurrency,
+            }
+        }
+    )
