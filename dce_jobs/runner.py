@@ -14,7 +14,7 @@ from .config import Config
 from .errors import Conflict, DceJobsError, InvalidInput, NotFound, SecretUndecryptable, ServiceUnavailable
 from .execs import ExecSpec
 from .execution_run import ExecutionRun
-from .models import ContainerResult, EndReason, Execution, Job, Rolling, Target, new_executor_id
+from .models import ContainerResult, EndReason, Execution, Job, Rolling, Target, new_executor_id, summarize
 from .nodes import NodePool
 from .recovery import RecoveredTarget
 from .store import Store
@@ -133,6 +133,15 @@ class Runner:
             running = {t.container_id for t in tasks}
             now = [t if t.container_id in running else None for t in before]
         targets = [current or old for current, old in zip(now, before, strict=True)]
+        for target in targets:
+            if target.previous_container_id:
+                log.info(
+                    "retry of %s: slot %s moved from container %s to %s",
+                    executor_id,
+                    target.slot,
+                    target.previous_container_id[:12],
+                    target.container_id[:12],
+                )
         gone = frozenset(i for i, current in enumerate(now) if current is None)
         return await self._launch(
             job.job_id, targets, timeout_s=previous.timeout_s, rolling=previous.rolling, gone=gone, retry_of=executor_id
@@ -199,10 +208,16 @@ class Runner:
         run.task.add_done_callback(lambda task: self._ended(run.key, task))
 
     def _ended(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
-        self._runs.pop(key, None)
+        run = self._runs.pop(key, None)
         if not task.cancelled() and task.exception() is not None:
             # every target has its own guard; this is a failure before or around them (e.g. the store)
             log.error("execution %s of job %s failed", key[1], key[0], exc_info=task.exception())
+        elif run is not None:
+            summary = summarize([t.result for t in run.targets])
+            counts = ", ".join(f"{n} {outcome}" for outcome, n in summary.counts.items() if n)
+            took_s = (summary.ended_at or time.time()) - run.execution.created_at
+            what = "recovered execution" if run.recovered else "execution"
+            log.info("%s %s of job %s ended %s: %s in %.1f s", what, key[1], key[0], summary.state, counts, took_s)
 
     async def _record(
         self, job: Job, targets: list[Target], timeout_s: float | None, rolling: Rolling, retry_of: str
@@ -248,6 +263,8 @@ class Runner:
         run = self._runs.get((job_id, executor_id))
         if run is None or run.task is None:
             return  # finished already: a no-op
+        running = sum(1 for t in run.targets if t.live)
+        log.info("execution %s of job %s: stopping (%s), %d targets running", executor_id, job_id, reason, running)
         run.stop(reason, end_reason)
         await asyncio.shield(run.task)
 
