@@ -1,0 +1,53 @@
+"""Request and response shapes of the seed contract: the only user of marshmallow.
+
+`base` holds the strict fields and validators, `job` the job, start, retry and empty bodies and the job's
+shape, `inspect` what inspect answers.
+"""
+
+from .base import RESERVED_ENV, describe_errors
+from .inspect import InspectSchema, InspectView, ResultSchema, ResultView, dump_inspect, dump_result
+from .job import (
+    OPTIONAL_JOB_FIELDS,
+    EmptySchema,
+    JobSchema,
+    RetrySchema,
+    StartSchema,
+    TargetSchema,
+    dump_job,
+    dump_saved_job,
+    dump_target,
+    load_empty,
+    load_job,
+    load_job_edit,
+    load_retry,
+    load_start,
+    merge_rolling,
+    refuse_duplicate_targets,
+)
+
+__all__ = [
+    "OPTIONAL_JOB_FIELDS",
+    "RESERVED_ENV",
+    "EmptySchema",
+    "InspectSchema",
+    "InspectView",
+    "JobSchema",
+    "ResultSchema",
+    "ResultView",
+    "RetrySchema",
+    "StartSchema",
+    "TargetSchema",
+    "describe_errors",
+    "dump_inspect",
+    "dump_job",
+    "dump_result",
+    "dump_saved_job",
+    "dump_target",
+    "load_empty",
+    "load_job",
+    "load_job_edit",
+    "load_retry",
+    "load_start",
+    "merge_rolling",
+    "refuse_duplicate_targets",
+]

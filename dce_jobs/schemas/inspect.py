@@ -1,0 +1,216 @@
+"""What inspect answers: one execution with its summary and a Result entry per target (dump schemas)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from marshmallow import INCLUDE, Schema, fields, post_dump, validate
+
+from ..models import (
+    COUNT_KEYS,
+    ContainerResult,
+    EndReason,
+    Execution,
+    ExecutionState,
+    FailureAction,
+    Status,
+    Summary,
+    Target,
+)
+from .job import TargetSchema
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultView:
+    """What one Result entry of inspect shows: the record, its target, and the tail of its output."""
+
+    result: ContainerResult
+    target: Target | None
+    output: str | None = None  #: None before the target ran: no Output keys then
+    output_tail: bool = False
+
+    @property
+    def end_reason(self) -> str | None:
+        """The end reason; a final record from before end reasons were kept gets one from its status."""
+        if self.result.end_reason is not None:
+            return self.result.end_reason.value
+        legacy = _LEGACY_END_REASONS.get(self.result.status)
+        return None if legacy is None else legacy.value
+
+
+_LEGACY_END_REASONS = {
+    Status.FINISHED: EndReason.EXITED,
+    Status.CREATE_FAILED: EndReason.CREATE_FAILED,
+    Status.RUNNING_FAILED: EndReason.ENGINE_ERROR,
+}
+
+
+def _inspected(name: str, field: type[fields.Field[Any]], **options: Any) -> fields.Field[Any]:
+    """An exec-inspect field of the engine's record, shown once the target finished."""
+    return field(data_key=name, attribute=f"result.inspect.{name}", **options)
+
+
+class ResultSchema(Schema):
+    """One Result entry of inspect: the seed's keys, exec-inspect fields once known, and Output."""
+
+    class Meta:
+        unknown = INCLUDE  # a newer engine's further exec-inspect fields are passed on
+
+    node_id = fields.String(data_key="NodeId", attribute="result.node_id", required=True)
+    container_id = fields.String(data_key="ContainerId", attribute="result.container_id", required=True)
+    exec_id = fields.String(
+        data_key="ID", attribute="result.exec_id", required=True, metadata={"description": "exec id ('' until created)"}
+    )
+    status = fields.Enum(Status, by_value=True, data_key="Status", attribute="result.status", required=True)
+    error = fields.String(
+        data_key="E",
+        attribute="result.error",
+        required=True,
+        metadata={"description": "why the target failed ('' when it did not)"},
+    )
+    slot = fields.Integer(
+        data_key="Slot",
+        attribute="target.slot",
+        allow_none=True,
+        required=True,
+        metadata={"description": "Swarm task slot (null: global service)"},
+    )
+    previous_container_id = fields.String(
+        data_key="PreviousContainerId",
+        attribute="target.previous_container_id",
+        metadata={"description": "a retry that followed the slot to a new task: the container it replaced"},
+    )
+    exit_code = fields.Integer(data_key="ExitCode", attribute="result.exit_code", allow_none=True)
+    pid = _inspected("Pid", fields.Integer)
+    running = _inspected("Running", fields.Boolean)
+    process_config = _inspected(
+        "ProcessConfig", fields.Dict, metadata={"description": "the engine's, with secret arguments masked"}
+    )
+    open_stdin = _inspected("OpenStdin", fields.Boolean)
+    open_stdout = _inspected("OpenStdout", fields.Boolean)
+    open_stderr = _inspected("OpenStderr", fields.Boolean)
+    can_remove = _inspected("CanRemove", fields.Boolean)
+    detach_keys = _inspected("DetachKeys", fields.String)
+    container = _inspected("ContainerID", fields.String)
+    started_at = fields.Float(
+        data_key="StartTime",
+        attribute="result.started_at",
+        allow_none=True,
+        required=True,
+        metadata={"description": "when the process started (epoch s)"},
+    )
+    finished_at = fields.Float(
+        data_key="EndTime",
+        attribute="result.finished_at",
+        allow_none=True,
+        required=True,
+        metadata={"description": "when the target ended (epoch s)"},
+    )
+    end_reason = fields.String(
+        data_key="EndReason",
+        allow_none=True,
+        required=True,
+        validate=validate.OneOf([r.value for r in EndReason]),
+        metadata={"description": "why the target ended, a fixed vocabulary (E is the human message); null until then"},
+    )
+    output = fields.String(data_key="Output", metadata={"description": "the last 64 KiB of the stored output"})
+    output_truncated = fields.Boolean(
+        data_key="OutputTruncated",
+        attribute="result.output_truncated",
+        metadata={"description": "the stored output hit DCE_JOBS_OUTPUT_LIMIT_BYTES"},
+    )
+    output_tail = fields.Boolean(
+        data_key="OutputTail", metadata={"description": "Output is only the tail of the stored output"}
+    )
+
+    @post_dump(pass_original=True)
+    def _only_what_is_known(self, entry: dict[str, Any], view: ResultView, **kwargs: Any) -> dict[str, Any]:
+        if view.output is None:
+            for key in ("Output", "OutputTruncated", "OutputTail"):
+                entry.pop(key, None)
+        if entry.get("ExitCode") is None:
+            entry.pop("ExitCode", None)
+        if not entry.get("PreviousContainerId"):
+            entry.pop("PreviousContainerId", None)
+        extra = {k: v for k, v in (view.result.inspect or {}).items() if k not in entry and k != "ExitCode"}
+        return {**entry, **extra}
+
+
+def dump_result(view: ResultView) -> dict[str, Any]:
+    """One Result entry of inspect."""
+    return _RESULT.dump(view)  # type: ignore[no-any-return]
+
+
+@dataclasses.dataclass(frozen=True)
+class InspectView:
+    """What inspect shows of one execution."""
+
+    execution: Execution
+    summary: Summary
+    results: list[ResultView]
+
+
+class InspectSchema(Schema):
+    """The seed's inspect body, with the execution's summary, rolling settings and RetryOf added."""
+
+    job_id = fields.String(data_key="JobId", attribute="execution.job_id", required=True)
+    executor_id = fields.String(data_key="ExecutorId", attribute="execution.executor_id", required=True)
+    created_at = fields.Float(
+        data_key="CreateTime",
+        attribute="execution.created_at",
+        required=True,
+        metadata={"description": "seconds since the epoch"},
+    )
+    timeout_s = fields.Float(
+        data_key="Timeout",
+        attribute="execution.timeout_s",
+        allow_none=True,
+        required=True,
+        metadata={"description": "seconds a target may run (null: none)"},
+    )
+    retry_of = fields.Function(
+        lambda view: view.execution.retry_of or None,
+        data_key="RetryOf",
+        allow_none=True,
+        required=True,
+        metadata={"description": "the ExecutorId this execution retries", "type": "string", "nullable": True},
+    )
+    state = fields.Enum(ExecutionState, by_value=True, data_key="State", attribute="summary.state", required=True)
+    ended_at = fields.Float(
+        data_key="EndTime",
+        attribute="summary.ended_at",
+        allow_none=True,
+        required=True,
+        metadata={"description": "when the last target ended (epoch s)"},
+    )
+    counts = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(COUNT_KEYS)),
+        values=fields.Integer(),
+        data_key="Counts",
+        attribute="summary.counts",
+        required=True,
+    )
+    parallelism = fields.Integer(data_key="Parallelism", attribute="execution.rolling.parallelism", required=True)
+    delay_s = fields.Float(data_key="Delay", attribute="execution.rolling.delay_s", required=True)
+    failure_action = fields.Enum(
+        FailureAction,
+        by_value=True,
+        data_key="FailureAction",
+        attribute="execution.rolling.failure_action",
+        required=True,
+    )
+    max_failure_ratio = fields.Float(
+        data_key="MaxFailureRatio", attribute="execution.rolling.max_failure_ratio", required=True
+    )
+    targets = fields.List(fields.Nested(TargetSchema), data_key="Target", attribute="execution.targets", required=True)
+    results = fields.List(fields.Nested(ResultSchema), data_key="Result", required=True)
+
+
+def dump_inspect(view: InspectView) -> dict[str, Any]:
+    """The inspect body of one execution."""
+    return _INSPECT.dump(view)  # type: ignore[no-any-return]
+
+
+_RESULT = ResultSchema()
+_INSPECT = InspectSchema()
