@@ -17,6 +17,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 
 
+FINAL = frozenset({"FINISHED", "CREATE_FAILED", "RUNNING_FAILED"})
+
+
 class ServerError(RuntimeError):
     """The server did not come up, or did not stop."""
 
@@ -138,3 +141,33 @@ class Server:
         status, data, _ = self.request(method, path, body=body)
         assert status < 400, (method, path, status, data[:500])
         return json.loads(data or b"null")
+
+    # -- the API's own words, for tests and the bench alike ------------------------------------------
+
+    def create_job(self, service: str, cmd: str, *, app: str = "it", name: str = "", **fields: Any) -> dict[str, Any]:
+        """POST a job (a unique name unless given) and return it."""
+        body = {"AppName": app, "ServiceName": service, "Name": name or f"job-{time.monotonic_ns()}", "Cmd": cmd}
+        return self.json("POST", "/api/jobs", {**body, **fields})  # type: ignore[no-any-return]
+
+    def start(self, job: dict[str, Any], targets: list[dict[str, str]] | None = None, **body: Any) -> str:
+        """Start a job (on `targets`, else every running container); the new ExecutorId."""
+        payload = {**body, **({"Target": targets} if targets is not None else {})}
+        return self.json("POST", f"/api/jobs/{job['JobId']}/start", payload)["Executors"][-1]  # type: ignore[no-any-return]
+
+    def inspect(self, job: dict[str, Any] | str, executor_id: str) -> dict[str, Any]:
+        """The inspect body of one execution (`job` a job or its JobId)."""
+        job_id = job if isinstance(job, str) else job["JobId"]
+        return self.json("GET", f"/api/jobs/{job_id}/inspect/{executor_id}")  # type: ignore[no-any-return]
+
+    def wait_final(
+        self, job: dict[str, Any] | str, executor_id: str, *, timeout_s: float = 60, poll_s: float = 0.2
+    ) -> dict[str, Any]:
+        """Poll inspect until every Result is final; ServerError after timeout_s."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            body = self.inspect(job, executor_id)
+            if all(r["Status"] in FINAL for r in body["Result"]):
+                return body
+            if time.monotonic() > deadline:
+                raise ServerError(f"execution {executor_id} not final after {timeout_s:g} s")
+            time.sleep(poll_s)

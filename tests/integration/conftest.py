@@ -169,10 +169,5 @@ def server(lab: Lab, tmp_path: Path) -> Iterator[Server]:
 
 
 def server_final(server: Server, job_id: str, executor_id: str, timeout_s: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        body = server.json("GET", f"/api/jobs/{job_id}/inspect/{executor_id}")
-        if all(r["Status"] in FINAL for r in body["Result"]):
-            return body  # type: ignore[no-any-return]
-        time.sleep(0.2)
-    pytest.fail("not final")
+    """Every Result of the execution final (through the server's own client)."""
+    return server.wait_final(job_id, executor_id, timeout_s=timeout_s)

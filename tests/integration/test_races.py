@@ -107,12 +107,10 @@ async def test_a_killed_container_fails_its_target_and_says_so(client: Any, lab:
 
 def start_running(server: Server, lab: Lab, service: str, cmd: str, **fields: Any) -> tuple[dict[str, Any], str]:
     """Create a job, start it on one container and wait until it runs; return the job and the ExecutorId."""
-    body = {"AppName": "it", "ServiceName": service, "Name": f"race-{time.monotonic_ns()}", "Cmd": cmd, **fields}
-    job = server.json("POST", "/api/jobs", body)
-    target = targets_of(lab, service, 1)
-    executor_id = server.json("POST", f"/api/jobs/{job['JobId']}/start", {"Target": target})["Executors"][-1]
+    job = server.create_job(service, cmd, name=f"race-{time.monotonic_ns()}", **fields)
+    executor_id = server.start(job, targets_of(lab, service, 1))
     deadline = time.monotonic() + 15
-    while server.json("GET", f"/api/jobs/{job['JobId']}/inspect/{executor_id}")["Result"][0]["Status"] != "RUNNING":
+    while server.inspect(job, executor_id)["Result"][0]["Status"] != "RUNNING":
         assert time.monotonic() < deadline
         time.sleep(0.05)
     return job, executor_id
