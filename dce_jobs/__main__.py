@@ -40,9 +40,17 @@ def serve(config: Config) -> None:
     from .app import create_app
 
     check_exposure(config)
-    app = create_app(config)
-    logging.getLogger("dce_jobs").info("dce-jobs %s listening on http://%s:%d", __version__, config.host, config.port)
-    web.run_app(app, host=config.host, port=config.port, print=None, shutdown_timeout=config.shutdown_grace_s)
+    app = create_app(config)  # checks the data dir and the keys first
+
+    def announce(_: str) -> None:  # run_app calls it once the store is open and the port is bound
+        logging.getLogger("dce_jobs").info(
+            "dce-jobs %s listening on http://%s:%d", __version__, config.host, config.port
+        )
+
+    try:
+        web.run_app(app, host=config.host, port=config.port, print=announce, shutdown_timeout=config.shutdown_grace_s)
+    except OSError as e:
+        raise ConfigError(f"cannot listen on {config.host}:{config.port}: {e.strerror or e}") from None
 
 
 async def rotate(config: Config) -> int:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
 from .api import executions, health, jobs, openapi, services
-from .api.middlewares import auth_middleware, errors_middleware
+from .api.headers import add_security_headers
+from .api.middlewares import auth_middleware, edge_middleware, errors_middleware
 from .cipher import SecretBox, load_keys
 from .config import Config
+from .errors import ConfigError
 from .keys import CONFIG, NODES, RUNNER, SECRET_BOX, STORE
 from .nodes import NodePool
 from .runner import Runner
@@ -34,9 +38,29 @@ def open_store(config: Config) -> Store:
     return SqliteStore(config.data_dir / "dce-jobs.sqlite3")
 
 
+def prepare_data_dir(config: Config) -> None:
+    """Make the data dir private (0700) and check it is writable, when the key file or SQLite lives there."""
+    if config.secret_keys and config.mongo_url:
+        return  # nothing is written there
+    path = config.data_dir
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+            path.chmod(0o700)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ConfigError(f"DCE_JOBS_DATA_DIR {path}: cannot write there ({e.strerror or e})") from None
+
+
 def create_app(config: Config, *, store: Store | None = None, nodes: NodePool | None = None) -> web.Application:
     """Build the aiohttp application; resources open on startup and close on cleanup."""
-    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=config.max_body_bytes)
+    prepare_data_dir(config)
+    app = web.Application(
+        middlewares=[errors_middleware, edge_middleware, auth_middleware], client_max_size=config.max_body_bytes
+    )
+    app.on_response_prepare.append(add_security_headers)
     app[CONFIG] = config
     app[SECRET_BOX] = SecretBox(load_keys(config.secret_keys, config.data_dir))
     app[STORE] = store if store is not None else open_store(config)

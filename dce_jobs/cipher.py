@@ -13,6 +13,7 @@ from .errors import ConfigError, SecretUndecryptable
 from .models import SecretArg
 
 KEY_FILE_NAME = "secret.key"
+_HEAD_BYTES = 16
 
 
 def mask(length: int) -> str:
@@ -76,12 +77,19 @@ def load_keys(configured: Sequence[str], data_dir: Path) -> tuple[str, ...]:
     if configured:
         return tuple(configured)
     path = data_dir / KEY_FILE_NAME
+    try:
+        return _read_or_create_key_file(path)
+    except OSError as e:
+        raise ConfigError(f"key file {path}: {e.strerror or e} (or set DCE_JOBS_SECRET_KEY)") from None
+
+
+def _read_or_create_key_file(path: Path) -> tuple[str, ...]:
     if path.exists():
         keys = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
         if not keys:
             raise ConfigError(f"{path} is empty; remove it or set DCE_JOBS_SECRET_KEY")
         return keys
-    data_dir.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = Fernet.generate_key().decode("ascii")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -103,16 +111,33 @@ class Redactor:
         self._pattern = re.compile(b"|".join(re.escape(s) for s in unique)) if unique else None
         self._masks = {s: mask(len(s.decode())).encode() for s in unique}
         self._keep = max((len(s) for s in unique), default=1) - 1
+        self._by_first: dict[int, list[bytes]] = {}
+        for secret in unique:
+            self._by_first.setdefault(secret[0], []).append(secret)
         self._carry = b""
 
     def feed(self, chunk: bytes) -> bytes:
-        """Redact `chunk`; hold back (unredacted) a tail that could be the start of a secret."""
+        """Redact `chunk`; hold back (unredacted) only a tail that could still become a secret."""
         if self._pattern is None:
             return chunk
         buffer = self._carry + chunk
-        done, rest = self._scan(buffer, boundary=max(len(buffer) - self._keep, 0))
+        done, rest = self._scan(buffer, boundary=len(buffer) - self._open_tail(buffer))
         self._carry = rest
         return done
+
+    def _open_tail(self, data: bytes) -> int:
+        """Length of the longest tail of `data` that is a proper prefix of a secret (0 when none is)."""
+        for position in range(max(len(data) - self._keep, 0), len(data)):
+            candidates = self._by_first.get(data[position])
+            if not candidates:
+                continue
+            length = len(data) - position
+            head = data[position : position + _HEAD_BYTES]  # a cheap first test before the whole tail
+            for secret in candidates:
+                if len(secret) > length and secret.startswith(head):
+                    if length <= _HEAD_BYTES or secret.startswith(data[position:]):
+                        return length
+        return 0
 
     def flush(self) -> bytes:
         """Redact and return what was held back (the stream ended)."""

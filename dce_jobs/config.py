@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +26,15 @@ class Config:
     mongo_db: str = "dce_jobs"
     api_token: str = field(default="", repr=False)
     allow_anonymous: bool = False
+    allowed_hosts: tuple[str, ...] = ()  #: Host names served without a token, besides the loopback ones
+    frame_ancestors: str = "'self'"  #: CSP frame-ancestors: who may embed the panel in a frame
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     docker_host: str = ""  #: engine of the manager / the node the service runs on ("" = docker's env)
     node_endpoints: tuple[tuple[str, str], ...] = ()  #: NodeId or hostname -> engine URL
     node_docker_port: int = 2375
     node_concurrency: int = 8
     global_concurrency: int = 64
+    max_running: int = 2000  #: execs running at once in all; further targets wait in STARTING
     connect_timeout_s: float = 5.0
     docker_timeout_s: float = 30.0
     output_limit_bytes: int = 16 * 1024 * 1024
@@ -82,6 +86,42 @@ def _parse_endpoints(name: str, raw: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+_HOST_RE = re.compile(r"^(?:[a-z0-9]([a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\Z|^\[[0-9a-f:.]+\]\Z")
+_SCHEME_SOURCE_RE = re.compile(r"^[a-z][a-z0-9+.-]*:\Z")
+_HOST_SOURCE_RE = re.compile(
+    r"^(?:[a-z][a-z0-9+.-]*://)?(?:\*|(?:\*\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::(?:[0-9]{1,5}|\*))?"
+    r"(?:/[^\s;,']*)?\Z"
+)
+
+
+def _parse_hosts(name: str, raw: str) -> tuple[str, ...]:
+    hosts = []
+    for item in filter(None, (part.strip().lower().rstrip(".") for part in raw.split(","))):
+        if ":" in item and not item.startswith("["):
+            try:
+                item = f"[{ipaddress.IPv6Address(item)}]"  # as a Host header writes it
+            except ValueError:
+                pass
+        if not _HOST_RE.match(item):
+            raise ConfigError(f"{name}: {item!r} is not a host name or IP address (no scheme, port or path)")
+        hosts.append(item)
+    return tuple(hosts)
+
+
+def _parse_frame_ancestors(name: str, raw: str) -> str:
+    sources = raw.split()
+    if not sources:
+        raise ConfigError(f"{name} is empty (use 'none' to forbid every frame)")
+    for source in sources:
+        lowered = source.lower()
+        if lowered in {"'self'", "'none'"} or _SCHEME_SOURCE_RE.match(lowered) or _HOST_SOURCE_RE.match(lowered):
+            continue
+        raise ConfigError(f"{name}: {source!r} is not a CSP source ('self', 'none', https:, https://host[:port])")
+    if "'none'" in (s.lower() for s in sources) and len(sources) > 1:
+        raise ConfigError(f"{name}: 'none' cannot be combined with other sources")
+    return " ".join(sources)
+
+
 def _parse_keys(name: str, raw: str) -> tuple[str, ...]:
     keys = tuple(k.strip() for k in raw.split(",") if k.strip())
     if raw.strip() and not keys:
@@ -112,12 +152,15 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Confi
     take("MONGO_DB", "mongo_db", lambda n, r: r.strip() or "dce_jobs")
     take("API_TOKEN", "api_token", lambda n, r: r.strip())
     take("ALLOW_ANONYMOUS", "allow_anonymous", _parse_bool)
+    take("ALLOWED_HOSTS", "allowed_hosts", _parse_hosts)
+    take("FRAME_ANCESTORS", "frame_ancestors", _parse_frame_ancestors)
     take("SECRET_KEY", "secret_keys", _parse_keys)
     take("DOCKER_HOST", "docker_host", lambda n, r: r.strip())
     take("NODE_ENDPOINTS", "node_endpoints", _parse_endpoints)
     take("NODE_DOCKER_PORT", "node_docker_port", ints(1, 65535))
     take("NODE_CONCURRENCY", "node_concurrency", ints(1, 256))
     take("GLOBAL_CONCURRENCY", "global_concurrency", ints(1, 1024))
+    take("MAX_RUNNING", "max_running", ints(1, 100_000))
     take("CONNECT_TIMEOUT_S", "connect_timeout_s", floats(0.1, 300))
     take("DOCKER_TIMEOUT_S", "docker_timeout_s", floats(1, 3600))
     take("OUTPUT_LIMIT_BYTES", "output_limit_bytes", ints(1024, 1 << 34))

@@ -39,6 +39,12 @@ class Unauthorized(DceJobsError):
     error_id = "unauthorized"
 
 
+class Forbidden(DceJobsError):
+    """A browser request from another site to a state-changing route (HTTP 403)."""
+
+    error_id = "cross_site_request"
+
+
 class PayloadTooLarge(DceJobsError):
     """The request body is over the configured limit (HTTP 413)."""
 

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
 
 from .cipher import SecretBox
-from .models import Job
+from .errors import InvalidInput
+from .models import Job, Rolling
+from .schemas import merge_rolling
 from .store import Store
 
+#: a lone UTF-16 surrogate: JSON can escape one ("\ud800"), but it is no Unicode text, and neither UTF-8, an
+#: engine nor a store takes it (older versions let it in)
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
-def _fields(data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "app_name": data["AppName"],
-        "service_name": data["ServiceName"],
-        "name": data["Name"],
-        "cmd": data["Cmd"],
-        "privileged": data["Privileged"],
-        "user": data["User"],
-        "env": tuple(data["Env"]),
-        "timeout_s": data["Timeout"],
-    }
+
+def _attributes(data: dict[str, Any], rolling: Rolling) -> dict[str, Any]:
+    """Job attributes from loaded fields (SecretArgs apart), the rolling settings given merged over `rolling`."""
+    attributes = {k: tuple(v) if k == "env" else v for k, v in data.items() if k not in ("secret_args", "rolling")}
+    return {**attributes, "rolling": merge_rolling(data.get("rolling"), rolling)}
 
 
 async def create_job(store: Store, box: SecretBox, data: dict[str, Any]) -> Job:
@@ -29,22 +29,34 @@ async def create_job(store: Store, box: SecretBox, data: dict[str, Any]) -> Job:
     now = time.time()
     job = Job(
         job_id=str(uuid.uuid4()),
-        secret_args=tuple(box.seal(s) for s in data["SecretArgs"]),
+        secret_args=tuple(box.seal(s) for s in data["secret_args"]),
         created_at=now,
         updated_at=now,
-        **_fields(data),
+        **_attributes(data, Rolling()),
     )
     await store.create_job(job)
     return job
 
 
 async def update_job(store: Store, box: SecretBox, current: Job, data: dict[str, Any]) -> Job:
-    """Replace a job's fields; unchanged masks keep the stored secrets (the seed's PUT rule)."""
-    job = current.replace(
-        secret_args=box.merge(current.secret_args, data["SecretArgs"]), updated_at=time.time(), **_fields(data)
-    )
+    """Replace the fields given; omitted ones keep their values, unchanged masks keep the stored secrets."""
+    secret_args = current.secret_args
+    if "secret_args" in data:
+        secret_args = box.merge(current.secret_args, data["secret_args"])
+    job = current.replace(secret_args=secret_args, updated_at=time.time(), **_attributes(data, current.rolling))
     await store.update_job(job)
     return job
+
+
+def check_runnable(job: Job) -> None:
+    """Refuse to run a job whose stored text is not Unicode (only an older version could store it)."""
+    texts = {"AppName": job.app_name, "Name": job.name, "Cmd": job.cmd, "User": job.user, "Env": "".join(job.env)}
+    for name, text in texts.items():
+        if LONE_SURROGATE.search(text):
+            raise InvalidInput(
+                f"{name}: the stored job holds a lone surrogate (\\ud800-\\udfff); edit the job before starting it",
+                error_id="invalid_job",
+            )
 
 
 async def rotate_secrets(store: Store, box: SecretBox) -> int:

@@ -29,6 +29,46 @@ class Status(StrEnum):
 
 FINAL_STATUSES = frozenset({Status.CREATE_FAILED, Status.RUNNING_FAILED, Status.FINISHED})
 
+
+class EndReason(StrEnum):
+    """Why a target ended: a fixed vocabulary for clients (the panel never parses the human `E`)."""
+
+    EXITED = "exited"  #: the process ended by itself; ExitCode says how
+    NOT_STARTED = "not_started"  #: the execution ended before this target was started (FailureAction stop)
+    CREATE_FAILED = "create_failed"  #: the engine refused to create the exec (or its secrets cannot be read)
+    START_FAILED = "start_failed"  #: the runtime could not start the process (not found, not permitted)
+    STOPPED = "stopped"  #: stopped on request (running, or waiting for its turn)
+    TIMED_OUT = "timed_out"  #: the execution's Timeout passed
+    NODE_LOST = "node_lost"  #: the node's engine could not be reached
+    CONTAINER_GONE = "container_gone"  #: the container stopped, was removed or is no longer a task
+    ENGINE_ERROR = "engine_error"  #: the engine failed a call or broke the output stream
+    SERVICE_SHUTDOWN = "service_shutdown"  #: dce-jobs shut down and stopped what was left
+    INTERRUPTED = "interrupted"  #: dce-jobs died or restarted while the target was in flight
+    INTERNAL_ERROR = "internal_error"  #: a fault of dce-jobs itself (logged with details)
+
+
+class FailureAction(StrEnum):
+    """What a rolling execution does when its failures pass MaxFailureRatio (Swarm's UpdateConfig words)."""
+
+    CONTINUE = "continue"
+    PAUSE = "pause"
+    STOP = "stop"
+
+
+@dataclass(frozen=True)
+class Rolling:
+    """How the targets of one execution are rolled out, like `docker service update` does its tasks."""
+
+    parallelism: int = 0  #: targets running at once; 0 = all
+    delay_s: float = 0.0  #: between one target ending and the next waiting one starting
+    failure_action: FailureAction = FailureAction.CONTINUE
+    max_failure_ratio: float = 0.0  #: failed / all targets tolerated before the action applies
+
+    def too_many_failures(self, failed: int, total: int) -> bool:
+        """True once the failures pass the tolerated ratio."""
+        return failed > 0 and failed / max(total, 1) > self.max_failure_ratio
+
+
 _ALLOWED: dict[Status, frozenset[Status]] = {
     Status.STARTING: frozenset({Status.CREATED, Status.CREATE_FAILED}),
     # CREATED -> CREATE_FAILED: stopped after create, before start
@@ -65,6 +105,7 @@ class Job:
     env: tuple[str, ...] = ()
     secret_args: tuple[SecretArg, ...] = ()
     timeout_s: float | None = None
+    rolling: Rolling = field(default_factory=Rolling)
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     executors: tuple[str, ...] = ()
@@ -80,6 +121,8 @@ class Target:
 
     container_id: str
     node_id: str
+    slot: int | None = None  #: the Swarm task slot it ran as (None: a global service's task, or not recorded)
+    previous_container_id: str = ""  #: a retry that followed the slot to a new task: the container it replaced
 
 
 @dataclass(frozen=True)
@@ -91,6 +134,10 @@ class Execution:
     created_at: float
     targets: tuple[Target, ...]
     timeout_s: float | None = None
+    #: lengths of the secret arguments this run appended to its argv (None: recorded before they were kept)
+    secret_lengths: tuple[int, ...] | None = None
+    rolling: Rolling = field(default_factory=Rolling)
+    retry_of: str = ""  #: the ExecutorId this execution retries ("" for a start)
 
 
 @dataclass(frozen=True)
@@ -112,16 +159,29 @@ class ContainerResult:
     started_at: float | None = None
     finished_at: float | None = None
     updated_at: float = field(default_factory=time.time)
+    end_reason: EndReason | None = None  #: set with the final status
 
     def replace(self, **changes: Any) -> ContainerResult:
         """Return a copy with `changes` applied (status changes go through `transition`)."""
         return dataclasses.replace(self, **changes)
 
+    @property
+    def succeeded(self) -> bool:
+        """True when the process ended by itself with exit code 0."""
+        return self.status is Status.FINISHED and self.exit_code == 0
+
 
 def transition(result: ContainerResult, status: Status, **changes: Any) -> ContainerResult:
-    """Move `result` to `status`, refusing changes the state machine does not allow."""
+    """Move `result` to `status`, refusing changes the state machine does not allow.
+
+    A final status needs its `end_reason`; FINISHED is always `exited`.
+    """
     if status not in _ALLOWED[result.status]:
         raise InvalidTransition(f"{result.status.value} -> {status.value} for {result.container_id[:12]}")
+    if status is Status.FINISHED:
+        changes["end_reason"] = EndReason.EXITED
+    elif status.is_final and not isinstance(changes.get("end_reason"), EndReason):
+        raise InvalidTransition(f"{status.value} without an end reason for {result.container_id[:12]}")
     now = time.time()
     if status is Status.RUNNING:
         changes.setdefault("started_at", now)
@@ -133,3 +193,52 @@ def transition(result: ContainerResult, status: Status, **changes: Any) -> Conta
 def new_executor_id(now_s: float | None = None) -> str:
     """The seed's executor id: the creation timestamp with microseconds, e.g. '1496287694.460088'."""
     return f"{time.time() if now_s is None else now_s:.6f}"
+
+
+class ExecutionState(StrEnum):
+    """The state of a whole execution, derived from its targets."""
+
+    RUNNING = "running"  #: some targets have not ended
+    PAUSED = "paused"  #: a rolling execution waits for a resume before starting more targets
+    SUCCEEDED = "succeeded"  #: every target finished with exit code 0
+    FAILED = "failed"  #: every target ended and at least one did not succeed
+    STOPPED = "stopped"  #: every target ended and the execution was stopped on request
+
+
+#: the outcomes an execution's Counts are given by
+COUNT_KEYS = ("waiting", "running", "succeeded", "failed", "stopped")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """State, end time and counts by outcome of one execution."""
+
+    state: ExecutionState
+    ended_at: float | None
+    counts: dict[str, int]
+
+
+def summarize(results: list[ContainerResult], *, paused: bool = False) -> Summary:
+    """The summary of an execution from its results (`paused` comes from its live run, if any)."""
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    for r in results:
+        if r.status is Status.STARTING:
+            counts["waiting"] += 1
+        elif not r.status.is_final:
+            counts["running"] += 1
+        elif r.succeeded:
+            counts["succeeded"] += 1
+        elif r.end_reason is EndReason.STOPPED:
+            counts["stopped"] += 1
+        else:
+            counts["failed"] += 1
+    if counts["waiting"] or counts["running"]:
+        return Summary(ExecutionState.PAUSED if paused else ExecutionState.RUNNING, None, counts)
+    ended_at = max((r.finished_at or 0.0 for r in results), default=None)
+    if counts["stopped"]:
+        state = ExecutionState.STOPPED
+    elif counts["failed"]:
+        state = ExecutionState.FAILED
+    else:
+        state = ExecutionState.SUCCEEDED
+    return Summary(state, ended_at, counts)

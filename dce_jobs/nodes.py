@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -21,7 +21,7 @@ from docker.tls import TLSConfig
 from .config import Config
 from .errors import ContainerUnavailable, EngineError, InvalidInput, NodeUnreachable
 
-__all__ = ["Engine", "NodePool", "TaskContainer", "engine_errors", "ping_engine"]
+__all__ = ["Engine", "EngineHandle", "NodePool", "TaskContainer", "engine_errors", "ping_engine"]
 
 log = logging.getLogger("dce_jobs.nodes")
 T = TypeVar("T")
@@ -74,36 +74,70 @@ def _tls_from_env() -> TLSConfig | bool:
     )
 
 
+class EngineHandle:
+    """One node's engine: every call runs in the call pool within the node's and the global slots, and docker
+    errors are translated once, here (the slots bound engine work in flight, never a process's running time)."""
+
+    def __init__(self, pool: NodePool, node_id: str, client: Engine) -> None:
+        self.node_id = node_id
+        self.client = client
+        self._pool = pool
+
+    async def call(self, fn: Callable[[Engine], T], *, what: str, slot: bool = True) -> T:
+        """Run `fn(client)` in a thread; EngineError (or a subclass) naming `what` when the engine fails."""
+
+        def translated() -> T:
+            with engine_errors(what):
+                return fn(self.client)
+
+        if not slot:
+            return await self._pool.run_blocking(translated)
+        async with self._pool.slot(self.node_id):
+            return await self._pool.run_blocking(translated)
+
+    @property
+    def stream_pool(self) -> ThreadPoolExecutor:
+        """Threads for output streams asyncio cannot read itself (TLS engines)."""
+        return self._pool.tls_streams
+
+
 class NodePool:
     """Docker engines by Swarm NodeId, verified and cached; blocking calls run in bounded threads."""
 
     def __init__(self, config: Config, *, client_factory: ClientFactory | None = None) -> None:
         self._config = config
         self._factory: ClientFactory = client_factory or Engine
-        self._calls = ThreadPoolExecutor(max_workers=32, thread_name_prefix="docker-call")
-        #: long-lived readers of exec output streams, one per running target
-        self._streams = ThreadPoolExecutor(max_workers=config.global_concurrency, thread_name_prefix="docker-stream")
+        # slotted calls (at most global_concurrency at once) plus a few unslotted ones (pings, the Swarm view)
+        self._calls = ThreadPoolExecutor(max_workers=config.global_concurrency + 4, thread_name_prefix="docker-call")
+        #: readers of TLS output streams, which asyncio cannot take over from docker-py (one per running target)
+        self.tls_streams = ThreadPoolExecutor(max_workers=config.global_concurrency, thread_name_prefix="docker-tls")
+        self._global_slots = asyncio.Semaphore(config.global_concurrency)
+        self._node_slots: dict[str, asyncio.Semaphore] = {}
         self._manager: Engine | None = None
         self._manager_node_id: str | None = None
-        self._engines: dict[str, Engine] = {}
+        self._engines: dict[str, EngineHandle] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._endpoints = dict(config.node_endpoints)
 
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run_blocking(self, fn: Callable[[], T]) -> T:
         """Run a short blocking docker-py call in the bounded call pool."""
-        return await asyncio.get_running_loop().run_in_executor(self._calls, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._calls, fn)
 
-    async def stream(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a long blocking reader (an exec's output) in the bounded stream pool."""
-        return await asyncio.get_running_loop().run_in_executor(self._streams, fn, *args)
+    @asynccontextmanager
+    async def slot(self, node_id: str) -> AsyncIterator[None]:
+        """Hold one of the node's engine-call slots and one of the global ones."""
+        node = self._node_slots.setdefault(node_id, asyncio.Semaphore(self._config.node_concurrency))
+        async with self._global_slots, node:
+            yield
 
     def close(self) -> None:
         """Close every client and stop the thread pools."""
-        for engine in {id(e): e for e in [self._manager, *self._engines.values()] if e is not None}.values():
+        clients = [self._manager, *(h.client for h in self._engines.values())]
+        for engine in {id(e): e for e in clients if e is not None}.values():
             engine.close()
         self._engines.clear()
         self._calls.shutdown(wait=False, cancel_futures=True)
-        self._streams.shutdown(wait=False, cancel_futures=True)
+        self.tls_streams.shutdown(wait=False, cancel_futures=True)
 
     def _build(self, base_url: str | None) -> Engine:
         """A client for one engine; connect attempts are bounded by connect_timeout_s on TCP."""
@@ -123,21 +157,23 @@ class NodePool:
             self._manager = self._build(None)
         return self._manager
 
+    async def _on_manager(self, fn: Callable[[Engine], T], *, what: str) -> T:
+        manager = await self.manager()
+        return await EngineHandle(self, "", manager).call(fn, what=what, slot=False)
+
     async def running_tasks(self, service_name: str) -> list[TaskContainer]:
         """Running task containers of a service (desired state running: a dead node's stale tasks are left out)."""
-        manager = await self.manager()
 
-        def fetch() -> tuple[list[dict[str, Any]], dict[str, str]]:
-            with engine_errors("list tasks on the manager"):
-                try:
-                    manager.inspect_service(service_name)
-                except docker.errors.NotFound:
-                    raise InvalidInput(f"service {service_name} does not exist", error_id="service_not_found") from None
-                tasks = manager.tasks(filters={"service": service_name, "desired-state": "running"})
-                hostnames = {n["ID"]: n["Description"]["Hostname"] for n in manager.nodes()}
+        def fetch(manager: Engine) -> tuple[list[dict[str, Any]], dict[str, str]]:
+            try:
+                manager.inspect_service(service_name)
+            except docker.errors.NotFound:
+                raise InvalidInput(f"service {service_name} does not exist", error_id="service_not_found") from None
+            tasks = manager.tasks(filters={"service": service_name, "desired-state": "running"})
+            hostnames = {n["ID"]: n["Description"]["Hostname"] for n in manager.nodes()}
             return tasks, hostnames
 
-        tasks, hostnames = await self.call(fetch)
+        tasks, hostnames = await self._on_manager(fetch, what="list tasks on the manager")
         found = []
         for task in tasks:
             status = task.get("Status", {})
@@ -157,27 +193,27 @@ class NodePool:
             )
         return sorted(found, key=lambda t: (t.slot or 0, t.container_id))
 
-    async def engine_for(self, node_id: str) -> Engine:
+    async def engine_for(self, node_id: str) -> EngineHandle:
         """The verified engine of one node (cached); NodeUnreachable when it cannot be reached or is another node."""
         if node_id in self._engines:
             return self._engines[node_id]
         async with self._locks.setdefault(node_id, asyncio.Lock()):
             if node_id not in self._engines:
-                self._engines[node_id] = await self._connect(node_id)
+                self._engines[node_id] = EngineHandle(self, node_id, await self._connect(node_id))
         return self._engines[node_id]
 
     def forget(self, node_id: str) -> None:
         """Drop a cached engine so the next use resolves and verifies it again."""
-        engine = self._engines.pop(node_id, None)
-        if engine is not None and engine is not self._manager:
-            engine.close()
+        handle = self._engines.pop(node_id, None)
+        if handle is not None and handle.client is not self._manager:
+            handle.client.close()
 
     async def _connect(self, node_id: str) -> Engine:
         manager = await self.manager()
         if node_id in self._endpoints:
             engine = self._build(self._endpoints[node_id])
         else:
-            node = await self.call(self._inspect_node, manager, node_id)
+            node = await self.run_blocking(lambda: self._inspect_node(manager, node_id))
             hostname = node["Description"]["Hostname"]
             if hostname in self._endpoints:
                 engine = self._build(self._endpoints[hostname])
@@ -188,7 +224,7 @@ class NodePool:
                 if not address or address == "0.0.0.0":  # noqa: S104  (a node that advertises no address)
                     raise NodeUnreachable(f"node {node_id} has no address in the Swarm; set DCE_JOBS_NODE_ENDPOINTS")
                 engine = self._build(f"tcp://{address}:{self._config.node_docker_port}")
-        actual = await self.call(self._node_id_of, engine, f"engine of node {node_id}")
+        actual = await self.run_blocking(lambda: self._node_id_of(engine, f"engine of node {node_id}"))
         if actual != node_id:
             if engine is not manager:
                 engine.close()
@@ -197,7 +233,7 @@ class NodePool:
 
     async def _local_node_id(self, manager: Engine) -> str:
         if self._manager_node_id is None:
-            self._manager_node_id = await self.call(self._node_id_of, manager, "manager engine")
+            self._manager_node_id = await self.run_blocking(lambda: self._node_id_of(manager, "manager engine"))
         return self._manager_node_id
 
     @staticmethod
@@ -219,12 +255,8 @@ async def ping_engine(nodes: NodePool, node_id: str, *, timeout_s: float) -> Non
 
     async def ping() -> None:
         engine = await nodes.engine_for(node_id)  # may reconnect and verify: inside the same time bound
-
-        def call() -> None:
-            with engine_errors(f"ping node {node_id}"):
-                engine.ping()
-
-        await nodes.call(call)
+        # unslotted: a node busy with many calls is not a lost node
+        await engine.call(lambda client: client.ping(), what=f"ping node {node_id}", slot=False)
 
     try:
         await asyncio.wait_for(ping(), timeout=timeout_s)

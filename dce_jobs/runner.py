@@ -11,14 +11,15 @@ from typing import Any
 
 from .cipher import SecretBox
 from .config import Config
-from .errors import Conflict, InvalidInput, SecretUndecryptable, ServiceUnavailable
+from .errors import Conflict, DceJobsError, InvalidInput, NotFound, SecretUndecryptable, ServiceUnavailable
 from .execs import ExecSpec
-from .models import ContainerResult, Execution, Job, Status, Target, new_executor_id
+from .execution_run import ExecutionRun
+from .models import ContainerResult, EndReason, Execution, Job, Rolling, Target, new_executor_id
 from .nodes import NodePool
-from .recovery import Recovery
+from .recovery import RecoveredTarget
 from .store import Store
-from .store.base import end_unfinished, save_transition
-from .target_run import STOP_GRACE_S, RunState, TargetRunner
+from .target_run import STOP_GRACE_S, RunContext, TargetRun
+from .targets import follow_slots as follow_task_slots
 from .targets import resolve_targets
 from .watch import NodeWatch
 
@@ -26,59 +27,116 @@ log = logging.getLogger("dce_jobs.runner")
 
 
 class Runner:
-    """Starts executions in the background and owns them until they end."""
+    """Starts executions in the background and owns them until they end, recovered ones included."""
 
     def __init__(self, *, config: Config, store: Store, nodes: NodePool, box: SecretBox) -> None:
         self._config = config
         self._store = store
         self._nodes = nodes
         self._box = box
-        self._global = asyncio.Semaphore(config.global_concurrency)
-        self._per_node: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(config.node_concurrency))
-        self._runs: dict[tuple[str, str], RunState] = {}
+        self._running = asyncio.Semaphore(config.max_running)  #: execs running at once; the rest wait STARTING
+        self._runs: dict[tuple[str, str], ExecutionRun] = {}
+        #: held while an execution of the job is recorded and registered, and while its deletion begins
+        self._job_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        #: jobs whose DELETE is under way: no execution of them may start any more
+        self._deleting: set[str] = set()
         self._accepting = True
         self._recovery: asyncio.Task[int] | None = None
+        self._recovered = asyncio.Event()  #: set once recovered executions are registered in _runs
         self._watch = NodeWatch(
             nodes,
             interval_s=1.0,
             lost_s=max(3.0, 2 * config.connect_timeout_s),
             ping_timeout_s=config.connect_timeout_s,
         )
-        self._targets = TargetRunner(config=config, store=store, nodes=nodes, watch=self._watch)
 
     def recover(self) -> asyncio.Task[int]:
-        """Reconcile, in the background, what a previous process left unfinished."""
-        recovery = Recovery(
+        """Reconcile, in the background, what a previous process left unfinished (as runs of this runner)."""
+        self._recovery = asyncio.create_task(self._recover(), name="recovery")
+        return self._recovery
+
+    async def _recover(self) -> int:
+        try:
+            pending = await self._store.list_unfinished_results()
+            groups: dict[tuple[str, str], list[ContainerResult]] = defaultdict(list)
+            for result in pending:
+                groups[(result.job_id, result.executor_id)].append(result)
+            if pending:
+                log.warning("recovering %d unfinished results of %d executions", len(pending), len(groups))
+            for (job_id, executor_id), results in groups.items():
+                try:
+                    execution = await self._store.get_execution(job_id, executor_id)
+                except NotFound:
+                    continue  # its job was deleted meanwhile
+                context = self._context(execution)
+                targets: list[TargetRun] = []
+                for result in results:
+                    target = RecoveredTarget(result, context)
+                    target.watch_interval_s, target.node_lost_s = self._watch.interval_s, self._watch.lost_s
+                    targets.append(target)
+                self._register(ExecutionRun(execution, targets, recovered=True))
+        finally:
+            self._recovered.set()
+        return len(pending)
+
+    def _context(self, execution: Execution, **more: Any) -> RunContext:
+        return RunContext(
+            execution=execution,
+            config=self._config,
             store=self._store,
             nodes=self._nodes,
-            watch_interval_s=self._watch.interval_s,
-            node_lost_s=self._watch.lost_s,
+            watch=self._watch,
+            running=self._running,
+            **more,
         )
-        self._recovery = asyncio.create_task(recovery.run(), name="recovery")
-        return self._recovery
 
     # -- starting -----------------------------------------------------------------------------------
 
-    async def start(self, job: Job, requested: list[Target] | None, *, timeout_s: float | None = None) -> Execution:
+    async def start(
+        self,
+        job: Job,
+        requested: list[Target] | None,
+        *,
+        timeout_s: float | None = None,
+        rolling: Rolling | None = None,
+    ) -> Execution:
         """Check the targets against the Swarm, record the execution and run it in the background."""
-        self._check_accepting()
+        self._check_accepting(job.job_id)
         tasks = await self._nodes.running_tasks(job.service_name)
         targets = resolve_targets(job.service_name, requested, tasks)
-        return await self._launch(job, targets, timeout_s=self._timeout(timeout_s, job.timeout_s))
+        return await self._launch(job.job_id, targets, timeout_s=timeout_s, rolling=rolling)
 
-    async def retry(self, job: Job, executor_id: str, *, everything: bool = False) -> Execution:
-        """Start the targets of an execution again: those that did not finish with exit code 0, or all."""
-        self._check_accepting()
+    async def retry(
+        self, job: Job, executor_id: str, *, everything: bool = False, follow_slots: bool = True
+    ) -> Execution:
+        """Start the targets of an execution again: those that did not finish with exit code 0, or all.
+
+        By default each target runs in the current task of its Swarm slot (Swarm may have replaced the
+        container since); with follow_slots False only the very same containers are tried.
+        """
+        self._check_accepting(job.job_id)
         previous = await self._store.get_execution(job.job_id, executor_id)
         results = await self._store.list_results(job.job_id, executor_id)
-        again = [r for r in results if everything or not (r.status is Status.FINISHED and r.exit_code == 0)]
+        if (job.job_id, executor_id) in self._runs or any(not r.status.is_final for r in results):
+            raise InvalidInput(
+                f"execution {executor_id} still has targets that have not ended; stop it or wait before a retry",
+                error_id="execution_running",
+            )
+        again = [r for r in results if everything or not r.succeeded]
         if not again:
             raise InvalidInput(f"every target of {executor_id} finished with exit code 0", error_id="nothing_to_retry")
-        running = {(t.container_id, t.node_id) for t in await self._nodes.running_tasks(job.service_name)}
-        targets = [Target(container_id=r.container_id, node_id=r.node_id) for r in again]
-        gone = frozenset(i for i, t in enumerate(targets) if (t.container_id, t.node_id) not in running)
-        timeout_s = self._timeout(previous.timeout_s, job.timeout_s)
-        return await self._launch(job, targets, timeout_s=timeout_s, gone=gone)
+        tasks = await self._nodes.running_tasks(job.service_name)
+        before = [_recorded_target(previous, r) for r in again]
+        if follow_slots:
+            now = follow_task_slots(before, tasks)
+        else:
+            running = {t.container_id for t in tasks}
+            now = [t if t.container_id in running else None for t in before]
+        targets = [current or old for current, old in zip(now, before, strict=True)]
+        gone = frozenset(i for i, current in enumerate(now) if current is None)
+        return await self._launch(
+            job.job_id, targets, timeout_s=previous.timeout_s, rolling=previous.rolling, gone=gone, retry_of=executor_id
+        )
 
     def _timeout(self, *choices: float | None) -> float | None:
         """The first timeout given, else the server's default (so that nothing runs forever unless configured)."""
@@ -87,22 +145,58 @@ class Runner:
             return self._config.default_timeout_s
         return chosen
 
-    def _check_accepting(self) -> None:
+    def _check_accepting(self, job_id: str) -> None:
         if not self._accepting:
             raise ServiceUnavailable("the server is shutting down and starts no new runs")
+        if job_id in self._deleting:
+            raise NotFound(job_id, error_id="job_id_not_found")
 
     async def _launch(
-        self, job: Job, targets: list[Target], *, timeout_s: float | None, gone: frozenset[int] = frozenset()
+        self,
+        job_id: str,
+        targets: list[Target],
+        *,
+        timeout_s: float | None,
+        rolling: Rolling | None,
+        gone: frozenset[int] = frozenset(),
+        retry_of: str = "",
     ) -> Execution:
-        execution, results = await self._record(job, targets, timeout_s)
-        run = RunState(execution=execution)
-        key = (job.job_id, execution.executor_id)
-        self._runs[key] = run
-        run.task = asyncio.create_task(
-            self._run(job, run, results, gone), name=f"run {job.job_id} {execution.executor_id}"
-        )
-        run.task.add_done_callback(lambda task: self._ended(key, task))
+        # Recorded and registered under the job's lock, which a DELETE takes before it collects the job's runs:
+        # a start either lands before (and is stopped by the delete) or finds the job gone.
+        async with self._job_locks[job_id]:
+            self._check_accepting(job_id)
+            job = await self._store.get_job(job_id)  # the definition as of now, and NotFound once deleted
+            timeout_s = self._timeout(timeout_s, job.timeout_s)
+            execution, results = await self._record(job, targets, timeout_s, rolling or job.rolling, retry_of)
+            self._register(self._prepare(job, execution, results, gone))
         return execution
+
+    def _prepare(
+        self, job: Job, execution: Execution, results: list[ContainerResult], gone: frozenset[int]
+    ) -> ExecutionRun:
+        """The run of a new execution: its targets with the command, secrets and bounds they share."""
+        try:
+            secrets = tuple(self._box.open(s) for s in job.secret_args)
+            failure = ""
+        except SecretUndecryptable as e:
+            secrets, failure = (), e.message
+        spec = ExecSpec(
+            argv=shlex.split(job.cmd) + list(secrets), user=job.user, privileged=job.privileged, env=list(job.env)
+        )
+        context = self._context(execution, spec=spec, secrets=secrets)
+        targets = [TargetRun(r, context) for r in results]
+        for target in targets:
+            if failure:
+                target.cannot_start(failure, EndReason.CREATE_FAILED)
+            elif target.result.index in gone:
+                why = f"container {target.result.container_id[:12]} is no longer a running task of {job.service_name}"
+                target.cannot_start(why, EndReason.CONTAINER_GONE)
+        return ExecutionRun(execution, targets)
+
+    def _register(self, run: ExecutionRun) -> None:
+        self._runs[run.key] = run
+        run.task = asyncio.create_task(run.run(), name=f"run {run.key[0]} {run.key[1]}")
+        run.task.add_done_callback(lambda task: self._ended(run.key, task))
 
     def _ended(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
         self._runs.pop(key, None)
@@ -111,7 +205,7 @@ class Runner:
             log.error("execution %s of job %s failed", key[1], key[0], exc_info=task.exception())
 
     async def _record(
-        self, job: Job, targets: list[Target], timeout_s: float | None
+        self, job: Job, targets: list[Target], timeout_s: float | None, rolling: Rolling, retry_of: str
     ) -> tuple[Execution, list[ContainerResult]]:
         now_s = time.time()
         for attempt in range(100):
@@ -121,6 +215,9 @@ class Runner:
                 created_at=now_s,
                 targets=tuple(targets),
                 timeout_s=timeout_s,
+                secret_lengths=tuple(s.length for s in job.secret_args),
+                rolling=rolling,
+                retry_of=retry_of,
             )
             results = [
                 ContainerResult(
@@ -139,66 +236,60 @@ class Runner:
                 continue  # two starts of one job in the same microsecond: the ids must differ
         raise Conflict(job.job_id, error_id="executor_id_taken")
 
-    # -- running ------------------------------------------------------------------------------------
-
-    async def _run(self, job: Job, run: RunState, results: list[ContainerResult], gone: frozenset[int]) -> None:
-        try:
-            secrets = [self._box.open(s) for s in job.secret_args]
-        except SecretUndecryptable as e:
-            for result in results:
-                await self._save(result, Status.CREATE_FAILED, error=e.message)
-            return
-        spec = ExecSpec(
-            argv=shlex.split(job.cmd) + secrets, user=job.user, privileged=job.privileged, env=list(job.env)
-        )
-        for index in gone:
-            results[index] = await self._save(
-                results[index],
-                Status.CREATE_FAILED,
-                error=f"container {results[index].container_id[:12]} is no longer a running task of {job.service_name}",
-            )
-        await asyncio.gather(*(self._guarded(run, r, spec, secrets) for r in results if r.index not in gone))
-
-    async def _guarded(self, run: RunState, result: ContainerResult, spec: ExecSpec, secrets: list[str]) -> None:
-        """Run one target; whatever goes wrong, it ends in a final status."""
-        state = {"result": result}
-        try:
-            async with self._global, self._per_node[result.node_id]:
-                await self._targets.run(run, state, spec, secrets)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:
-            log.exception("target %s of %s failed unexpectedly", result.container_id[:12], result.executor_id)
-            await end_unfinished(self._store, state["result"], f"internal error: {type(e).__name__}")
-        finally:
-            run.live.pop(result.index, None)
+    # -- control ------------------------------------------------------------------------------------
 
     async def stop(self, job_id: str, executor_id: str, *, reason: str = "stopped") -> None:
         """Terminate the running execs of an execution; targets not yet started end CREATE_FAILED."""
         await self._store.get_execution(job_id, executor_id)
+        await self._recovered.wait()  # a recovered execution is stoppable as soon as the server answers
+        await self._stop_run(job_id, executor_id, reason, EndReason.STOPPED)
+
+    async def _stop_run(self, job_id: str, executor_id: str, reason: str, end_reason: EndReason) -> None:
         run = self._runs.get((job_id, executor_id))
         if run is None or run.task is None:
             return  # finished already: a no-op
-        run.stop_reason = reason
-        for live in list(run.live.values()):
-            self._targets.terminate(live, reason)
+        run.stop(reason, end_reason)
         await asyncio.shield(run.task)
 
+    async def resume(self, job_id: str, executor_id: str) -> None:
+        """Let a paused rolling execution start its waiting targets again (a no-op otherwise)."""
+        await self._store.get_execution(job_id, executor_id)
+        run = self._runs.get((job_id, executor_id))
+        if run is not None and run.resume():
+            log.info("execution %s of job %s resumed", executor_id, job_id)
+
+    def is_paused(self, job_id: str, executor_id: str) -> bool:
+        """True while a live rolling execution waits for a resume."""
+        run = self._runs.get((job_id, executor_id))
+        return run is not None and run.paused
+
     async def delete_job(self, job_id: str) -> None:
-        """Stop the job's running executions, then remove it with all it recorded."""
-        await self._store.get_job(job_id)
-        running = [executor_id for (j, executor_id) in self._runs if j == job_id]
-        await asyncio.gather(*(self.stop(job_id, e, reason="job deleted") for e in running))
-        await self._store.delete_job(job_id)
+        """Refuse new starts of the job, stop its running executions, then remove it with all it recorded."""
+        await self._recovered.wait()
+        async with self._job_locks[job_id]:
+            if job_id in self._deleting:
+                raise NotFound(job_id, error_id="job_id_not_found")  # another DELETE of it is under way
+            await self._store.get_job(job_id)
+            self._deleting.add(job_id)
+        try:
+            running = [executor_id for (j, executor_id) in list(self._runs) if j == job_id]
+            await asyncio.gather(*(self._stop_run(job_id, e, "job deleted", EndReason.STOPPED) for e in running))
+            await self._store.delete_job(job_id)
+        finally:
+            self._deleting.discard(job_id)
+            self._job_locks.pop(job_id, None)
 
     # -- lifecycle ----------------------------------------------------------------------------------
-
-    async def _save(self, result: ContainerResult, status: Status, **changes: Any) -> ContainerResult:
-        return await save_transition(self._store, result, status, **changes)
 
     async def close(self, *, grace_s: float = 0.0) -> None:
         """Stop accepting runs, let running ones finish up to grace_s, then stop and record the rest."""
         self._accepting = False
+        for lock in list(self._job_locks.values()):
+            async with lock:  # a start past its checks registers its run before the snapshot below
+                pass
+        if self._recovery is not None and not self._recovered.is_set():
+            self._recovery.cancel()
+            await asyncio.gather(self._recovery, return_exceptions=True)
         pending = [r.task for r in self._runs.values() if r.task is not None]
         if pending and grace_s > 0:
             log.info("waiting up to %g s for %d running executions", grace_s, len(pending))
@@ -208,11 +299,24 @@ class Runner:
             # Docker would end these execs anyway when our connections close; stop them and say why
             log.warning("%d executions still running at shutdown after %g s: stopping them", len(left), grace_s)
             reason = f"the service shut down after waiting {grace_s:g} s for this target"
-            stops = [self.stop(job_id, executor_id, reason=reason) for (job_id, executor_id), _ in left]
+            stops = [
+                self._stop_run(job_id, executor_id, reason, EndReason.SERVICE_SHUTDOWN)
+                for (job_id, executor_id), _ in left
+            ]
             await asyncio.wait([asyncio.ensure_future(s) for s in stops], timeout=STOP_GRACE_S + 5)
         tasks = [r.task for _, r in left if r.task is not None and not r.task.done()]
         await self._watch.close()
         background = [self._recovery] if self._recovery else []
         for task in [*tasks, *background]:
             task.cancel()
-        await asyncio.gather(*tasks, *background, return_exceptions=True)
+        results = await asyncio.gather(*tasks, *background, return_exceptions=True)
+        for outcome in results:
+            if isinstance(outcome, DceJobsError):
+                log.warning("at shutdown: %s", outcome.message)
+
+
+def _recorded_target(execution: Execution, result: ContainerResult) -> Target:
+    """The target a result ran on, as its execution recorded it (with its slot when known)."""
+    if result.index < len(execution.targets):
+        return execution.targets[result.index]
+    return Target(container_id=result.container_id, node_id=result.node_id)

@@ -12,7 +12,7 @@ def resolve_targets(service_name: str, requested: list[Target] | None, tasks: li
     if requested is None:
         if not tasks:
             raise InvalidInput(f"service {service_name} has no running containers", error_id="no_running_containers")
-        return [Target(container_id=t.container_id, node_id=t.node_id) for t in tasks]
+        return [Target(container_id=t.container_id, node_id=t.node_id, slot=t.slot) for t in tasks]
     resolved: list[Target] = []
     seen: set[str] = set()
     for target in requested:
@@ -23,9 +23,9 @@ def resolve_targets(service_name: str, requested: list[Target] | None, tasks: li
                 error_id="node_id_mismatch",
             )
         if task.container_id in seen:
-            raise InvalidInput(f"container {task.container_id} is listed twice", error_id="duplicate_target")
+            raise InvalidInput(f"Target: container {task.container_id} is listed twice", error_id="duplicate_target")
         seen.add(task.container_id)
-        resolved.append(Target(container_id=task.container_id, node_id=task.node_id))
+        resolved.append(Target(container_id=task.container_id, node_id=task.node_id, slot=task.slot))
     return resolved
 
 
@@ -39,3 +39,32 @@ def _match(service_name: str, container_id: str, tasks: list[TaskContainer]) -> 
     if len(found) > 1:
         raise InvalidInput(f"container id prefix {container_id} is ambiguous", error_id="container_id_ambiguous")
     return found[0]
+
+
+def follow_slots(previous: list[Target], tasks: list[TaskContainer]) -> list[Target | None]:
+    """Each previous target's current task: the running container of its slot (of its node for a global
+    service), recording the container it replaced; None where no task runs there now."""
+    by_slot = {t.slot: t for t in tasks if t.slot is not None}
+    global_service = bool(tasks) and not by_slot
+    by_node = {t.node_id: t for t in tasks} if global_service else {}
+    followed: list[Target | None] = []
+    for target in previous:
+        if target.slot is not None:
+            task = by_slot.get(target.slot)
+        elif global_service:
+            task = by_node.get(target.node_id)
+        else:  # recorded before slots were kept: only its own container will do
+            task = next((t for t in tasks if t.container_id == target.container_id), None)
+        if task is None:
+            followed.append(None)
+            continue
+        moved = task.container_id != target.container_id
+        followed.append(
+            Target(
+                container_id=task.container_id,
+                node_id=task.node_id,
+                slot=task.slot,
+                previous_container_id=target.container_id if moved else "",
+            )
+        )
+    return followed

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .errors import DceJobsError
-from .execs import OutputStream
 from .nodes import NodePool, ping_engine
+from .stream import OutputStream
 
 log = logging.getLogger("dce_jobs.watch")
 
@@ -54,7 +54,7 @@ class NodeWatch:
         streams = list(self._streams[node_id])
         log.warning("node %s lost: %s; failing its %d running targets", node_id, why, len(streams))
         for stream in streams:
-            stream.abort(f"node {node_id} unreachable for {self.lost_s:g} s: {why}")
+            stream.abort(f"node {node_id} unreachable for {self.lost_s:g} s: {why}", node_lost=True)
         self._nodes.forget(node_id)
 
     async def close(self) -> None:

@@ -36,6 +36,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
+        self.data_dir = data_dir
         self._env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("DCE_JOBS_")},
             "DCE_JOBS_DATA_DIR": str(data_dir),
@@ -116,7 +117,7 @@ class Server:
         """One blocking HTTP request: (status, body bytes, headers); body is sent as JSON."""
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         request = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
-        if data is not None:
+        if data is not None or method not in {"GET", "HEAD"}:  # state-changing routes need it, also without a body
             request.add_header("Content-Type", "application/json")
         if token:
             request.add_header("Authorization", f"Bearer {token}")
@@ -125,6 +126,12 @@ class Server:
                 return response.status, response.read(), dict(response.headers)
         except urllib.error.HTTPError as e:
             return e.code, e.read(), dict(e.headers)
+
+    def text(self, method: str, path: str, body: Any = None) -> str:
+        """A request that must succeed; returns the body as text."""
+        status, data, _ = self.request(method, path, body=body)
+        assert status < 400, (method, path, status, data[:500])
+        return data.decode()
 
     def json(self, method: str, path: str, body: Any = None) -> Any:
         """A JSON request that must succeed; returns the decoded body."""

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import quote
 
 from aiohttp import web
 
-from .. import schemas
+from .. import jobs, schemas
 from ..errors import NotFound
 from ..keys import RUNNER, STORE
-from ..models import ContainerResult, Job
+from ..models import ContainerResult, Job, summarize
 from .body import read_json
 from .respond import json_response
 
+log = logging.getLogger("dce_jobs.api")
 routes = web.RouteTableDef()
 
 INSPECT_TAIL_BYTES = 64 * 1024
@@ -23,8 +25,9 @@ async def start(request: web.Request) -> web.Response:
     """Start the job on the given targets (all running containers when Target is absent)."""
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
-    targets, timeout_s = schemas.load_start(await read_json(request, optional=True))
-    execution = await request.app[RUNNER].start(job, targets, timeout_s=timeout_s)
+    targets, timeout_s, rolling = schemas.load_start(await read_json(request, optional=True), job)
+    jobs.check_runnable(job)
+    execution = await request.app[RUNNER].start(job, targets, timeout_s=timeout_s, rolling=rolling)
     return json_response(schemas.dump_job(job.replace(executors=(*job.executors, execution.executor_id))))
 
 
@@ -33,7 +36,18 @@ async def stop(request: web.Request) -> web.Response:
     """Terminate the running execs of an execution (a no-op when it has finished); returns its inspect body."""
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
+    schemas.load_empty(await read_json(request, optional=True))
     await request.app[RUNNER].stop(job.job_id, request.match_info["executor_id"])
+    return json_response(await _inspect_body(request, job.job_id, request.match_info["executor_id"]))
+
+
+@routes.post("/api/jobs/{job_id}/executors/{executor_id}/resume")
+async def resume(request: web.Request) -> web.Response:
+    """Let a paused rolling execution start its waiting targets again; returns its inspect body."""
+    store = request.app[STORE]
+    job = await store.get_job(request.match_info["job_id"])
+    schemas.load_empty(await read_json(request, optional=True))
+    await request.app[RUNNER].resume(job.job_id, request.match_info["executor_id"])
     return json_response(await _inspect_body(request, job.job_id, request.match_info["executor_id"]))
 
 
@@ -42,8 +56,11 @@ async def retry(request: web.Request) -> web.Response:
     """Start again the targets that did not finish with exit code 0 (all with {"All": true})."""
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
-    everything = schemas.load_retry(await read_json(request, optional=True))
-    execution = await request.app[RUNNER].retry(job, request.match_info["executor_id"], everything=everything)
+    everything, follow_slots = schemas.load_retry(await read_json(request, optional=True))
+    jobs.check_runnable(job)
+    execution = await request.app[RUNNER].retry(
+        job, request.match_info["executor_id"], everything=everything, follow_slots=follow_slots
+    )
     return json_response(schemas.dump_job(job.replace(executors=(*job.executors, execution.executor_id))))
 
 
@@ -57,14 +74,17 @@ async def inspect(request: web.Request) -> web.Response:
 async def _inspect_body(request: web.Request, job_id: str, executor_id: str) -> dict[str, object]:
     store = request.app[STORE]
     execution = await store.get_execution(job_id, executor_id)
-    entries = []
-    for result in await store.list_results(job_id, executor_id):
+    results = await store.list_results(job_id, executor_id)
+    views = []
+    for result in results:
         output, cut = None, False
         if result.status.value in {"RUNNING", "RUNNING_FAILED", "FINISHED"}:
             data, cut = await store.tail_output(job_id, executor_id, result.index, max_bytes=INSPECT_TAIL_BYTES)
             output = data.decode("utf-8", errors="replace")
-        entries.append(schemas.dump_result(result, output=output, output_cut=cut))
-    return schemas.dump_execution(execution, entries)
+        target = execution.targets[result.index] if result.index < len(execution.targets) else None
+        views.append(schemas.ResultView(result, target, output, cut))
+    summary = summarize(results, paused=request.app[RUNNER].is_paused(job_id, executor_id))
+    return schemas.dump_inspect(schemas.InspectView(execution, summary, views))
 
 
 @routes.get("/api/jobs/{job_id}/log/{executor_id}")
@@ -84,16 +104,19 @@ async def download_log(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    for result in results:
-        if not container_id:
-            header = f"===== container {result.container_id} on node {result.node_id}: {result.status.value}"
-            exit_code = "" if result.exit_code is None else f", exit code {result.exit_code}"
-            await response.write(f"{header}{exit_code} =====\n".encode())
-        async for chunk in store.iter_output(job.job_id, execution.executor_id, result.index):
-            await response.write(chunk)
-        if not container_id:
-            await response.write(b"\n")
-    await response.write_eof()
+    try:
+        for result in results:
+            if not container_id:
+                header = f"===== container {result.container_id} on node {result.node_id}: {result.status.value}"
+                exit_code = "" if result.exit_code is None else f", exit code {result.exit_code}"
+                await response.write(f"{header}{exit_code} =====\n".encode())
+            async for chunk in store.iter_output(job.job_id, execution.executor_id, result.index):
+                await response.write(chunk)
+            if not container_id:
+                await response.write(b"\n")
+        await response.write_eof()
+    except ConnectionResetError:  # the client closed the download: a normal end, not a failure
+        log.debug("log download %s/%s: the client went away", job.job_id, execution.executor_id)
     return response
 
 
@@ -112,4 +135,4 @@ def _disposition(job: Job, executor_id: str, container_id: str) -> str:
     parts = [job.name, executor_id] + ([container_id[:12]] if container_id else ["all"])
     name = "_".join(parts) + ".log"
     ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, errors='replace')}"

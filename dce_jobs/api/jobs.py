@@ -6,7 +6,7 @@ from aiohttp import web
 
 from .. import jobs, schemas
 from ..keys import RUNNER, SECRET_BOX, STORE
-from .body import read_json
+from .body import read_json, require_json_type
 from .respond import json_response
 
 routes = web.RouteTableDef()
@@ -37,16 +37,18 @@ async def get_job(request: web.Request) -> web.Response:
 
 @routes.put("/api/jobs/{job_id}")
 async def update_job(request: web.Request) -> web.Response:
-    """Edit a job; masks equal to the stored ones keep the stored secrets."""
+    """Edit a job; omitted optional fields and masks equal to the stored ones keep the stored values."""
     store = request.app[STORE]
     current = await store.get_job(request.match_info["job_id"])  # 404 before 400, as the seed lists it
-    data = schemas.load_job(await read_json(request))
+    data = schemas.load_job_edit(await read_json(request))
     return json_response(schemas.dump_job(await jobs.update_job(store, request.app[SECRET_BOX], current, data)))
 
 
 @routes.delete("/api/jobs/{job_id}")
 async def delete_job(request: web.Request) -> web.Response:
     """Delete a job with its executions and output (running ones are stopped first)."""
+    # no Content-Type is fine: a browser cannot send a cross-site DELETE without a CORS preflight (never granted)
+    require_json_type(request, allow_absent=True)
     job_id = request.match_info["job_id"]
     await request.app[RUNNER].delete_job(job_id)
     return json_response({"JobId": job_id}, status=202)

@@ -1,9 +1,10 @@
-"""Middlewares: request ids, the API token, and domain errors -> the seed's error bodies."""
+"""Middlewares: request ids, Host and cross-site checks, the API token, and domain errors -> error bodies."""
 
 from __future__ import annotations
 
 import hmac
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -22,6 +23,7 @@ _STATUS: list[tuple[type[errors.DceJobsError], int]] = [
     (errors.InvalidInput, 400),
     (errors.Conflict, 400),
     (errors.Unauthorized, 401),
+    (errors.Forbidden, 403),
     (errors.PayloadTooLarge, 413),
     (errors.ServiceUnavailable, 503),
     (errors.StoreUnavailable, 503),
@@ -42,7 +44,9 @@ def error_response(status: int, error_id: str, message: str, request_id: str) ->
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn domain errors and aiohttp's own HTTP errors into `{"message", "id"}` bodies."""
-    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
+    given_id = request.headers.get("X-Request-Id", "")
+    # a client's id is echoed in a header and logged: only plain tokens, no control or non-ASCII characters
+    request_id = given_id if _REQUEST_ID_RE.match(given_id) else uuid.uuid4().hex[:16]
     request[REQUEST_ID] = request_id
     try:
         response = await handler(request)
@@ -50,7 +54,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         status = next((code for cls, code in _STATUS if isinstance(e, cls)), 500)
         if status == 500:
             log.error(
-                "request %s %s %s failed: %s (%s)", request_id, request.method, request.path, e.error_id, e.message
+                "request %s %s %s failed: %s (%s)", request_id, request.method, request.raw_path, e.error_id, e.message
             )
             return error_response(500, "internal_error", f"internal error (request id {request_id})", request_id)
         return error_response(status, e.error_id, e.message, request_id)
@@ -62,10 +66,64 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             return error_response(e.status, error_id, e.reason, request_id)
         raise
     except Exception:
-        log.exception("request %s %s %s failed", request_id, request.method, request.path)
+        # raw_path: still percent-encoded, so a %0A in the URL cannot forge a log line
+        log.exception("request %s %s %s failed", request_id, request.method, request.raw_path)
         return error_response(500, "internal_error", f"internal error (request id {request_id})", request_id)
     response.headers.setdefault("X-Request-Id", request_id)
     return response
+
+
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}\Z")
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+@web.middleware
+async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Without a token serve loopback Host names only (DNS rebinding); refuse cross-site browser writes."""
+    config = request.app[CONFIG]
+    host = request.headers.get("Host")
+    if not config.api_token and host is not None and not _host_allowed(host, config.allowed_hosts):
+        raise errors.InvalidInput(
+            "without DCE_JOBS_API_TOKEN only loopback host names are served; "
+            "add this one to DCE_JOBS_ALLOWED_HOSTS to serve it",
+            error_id="host_not_allowed",
+        )
+    if request.method not in _SAFE_METHODS:
+        why = _cross_site(request, config.allowed_hosts)
+        if why:
+            raise errors.Forbidden(f"a browser request from another site may not change anything ({why})")
+    return await handler(request)
+
+
+def host_name(authority: str) -> str:
+    """The host of a Host header or URL authority, lowercased, without port or trailing dot."""
+    authority = authority.strip().lower()
+    if authority.startswith("["):
+        return authority[: authority.find("]") + 1]
+    return authority.rpartition(":")[0].rstrip(".") if ":" in authority else authority.rstrip(".")
+
+
+def _host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    name = host_name(host)
+    return name in _LOOPBACK_HOSTS or name in allowed
+
+
+def _cross_site(request: web.Request, allowed: tuple[str, ...]) -> str:
+    """Why the request comes from another site's page, or '' (no browser, or the panel itself)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return "" if site in {"same-origin", "none"} else f"Sec-Fetch-Site: {site}"
+    origin = request.headers.get("Origin")  # browsers without Sec-Fetch-Site still send Origin on writes
+    if origin is None:
+        return ""
+    scheme, sep, authority = origin.partition("://")
+    if not sep or origin == "null":
+        return f"Origin: {origin[:100]}"
+    host = request.headers.get("Host", "")
+    if authority.lower() == host.lower() or host_name(authority) in allowed:
+        return ""
+    return f"Origin: {origin[:100]}"
 
 
 @web.middleware

@@ -24,8 +24,13 @@ JSON = "application/json"
 _BUILT: weakref.WeakKeyDictionary[web.Application, bytes] = weakref.WeakKeyDictionary()
 
 _ERRORS: dict[int, tuple[str, str]] = {
-    400: ("BadRequest", "invalid request (`invalid_request`, `invalid_json`, `invalid_content_type`, ...)"),
+    400: (
+        "BadRequest",
+        "invalid request (`invalid_request`, `invalid_json`, `invalid_content_type`, ...), or a Host name not "
+        "served without a token (`host_not_allowed`)",
+    ),
     401: ("Unauthorized", "the API token is required (`unauthorized`)"),
+    403: ("Forbidden", "a browser request from another site to a state-changing route (`cross_site_request`)"),
     404: ("NotFound", "no such job, execution or container (`job_id_not_found`, `executor_id_not_found`, ...)"),
     413: ("PayloadTooLarge", "the request body is over DCE_JOBS_MAX_BODY_BYTES (`payload_too_large`)"),
     502: ("EngineError", "a Docker engine refused or failed the call; the message carries its words"),
@@ -52,43 +57,71 @@ class Op:
     public: bool = False  #: no bearer token needed
 
 
-_COMMON = (401, 404, 503)
-_WRITE = (400, 401, 404, 413, 503)
+_COMMON = (400, 401, 404, 503)
+_WRITE = (400, 401, 403, 404, 413, 503)
+_MAY_BE_EMPTY = frozenset({"StartInput", "EmptyInput", "RetryInput"})
+_DESCRIPTION = (
+    "Run commands in the task containers of a Docker Swarm service.\n\n"
+    "Every POST and PUT must carry `Content-Type: application/json`, also without a body (400 "
+    "`invalid_content_type` otherwise: this is what keeps other sites' pages from making a browser start or "
+    "edit jobs); a DELETE may omit it. A browser request from another site (`Sec-Fetch-Site` other than "
+    "same-origin, or an `Origin` that is not this host) to a state-changing route is 403 `cross_site_request`. "
+    "Without an API token only loopback Host names (and DCE_JOBS_ALLOWED_HOSTS) are served: 400 `host_not_allowed`."
+)
 
 OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/jobs"): Op(
-        "List jobs (SecretArgs as masks)", (200, "JobList"), (401, 503), query=(("AppName", "only jobs of this app"),)
+        "List jobs (SecretArgs as masks)",
+        (200, "JobList"),
+        (400, 401, 503),
+        query=(("AppName", "only jobs of this app"),),
     ),
     ("POST", "/api/jobs"): Op(
         "Create a job (the only place SecretArgs travel in clear)",
         (200, "Job"),
-        (400, 401, 413, 503),
+        (400, 401, 403, 413, 503),
         body="JobInput",
         body_required=True,
     ),
     ("GET", "/api/jobs/{job_id}"): Op("One job", (200, "Job"), _COMMON),
     ("PUT", "/api/jobs/{job_id}"): Op(
-        "Edit a job; a SecretArgs entry equal to the stored mask keeps the stored secret",
+        "Edit a job; optional fields left out keep their stored values (SecretArgs absent keeps every secret); "
+        "a SecretArgs entry equal to the stored mask at its position keeps the stored secret",
         (200, "Job"),
         _WRITE,
         body="JobInput",
         body_required=True,
     ),
-    ("DELETE", "/api/jobs/{job_id}"): Op("Delete a job, its executions and output", (202, "Deleted"), _COMMON),
+    ("DELETE", "/api/jobs/{job_id}"): Op(
+        "Delete a job, its executions and output (Content-Type may be absent)", (202, "Deleted"), (*_COMMON, 403)
+    ),
     ("POST", "/api/jobs/{job_id}/start"): Op(
         "Start the job on targets (absent = every running container); Executors[-1] is the new ExecutorId",
         (200, "Job"),
         (*_WRITE, 502),
         body="StartInput",
+        body_required=True,
     ),
     ("POST", "/api/jobs/{job_id}/executors/{executor_id}/stop"): Op(
-        "Terminate the running execs of an execution; returns its inspect body", (200, "Inspect"), _COMMON
+        "Terminate the running execs of an execution; returns its inspect body",
+        (200, "Inspect"),
+        _WRITE,
+        body="EmptyInput",
+        body_required=True,
+    ),
+    ("POST", "/api/jobs/{job_id}/executors/{executor_id}/resume"): Op(
+        "Let a paused rolling execution start its waiting targets again (a no-op otherwise); returns its inspect body",
+        (200, "Inspect"),
+        _WRITE,
+        body="EmptyInput",
+        body_required=True,
     ),
     ("POST", "/api/jobs/{job_id}/executors/{executor_id}/retry"): Op(
         "Start again the targets that did not finish with exit code 0 (all with All: true)",
         (200, "Job"),
         (*_WRITE, 502),
         body="RetryInput",
+        body_required=True,
     ),
     ("GET", "/api/jobs/{job_id}/inspect/{executor_id}"): Op(
         "Per-container status, exec-inspect fields and the last 64 KiB of output", (200, "Inspect"), _COMMON
@@ -102,8 +135,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/services/{service_name}/containers"): Op(
         "Running task containers of a service", (200, "ContainerList"), (400, 401, 502)
     ),
-    ("GET", "/api/health"): Op("Store reachable, version", (200, "Health"), public=True),
-    ("GET", "/api/openapi.json"): Op("This document", (200, "OpenApi"), public=True),
+    ("GET", "/api/health"): Op("Store reachable, version", (200, "Health"), (400,), public=True),
+    ("GET", "/api/openapi.json"): Op("This document", (200, "OpenApi"), (400,), public=True),
 }
 
 
@@ -135,7 +168,7 @@ def build_spec(api: list[tuple[str, str]]) -> dict[str, Any]:
         version=__version__,
         openapi_version=OPENAPI_VERSION,
         plugins=[plugin],
-        info={"description": "Run commands in the task containers of a Docker Swarm service."},
+        info={"description": _DESCRIPTION},
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     _add_schemas(spec, plugin)
@@ -169,10 +202,11 @@ def _add_schemas(spec: APISpec, plugin: MarshmallowPlugin) -> None:
     spec.components.schema("JobInput", schema=schemas.JobSchema)
     spec.components.schema("StartInput", schema=schemas.StartSchema)
     spec.components.schema("RetryInput", schema=schemas.RetrySchema)
+    spec.components.schema("EmptyInput", schema=schemas.EmptySchema)
     spec.components.schema("Error", shapes.error_schema())
     spec.components.schema("Job", shapes.job_schema(plugin))
-    spec.components.schema("Result", shapes.result_schema())
-    spec.components.schema("Inspect", shapes.inspect_schema())
+    spec.components.schema("Result", schema=schemas.ResultSchema)
+    spec.components.schema("Inspect", schema=schemas.InspectSchema)
     spec.components.schema("Container", shapes.container_schema())
     spec.components.schema("Health", shapes.health_schema())
 
@@ -218,6 +252,10 @@ def _operation(method: str, path: str, op: Op) -> dict[str, Any]:
     if op.body is not None:
         content = {JSON: {"schema": {"$ref": f"#/components/schemas/{op.body}"}}}
         operation["requestBody"] = {"required": op.body_required, "content": content}
+        if op.body in _MAY_BE_EMPTY:
+            operation["requestBody"]["description"] = (
+                "`{}` or an empty body (still with Content-Type: application/json)"
+            )
     return operation
 
 

@@ -8,7 +8,6 @@ from typing import Any
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from .. import schemas
-from ..models import Status
 
 
 def error_schema() -> dict[str, Any]:
@@ -32,49 +31,6 @@ def strip_input_rules(prop: dict[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("items"), dict):
         out["items"] = strip_input_rules(out["items"])
     return out
-
-
-def result_schema() -> dict[str, Any]:
-    """One Result entry of inspect: the seed's keys, exec-inspect fields once finished, and Output."""
-    boolean, string, integer = {"type": "boolean"}, {"type": "string"}, {"type": "integer"}
-    entry = object_schema(
-        {
-            "NodeId": string,
-            "ContainerId": string,
-            "ID": {**string, "description": "exec id ('' until created)"},
-            "Status": {"type": "string", "enum": [s.value for s in Status]},
-            "E": {**string, "description": "why the target failed ('' when it did not)"},
-            "ExitCode": {**integer, "nullable": True},
-            "Pid": integer,
-            "Running": boolean,
-            "ProcessConfig": {"type": "object", "description": "the engine's, with secret arguments masked"},
-            "OpenStdin": boolean,
-            "OpenStdout": boolean,
-            "OpenStderr": boolean,
-            "CanRemove": boolean,
-            "DetachKeys": string,
-            "ContainerID": string,
-            "Output": {**string, "description": "the last 64 KiB of the stored output"},
-            "OutputTruncated": {**boolean, "description": "the stored output hit DCE_JOBS_OUTPUT_LIMIT_BYTES"},
-            "OutputTail": {**boolean, "description": "Output is only the tail of the stored output"},
-        },
-        required=("NodeId", "ContainerId", "ID", "Status", "E"),
-    )
-    entry["additionalProperties"] = True  # other exec-inspect fields a newer engine may add
-    return entry
-
-
-def inspect_schema() -> dict[str, Any]:
-    return object_schema(
-        {
-            "JobId": {"type": "string"},
-            "ExecutorId": {"type": "string"},
-            "CreateTime": {"type": "number", "description": "seconds since the epoch"},
-            "Timeout": {"type": "number", "nullable": True, "description": "seconds a target may run (null: none)"},
-            "Target": {"type": "array", "items": {"$ref": "#/components/schemas/Target"}},
-            "Result": {"type": "array", "items": {"$ref": "#/components/schemas/Result"}},
-        }
-    )
 
 
 def container_schema() -> dict[str, Any]:

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
 from aiohttp import web
 
-_dumps = functools.partial(json.dumps, ensure_ascii=False)
+from ..jobs import LONE_SURROGATE
+
+
+def encode_json(data: Any) -> bytes:
+    """UTF-8 JSON without \\u escapes; a lone surrogate (stored by an older version) becomes U+FFFD, never a 500."""
+    text = json.dumps(data, ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return LONE_SURROGATE.sub("\ufffd", text).encode()
 
 
 def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """A JSON response encoded as UTF-8 without \\u escapes."""
-    return web.json_response(data, status=status, headers=headers, dumps=_dumps)
+    return web.Response(
+        body=encode_json(data), status=status, headers=headers, content_type="application/json", charset="utf-8"
+    )

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from ..models import ContainerResult, Execution, Job, SecretArg, Status, Target, transition
+from ..models import (
+    ContainerResult,
+    EndReason,
+    Execution,
+    FailureAction,
+    Job,
+    Rolling,
+    SecretArg,
+    Status,
+    Target,
+)
 
 
 class Store(Protocol):
@@ -77,6 +87,7 @@ def job_to_doc(job: Job) -> dict[str, Any]:
         "env": list(job.env),
         "secret_args": [{"token": s.token, "length": s.length} for s in job.secret_args],
         "timeout_s": job.timeout_s,
+        "rolling": rolling_to_doc(job.rolling),
         "created_at": job.created_at,
         "updated_at": job.updated_at,
     }
@@ -95,6 +106,7 @@ def job_from_doc(doc: dict[str, Any], executors: list[str]) -> Job:
         env=tuple(doc["env"]),
         secret_args=tuple(SecretArg(token=s["token"], length=int(s["length"])) for s in doc["secret_args"]),
         timeout_s=doc.get("timeout_s"),
+        rolling=rolling_from_doc(doc.get("rolling")),
         created_at=float(doc["created_at"]),
         updated_at=float(doc["updated_at"]),
         executors=tuple(executors),
@@ -107,9 +119,28 @@ def execution_to_doc(execution: Execution) -> dict[str, Any]:
         "job_id": execution.job_id,
         "executor_id": execution.executor_id,
         "created_at": execution.created_at,
-        "targets": [{"container_id": t.container_id, "node_id": t.node_id} for t in execution.targets],
+        "targets": [_target_to_doc(t) for t in execution.targets],
         "timeout_s": execution.timeout_s,
+        "secret_lengths": None if execution.secret_lengths is None else list(execution.secret_lengths),
+        "rolling": rolling_to_doc(execution.rolling),
+        "retry_of": execution.retry_of,
     }
+
+
+def _target_to_doc(target: Target) -> dict[str, Any]:
+    doc: dict[str, Any] = {"container_id": target.container_id, "node_id": target.node_id, "slot": target.slot}
+    if target.previous_container_id:
+        doc["previous_container_id"] = target.previous_container_id
+    return doc
+
+
+def _target_from_doc(doc: dict[str, Any]) -> Target:
+    return Target(
+        container_id=doc["container_id"],
+        node_id=doc["node_id"],
+        slot=doc.get("slot"),
+        previous_container_id=doc.get("previous_container_id", ""),
+    )
 
 
 def execution_from_doc(doc: dict[str, Any]) -> Execution:
@@ -118,8 +149,33 @@ def execution_from_doc(doc: dict[str, Any]) -> Execution:
         job_id=doc["job_id"],
         executor_id=doc["executor_id"],
         created_at=float(doc["created_at"]),
-        targets=tuple(Target(container_id=t["container_id"], node_id=t["node_id"]) for t in doc["targets"]),
+        targets=tuple(_target_from_doc(t) for t in doc["targets"]),
         timeout_s=doc.get("timeout_s"),
+        secret_lengths=None if doc.get("secret_lengths") is None else tuple(int(n) for n in doc["secret_lengths"]),
+        rolling=rolling_from_doc(doc.get("rolling")),
+        retry_of=doc.get("retry_of") or "",
+    )
+
+
+def rolling_to_doc(rolling: Rolling) -> dict[str, Any]:
+    """Rolling settings as a plain document."""
+    return {
+        "parallelism": rolling.parallelism,
+        "delay_s": rolling.delay_s,
+        "failure_action": rolling.failure_action.value,
+        "max_failure_ratio": rolling.max_failure_ratio,
+    }
+
+
+def rolling_from_doc(doc: dict[str, Any] | None) -> Rolling:
+    """Rolling settings from a document (records older than them roll out everything at once)."""
+    if not doc:
+        return Rolling()
+    return Rolling(
+        parallelism=int(doc["parallelism"]),
+        delay_s=float(doc["delay_s"]),
+        failure_action=FailureAction(doc["failure_action"]),
+        max_failure_ratio=float(doc["max_failure_ratio"]),
     )
 
 
@@ -145,6 +201,7 @@ def result_to_doc(result: ContainerResult) -> dict[str, Any]:
     """A result as a plain document."""
     doc = {name: getattr(result, name) for name in _RESULT_FIELDS}
     doc["status"] = result.status.value
+    doc["end_reason"] = None if result.end_reason is None else result.end_reason.value
     return doc
 
 
@@ -166,18 +223,10 @@ def result_from_doc(doc: dict[str, Any]) -> ContainerResult:
         started_at=doc.get("started_at"),
         finished_at=doc.get("finished_at"),
         updated_at=float(doc.get("updated_at") or 0.0),
+        end_reason=_end_reason(doc),
     )
 
 
-async def save_transition(store: Store, result: ContainerResult, status: Status, **changes: Any) -> ContainerResult:
-    """Move a result to `status` through the state machine and store it; return the new result."""
-    updated = transition(result, status, **changes)
-    await store.save_result(updated)
-    return updated
-
-
-async def end_unfinished(store: Store, result: ContainerResult, error: str) -> None:
-    """End a result that is not final yet: CREATE_FAILED before its exec was created, else RUNNING_FAILED."""
-    if not result.status.is_final:
-        failed = Status.CREATE_FAILED if result.status is Status.STARTING else Status.RUNNING_FAILED
-        await save_transition(store, result, failed, error=error)
+def _end_reason(doc: dict[str, Any]) -> EndReason | None:
+    value = doc.get("end_reason")
+    return EndReason(value) if value else None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import timeout as operation_timeout
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from ..errors import Conflict, DceJobsError, NotFound, StoreUnavailable
@@ -23,6 +25,9 @@ from .base import (
 
 _BATCH_CHUNKS = 16
 _SERVER_SELECTION_TIMEOUT_MS = 5000
+# a whole transaction with its retries; left to the driver it retries transient errors (a server that is
+# down) for 120 s
+_TRANSACTION_TIMEOUT_S = 30
 _MAX_REASON_CHARS = 300
 _DUPLICATE_KEY = 11000
 _UNFINISHED = [s.value for s in Status if not s.is_final]
@@ -82,13 +87,30 @@ class _UrlParts:
         return text
 
 
+def _has_transactions(hello: dict[str, Any]) -> bool:
+    """True when a `hello` reply comes from a replica set member or a mongos: multi-document transactions."""
+    return "setName" in hello or hello.get("msg") == "isdbgrid"
+
+
 class MongoStore:
-    """Store in one MongoDB database: jobs, executions, results and output chunks."""
+    """Store in one MongoDB database: jobs, executions, results and output chunks.
+
+    Writes that touch several documents (create_execution; delete_job once the output is gone) run in one
+    transaction when the server has them (replica set, sharded cluster); on a standalone server step by step.
+    `transactions` overrides what the server's `hello` says (None: ask the server).
+    """
 
     def __init__(
-        self, url: str, *, db_name: str = "dce_jobs", client_factory: Callable[..., Any] | None = None
+        self,
+        url: str,
+        *,
+        db_name: str = "dce_jobs",
+        client_factory: Callable[..., Any] | None = None,
+        transactions: bool | None = None,
     ) -> None:
         self._url = url
+        self._transactions_wanted = transactions
+        self.transactions = False  #: whether multi-document writes run in a transaction (known once open)
         self._url_parts = _UrlParts(url)
         self._db_name = db_name
         self._client_factory = client_factory or AsyncMongoClient
@@ -126,6 +148,10 @@ class MongoStore:
             self._db = self._client[self._db_name]
             for name, keys, unique in _INDEXES:
                 await self._col(name).create_index(keys, unique=unique)
+            if self._transactions_wanted is None:
+                self.transactions = _has_transactions(await self._client.admin.command("hello"))
+            else:
+                self.transactions = self._transactions_wanted
 
     async def close(self) -> None:
         """Close the client."""
@@ -181,36 +207,65 @@ class MongoStore:
         if outcome.matched_count == 0:
             raise _job_not_found(job.job_id)
 
+    async def _in_transaction(self, writes: Callable[[Any], Awaitable[None]]) -> None:
+        """Run `writes(session)` in one transaction (retried on transient errors) or, without them, as is."""
+        if not self.transactions:
+            await writes(None)
+            return
+        with operation_timeout(_TRANSACTION_TIMEOUT_S):
+            async with self._client.start_session() as session:
+                await session.with_transaction(writes)
+
     async def delete_job(self, job_id: str) -> None:
-        """Remove a job with its executions, results and output."""
+        """Remove a job's output, then its results, executions and the job (in one transaction where possible)."""
         query = {"job_id": job_id}
+
+        async def delete(session: Any) -> None:
+            for name in ("results", "executions", "jobs"):
+                await self._col(name).delete_many(query, session=session)
+
+        # children first: an interrupted delete leaves the job visible, so deleting it again finishes the
+        # work and nothing is left that no job owns; the output (the bulk) stays out of the transaction
         with self._errors():
             if await self._col("jobs").find_one(query, {"_id": True}) is None:
                 raise _job_not_found(job_id)
-            # children first: an interrupted delete leaves the job visible, so deleting it again finishes the work
-            for name in ("output", "results", "executions", "jobs"):
-                await self._col(name).delete_many(query)
+            await self._col("output").delete_many(query)
+            await self._in_transaction(delete)
 
     # -- executions and results ---------------------------------------------------------------------
 
     async def create_execution(self, execution: Execution, results: list[ContainerResult]) -> None:
-        """Insert an execution and its initial results."""
+        """Insert an execution and its initial results: all of them or, on an error, none."""
         taken = Conflict(execution.executor_id, error_id="executor_id_taken")
-        with self._errors(taken):
-            await self._col("executions").insert_one(execution_to_doc(execution))
-        if results:
-            await self._insert_results(execution, results, taken)
 
-    async def _insert_results(self, execution: Execution, results: list[ContainerResult], taken: Conflict) -> None:
+        async def insert(session: Any) -> None:
+            await self._col("executions").insert_one(execution_to_doc(execution), session=session)
+            if results:
+                await self._col("results").insert_many([result_to_doc(r) for r in results], session=session)
+
+        if self.transactions:
+            with self._errors(taken):
+                await self._in_transaction(insert)
+            return
+        with self._errors(taken):
+            execution_doc = {"_id": ObjectId(), **execution_to_doc(execution)}
+            await self._col("executions").insert_one(execution_doc)
+        if results:
+            await self._insert_results_or_undo(execution_doc["_id"], results, taken)
+
+    async def _insert_results_or_undo(
+        self, execution_oid: ObjectId, results: list[ContainerResult], taken: Conflict
+    ) -> None:
+        """Insert the results; if that fails (maybe part-way), remove what this call inserted and raise."""
+        docs = [{"_id": ObjectId(), **result_to_doc(r)} for r in results]
         try:
             with self._errors(taken):
-                await self._col("results").insert_many([result_to_doc(r) for r in results])
+                await self._col("results").insert_many(docs)
         except DceJobsError:
-            # no multi-document transactions on a standalone server: undo the execution so a retry can work
+            # by _id: exactly the documents of this call, never an older one that clashed with them
             with self._errors():
-                await self._col("executions").delete_one(
-                    {"job_id": execution.job_id, "executor_id": execution.executor_id}
-                )
+                await self._col("results").delete_many({"_id": {"$in": [d["_id"] for d in docs]}})
+                await self._col("executions").delete_one({"_id": execution_oid})
             raise
 
     async def get_execution(self, job_id: str, executor_id: str) -> Execution:
@@ -247,7 +302,9 @@ class MongoStore:
         """Store output chunk number `seq` of one target (writing the same seq again replaces it)."""
         key = {**_result_key(result), "seq": seq}
         with self._errors():
-            await self._col("output").replace_one(key, {**key, "data": bytes(data)}, upsert=True)
+            # $set rather than replace_one: same outcome, and wire servers that cannot replace a document
+            # holding binary data (nx-27017) can still update one
+            await self._col("output").update_one(key, {"$set": {"data": bytes(data)}}, upsert=True)
 
     async def iter_output(self, job_id: str, executor_id: str, index: int) -> AsyncIterator[bytes]:
         """Yield one target's stored output chunks in order, a few at a time from the store."""

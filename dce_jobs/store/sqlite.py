@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -67,10 +68,10 @@ class SqliteStore:
 
     async def open(self) -> None:
         """Open the file and create the tables."""
-        self._path.parent.mkdir(parents=True, exist_ok=True)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
 
         def connect() -> sqlite3.Connection:
+            _make_private(self._path)
             db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
@@ -80,7 +81,7 @@ class SqliteStore:
 
         try:
             self._db = await asyncio.get_running_loop().run_in_executor(self._thread, connect)
-        except sqlite3.Error as e:
+        except (sqlite3.Error, OSError) as e:
             raise StoreUnavailable(f"cannot open SQLite store {self._path}: {e}") from e
 
     async def close(self) -> None:
@@ -288,6 +289,15 @@ class SqliteStore:
             return joined[-max_bytes:] if max_bytes else b"", cut
 
         return await self._run(fetch)
+
+
+def _make_private(path: Path) -> None:
+    """Create the database file 0600 in a 0700 folder (SQLite gives its -wal and -shm files the same mode)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if part.exists() and part.stat().st_mode & 0o077:
+            part.chmod(0o600)  # tighten a file an older version created world-readable
 
 
 def _output_batch(db: sqlite3.Connection, *, key: tuple[str, str, int, int]) -> list[Any]:

@@ -84,6 +84,7 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             "safebrowsing.enabled": False,
         },
     )
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for CSP violations
     log = tmp_path_factory.mktemp("chromedriver") / "chromedriver.log"
     browser = webdriver.Chrome(service=Service(CHROMEDRIVER, log_output=str(log)), options=options)
     browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})

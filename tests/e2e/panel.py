@@ -23,7 +23,7 @@ def api(server: Any, method: str, path: str, body: Any = None) -> Any:
     """Call the server's API directly (setting things up, checking what the panel sent)."""
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(f"{server.url}{path}", data=data, method=method)
-    if data is not None:
+    if method != "GET":  # every state-changing route needs it, also without a body
         req.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(req, timeout=30) as resp:
         raw = resp.read()
@@ -155,6 +155,18 @@ class Panel:
                     box.click()
             else:
                 self.fill(testid, value, dialog)
+
+    def secret_inputs(self) -> list[Any]:
+        """The form's SecretArgs inputs, one per argument, in order."""
+        return self.find(tid("job-secret-arg"), self.el("job-form-dialog"))
+
+    def add_secret(self, value: str) -> None:
+        """Add one SecretArgs row to the form and type `value` into it."""
+        count = len(self.secret_inputs())
+        self.click("add-secret", self.el("job-form-dialog"))
+        self.wait(lambda: len(self.secret_inputs()) == count + 1, what="a new secret row")
+        if value:
+            self.secret_inputs()[-1].send_keys(value)
 
     def save_job_form(self) -> None:
         self.click("save-job")

@@ -40,10 +40,10 @@ def test_job_list_form_and_delete(panel: Panel, panel_server: Any) -> None:
             "job-cmd": "sh -c 'test \"$1\" = hunter2 && echo secret-ok' _",
             "job-user": "root",
             "job-env": "STAGE=pre\nLANG=C.UTF-8",
-            "job-secret-args": "hunter2",
             "job-timeout": "30",
         }
     )
+    panel.add_secret("hunter2")
     panel.shot("02-job-form-create")
     panel.save_job_form()
     panel.job_row("发布前检查")
@@ -80,7 +80,7 @@ def test_job_list_form_and_delete(panel: Panel, panel_server: Any) -> None:
     job_id = row.get_attribute("data-job-id")
     before = get_job(server.data_dir, job_id).secret_args
     panel.click("edit-job", row)
-    secret = panel.el("job-secret-args")
+    (secret,) = panel.secret_inputs()
     assert secret.get_attribute("type") == "password"
     assert secret.get_attribute("value") == "*******"
     assert panel.el("job-timeout").get_attribute("value") == "30"

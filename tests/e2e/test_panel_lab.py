@@ -31,9 +31,9 @@ def test_create_start_watch_download_edit_rerun_delete(panel: Panel, lab_server:
             "job-app": "e2e",
             "job-service": E2E_SERVICE,
             "job-cmd": CMD,
-            "job-secret-args": SECRET,
         }
     )
+    panel.add_secret(SECRET)
     panel.save_job_form()
     row = panel.job_row("密钥校验")
     job_id = row.get_attribute("data-job-id")
@@ -58,7 +58,7 @@ def test_create_start_watch_download_edit_rerun_delete(panel: Panel, lab_server:
     panel.click("back-to-job")
     panel.wait_text("job-title", "密钥校验")
     panel.click("edit-job")
-    assert panel.el("job-secret-args").get_attribute("value") == "*" * len(SECRET)
+    assert [i.get_attribute("value") for i in panel.secret_inputs()] == ["*" * len(SECRET)]
     panel.fill_job_form({"job-cmd": CMD.replace("secret-ok from", "secret-ok again from")})
     panel.save_job_form()
     panel.wait_text("job-definition", "secret-ok again from")

@@ -4,6 +4,7 @@ Only the names of pymongo's async API are exposed, with its sync/async split (`f
 `batch_size` are plain calls; operations are awaited), so code that passes here runs on a real server.
 Each operation yields to the event loop first, as a network round trip would, so concurrent callers
 interleave. Set `client.unreachable = True` to make every operation fail like a server that is down.
+`hello` answers as a standalone server (no transactions); `client.hello_reply` can say otherwise.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class FakeAsyncMongoClient:
         self._sync = mongomock.MongoClient(*args, **kwargs)
         self._closed = False
         self.unreachable = False
+        self.hello_reply: dict[str, Any] = {"ok": 1.0, "isWritablePrimary": True, "maxWireVersion": 25}
         self.calls: list[str] = []  #: operation names, in call order (to count round trips)
 
     async def _io(self, name: str) -> None:
@@ -97,8 +99,10 @@ class FakeAsyncDatabase:
         raise NotImplementedError("Database objects do not implement truth value testing")
 
     async def command(self, command: str | dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """Like AsyncDatabase.command (mongomock knows ping and a few others)."""
+        """Like AsyncDatabase.command (mongomock knows ping and a few others; `hello` is answered here)."""
         await self.client._io("command")
+        if command in ("hello", {"hello": 1}):
+            return dict(self.client.hello_reply)
         reply: dict[str, Any] = self._sync.command(command, *args, **kwargs)
         return reply
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from dce_jobs import jobs
 from dce_jobs.cipher import SecretBox, load_keys
 from dce_jobs.models import ContainerResult, Execution, Status, Target, new_executor_id
+from dce_jobs.schemas import load_job
 from dce_jobs.store.sqlite import SqliteStore
 
 INSPECT = {"Pid": 42, "Running": False, "ProcessConfig": {"entrypoint": "echo", "arguments": ["hi", "***"]}}
@@ -44,14 +45,16 @@ async def seed(data_dir: Path, *, executions: int = 3, doomed: int = 3) -> Seede
     box = SecretBox(load_keys((), data_dir))
     await store.open()
     try:
-        main = await jobs.create_job(store, box, _job_body("main"))
-        idle = await jobs.create_job(store, box, _job_body("idle"))
+        main = await jobs.create_job(store, box, load_job(_job_body("main")))
+        idle = await jobs.create_job(store, box, load_job(_job_body("idle")))
         executor_ids, container_ids = [], []
         for i in range(executions):
             executor_id, containers = await _execution(store, main.job_id, offset_s=i)
             executor_ids.append(executor_id)
             container_ids += containers
-        doomed_ids = [(await jobs.create_job(store, box, _job_body(f"doomed-{i}"))).job_id for i in range(doomed)]
+        doomed_ids = [
+            (await jobs.create_job(store, box, load_job(_job_body(f"doomed-{i}")))).job_id for i in range(doomed)
+        ]
     finally:
         await store.close()
     return Seeded([main.job_id, idle.job_id], doomed_ids, executor_ids, container_ids)

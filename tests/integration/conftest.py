@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from dce_jobs.app import create_app
 from dce_jobs.config import from_env
+from tests.server import Server
 
 from .lab import Lab
 
@@ -63,7 +64,8 @@ def make_client(aiohttp_client: Any, tmp_path: Path, lab: Lab) -> ClientMaker:
                 **(env or {}),
             }
         )
-        return await aiohttp_client(create_app(config))
+        # as the panel does: every request says JSON (state-changing routes refuse others, also without a body)
+        return await aiohttp_client(create_app(config), headers={"Content-Type": "application/json"})
 
     return make
 
@@ -127,3 +129,50 @@ def engine(lab: Lab, index: int) -> Any:
 def node_index(lab: Lab, node_id: str) -> int:
     """Lab index of the node with this Swarm NodeId."""
     return next(n.index for n in lab.nodes if n.node_id == node_id)
+
+
+def processes(lab: Lab, container_id: str) -> str:
+    """`ps` output inside a container on the manager node."""
+    client = engine(lab, 1)
+    exec_id = client.exec_create(container_id, ["ps", "-o", "pid,args"])["Id"]
+    return client.exec_start(exec_id).decode()
+
+
+async def wait_status(
+    client: Any, job: dict[str, Any], executor_id: str, statuses: set[str], timeout_s: float = 20
+) -> dict[str, Any]:
+    """Poll until every result is in one of `statuses`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        body = await inspect(client, job, executor_id)
+        if all(r["Status"] in statuses for r in body["Result"]):
+            return body
+        await asyncio.sleep(0.1)
+    pytest.fail(f"not {statuses} after {timeout_s} s")
+
+
+@pytest.fixture
+def server(lab: Lab, tmp_path: Path) -> Iterator[Server]:
+    """A real server process on the lab's manager, two targets running at once (the rest wait in STARTING)."""
+    process = Server(
+        data_dir=tmp_path / "data",
+        log_path=tmp_path / "server.log",
+        env={
+            "DCE_JOBS_DOCKER_HOST": lab.manager.unix_url,
+            "DCE_JOBS_MAX_RUNNING": "2",
+            "DCE_JOBS_SHUTDOWN_GRACE_S": "1",
+        },
+    )
+    process.wait_ready()
+    yield process
+    process.stop()
+
+
+def server_final(server: Server, job_id: str, executor_id: str, timeout_s: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        body = server.json("GET", f"/api/jobs/{job_id}/inspect/{executor_id}")
+        if all(r["Status"] in FINAL for r in body["Result"]):
+            return body  # type: ignore[no-any-return]
+        time.sleep(0.2)
+    pytest.fail("not final")

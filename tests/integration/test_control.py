@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,30 +12,20 @@ import pytest
 
 from tests.server import Server
 
-from .conftest import FINAL, create_job, engine, inspect, start, targets_of, wait_final
+from .conftest import (
+    create_job,
+    engine,
+    inspect,
+    processes,
+    server_final,
+    start,
+    targets_of,
+    wait_final,
+    wait_status,
+)
 from .lab import Lab
 
 pytestmark = pytest.mark.engine
-
-
-def processes(lab: Lab, container_id: str) -> str:
-    """`ps` output inside a container on the manager node."""
-    client = engine(lab, 1)
-    exec_id = client.exec_create(container_id, ["ps", "-o", "pid,args"])["Id"]
-    return client.exec_start(exec_id).decode()
-
-
-async def wait_status(
-    client: Any, job: dict[str, Any], executor_id: str, statuses: set[str], timeout_s: float = 20
-) -> dict[str, Any]:
-    """Poll until every result is in one of `statuses`."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        body = await inspect(client, job, executor_id)
-        if all(r["Status"] in statuses for r in body["Result"]):
-            return body
-        await asyncio.sleep(0.1)
-    pytest.fail(f"not {statuses} after {timeout_s} s")
 
 
 async def test_timeout_terminates_the_process_and_fails_the_target(client: Any, lab: Lab, local_service: str) -> None:
@@ -48,6 +37,7 @@ async def test_timeout_terminates_the_process_and_fails_the_target(client: Any, 
     (result,) = (await wait_final(client, job, executor_id, timeout_s=20))["Result"]
     assert time.monotonic() - started < 12
     assert result["Status"] == "RUNNING_FAILED" and result["E"] == "timed out after 1.5 s"
+    assert result["EndReason"] == "timed_out" and result["StartTime"] < result["EndTime"]
     assert result["ExitCode"] in (143, 137) and result["Output"] == "begin\n"
     assert "sleep 37" not in processes(lab, target[0]["ContainerId"])
 
@@ -65,7 +55,7 @@ async def test_start_may_override_the_timeout(client: Any, lab: Lab, local_servi
 async def test_stop_terminates_running_and_cancels_queued_targets(
     make_client: Any, lab: Lab, local_service: str
 ) -> None:
-    client = await make_client({"DCE_JOBS_NODE_CONCURRENCY": "1"})
+    client = await make_client({"DCE_JOBS_MAX_RUNNING": "1"})
     job = await create_job(client, local_service, "sh -c 'echo begin; sleep 39'")
     targets = targets_of(lab, local_service, 2)
     executor_id = await start(client, job, targets)
@@ -76,8 +66,9 @@ async def test_stop_terminates_running_and_cancels_queued_targets(
     response = await client.post(f"/api/jobs/{job['JobId']}/executors/{executor_id}/stop")
     assert response.status == 200
     running, queued = (await response.json())["Result"]
-    assert (running["Status"], running["E"]) == ("RUNNING_FAILED", "stopped")
+    assert (running["Status"], running["E"], running["EndReason"]) == ("RUNNING_FAILED", "stopped", "stopped")
     assert queued["Status"] == "CREATE_FAILED" and queued["E"] == "stopped before start"
+    assert queued["EndReason"] == "stopped" and (await response.json())["State"] == "stopped"
     assert "sleep 39" not in processes(lab, targets[0]["ContainerId"])
     again = await client.post(f"/api/jobs/{job['JobId']}/executors/{executor_id}/stop")
     assert again.status == 200 and (await again.json())["Result"] == [running, queued]
@@ -123,23 +114,32 @@ async def test_retry_runs_only_what_did_not_succeed(client: Any, lab: Lab, local
         client_engine.exec_start(client_engine.exec_create(bad["ContainerId"], ["rm", "-f", "/tmp/make-it-fail"])["Id"])
 
 
-async def test_retry_of_a_target_that_no_longer_exists_fails_fast(client: Any, lab: Lab) -> None:
+async def test_retry_follows_the_task_slot_after_swarm_replaced_the_container(client: Any, lab: Lab) -> None:
     lab.create_service("djt-retry", 2, node=1)
     try:
         job = await create_job(client, "djt-retry", "sh -c 'exit 2'")
         targets = targets_of(lab, "djt-retry")
         first = await start(client, job, targets)
         await wait_final(client, job, first)
-        await asyncio.to_thread(engine(lab, 1).kill, targets[0]["ContainerId"])
-        deadline = time.monotonic() + 20
-        while any(t["ContainerId"] == targets[0]["ContainerId"] for t in targets_of(lab, "djt-retry")):
+        old = targets[0]["ContainerId"]
+        await asyncio.to_thread(engine(lab, 1).kill, old)
+        deadline = time.monotonic() + 30
+        while len(now := targets_of(lab, "djt-retry")) < 2 or any(t["ContainerId"] == old for t in now):
             assert time.monotonic() < deadline
             await asyncio.sleep(0.2)
-        second = (await (await client.post(f"/api/jobs/{job['JobId']}/executors/{first}/retry")).json())["Executors"][
-            -1
-        ]
-        gone, alive = (await wait_final(client, job, second))["Result"]
+        replacement = next(t for t in now if t["ContainerId"] != targets[1]["ContainerId"])
+        response = await client.post(f"/api/jobs/{job['JobId']}/executors/{first}/retry")
+        second = (await response.json())["Executors"][-1]
+        body = await wait_final(client, job, second)
+        assert body["RetryOf"] == first and body["Target"] == [replacement, targets[1]]
+        moved, same = body["Result"]
+        assert (moved["Status"], moved["ExitCode"], moved["PreviousContainerId"]) == ("FINISHED", 2, old)
+        assert same["ContainerId"] == targets[1]["ContainerId"] and "PreviousContainerId" not in same
+        pinned = await client.post(f"/api/jobs/{job['JobId']}/executors/{first}/retry", json={"FollowSlots": False})
+        third = (await pinned.json())["Executors"][-1]
+        gone, alive = (await wait_final(client, job, third))["Result"]
         assert gone["Status"] == "CREATE_FAILED" and "no longer a running task" in gone["E"]
+        assert gone["EndReason"] == "container_gone"
         assert alive["Status"] == "FINISHED" and alive["ExitCode"] == 2
     finally:
         lab.remove_service("djt-retry")
@@ -159,33 +159,6 @@ async def test_delete_while_running_stops_and_removes_everything(
     db = sqlite3.connect(tmp_path / "data" / "dce-jobs.sqlite3")
     for table in ("jobs", "executions", "results", "output"):
         assert db.execute(f"SELECT COUNT(*) FROM {table} WHERE job_id = ?", (job["JobId"],)).fetchone() == (0,), table
-
-
-@pytest.fixture
-def server(lab: Lab, tmp_path: Path) -> Iterator[Server]:
-    """A real server process on the lab's manager, one target at a time per node."""
-    process = Server(
-        data_dir=tmp_path / "data",
-        log_path=tmp_path / "server.log",
-        env={
-            "DCE_JOBS_DOCKER_HOST": lab.manager.unix_url,
-            "DCE_JOBS_NODE_CONCURRENCY": "2",
-            "DCE_JOBS_SHUTDOWN_GRACE_S": "1",
-        },
-    )
-    process.wait_ready()
-    yield process
-    process.stop()
-
-
-def server_final(server: Server, job_id: str, executor_id: str, timeout_s: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        body = server.json("GET", f"/api/jobs/{job_id}/inspect/{executor_id}")
-        if all(r["Status"] in FINAL for r in body["Result"]):
-            return body  # type: ignore[no-any-return]
-        time.sleep(0.2)
-    pytest.fail("not final")
 
 
 def test_sigkill_mid_run_then_restart_reconciles_every_result(server: Server, lab: Lab, local_service: str) -> None:
@@ -227,9 +200,11 @@ def test_sigkill_mid_run_then_restart_reconciles_every_result(server: Server, la
             # Docker ends an attached exec when its client (the killed server) disconnects
             assert result["Status"] == "RUNNING_FAILED" and result["ExitCode"] == 126, result
             assert "ended the exec with its connection" in result["E"] and result["Output"].startswith("begin\n")
+            assert result["EndReason"] == "interrupted"
         else:
             assert result["Status"] == "CREATE_FAILED", result
             assert result["E"] == "the service restarted before this target started"
+            assert result["EndReason"] == "interrupted"
     assert server.json("GET", f"/api/jobs/{quick['JobId']}/inspect/{quick_id}")["Result"][0]["Output"] == "quick\n"
     assert {j["Name"] for j in server.json("GET", "/api/jobs")} == {"crash", "quick"}
 
@@ -251,6 +226,7 @@ def test_sigterm_past_the_grace_stops_and_records_what_is_left(server: Server, l
     (result,) = server.json("GET", f"/api/jobs/{job['JobId']}/inspect/{executor_id}")["Result"]
     assert result["Status"] == "RUNNING_FAILED" and result["ExitCode"] == 143
     assert result["E"] == "the service shut down after waiting 1 s for this target"
+    assert result["EndReason"] == "service_shutdown"
 
 
 def test_sigterm_grace_lets_a_run_finish(lab: Lab, local_service: str, tmp_path: Path) -> None:

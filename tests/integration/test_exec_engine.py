@@ -63,6 +63,7 @@ async def test_command_not_found_is_running_failed_with_the_engines_message(
     assert result["Status"] == "RUNNING_FAILED"
     assert result["ExitCode"] in (126, 127) and result["Pid"] == 0
     assert "no-such-command" in result["E"] and "executable file not found" in result["E"]
+    assert result["EndReason"] == "start_failed"
 
 
 async def test_user_and_env_are_honoured(client: Any, lab: Lab, local_service: str) -> None:
@@ -115,17 +116,22 @@ async def test_container_stopped_between_choosing_and_starting_is_create_failed(
 ) -> None:
     lab.create_service("djt-victim", 2, node=1)
     try:
-        client = await make_client({"DCE_JOBS_NODE_CONCURRENCY": "1"})
+        client = await make_client({"DCE_JOBS_MAX_RUNNING": "1"})
         job = await create_job(client, "djt-victim", "sh -c 'sleep 2; echo done'")
         first, second = targets_of(lab, "djt-victim", 2)
         executor_id = await start(client, job, [first, second])
-        await asyncio.sleep(0.5)  # the first runs; the second waits for the node's single slot
+        # the first runs; the second waits for the single running slot
+        deadline = time.monotonic() + 15
+        while [r["Status"] for r in (await inspect(client, job, executor_id))["Result"]] != ["RUNNING", "STARTING"]:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
         await asyncio.to_thread(engine(lab, 1).kill, second["ContainerId"])
         body = await wait_final(client, job, executor_id)
         ok, stopped = body["Result"]
         assert (ok["Status"], ok["ExitCode"], ok["Output"]) == ("FINISHED", 0, "done\n")
         assert stopped["Status"] == "CREATE_FAILED"
         assert "not running" in stopped["E"] or "No such container" in stopped["E"], stopped["E"]
+        assert stopped["EndReason"] == "container_gone"
     finally:
         lab.remove_service("djt-victim")
 
@@ -145,11 +151,12 @@ async def test_targets_are_checked_before_anything_runs(
         ),
         ({"Target": [{"ContainerId": "0" * 64, "NodeId": mine[0]["NodeId"]}]}, "target_not_in_service", "0" * 64),
         ({"Target": []}, "invalid_request", "Target"),
-        ({"Target": [mine[0], mine[0]]}, "invalid_request", "twice"),
+        # one mistake, one id: the same container twice, written alike or as a prefix of itself
+        ({"Target": [mine[0], mine[0]]}, "duplicate_target", "twice"),
         (
             {"Target": [mine[0], {"ContainerId": mine[0]["ContainerId"][:12], "NodeId": mine[0]["NodeId"]}]},
             "duplicate_target",
-            "",
+            "twice",
         ),
         ({"Target": [{"ContainerId": "abc", "NodeId": mine[0]["NodeId"]}]}, "invalid_request", "ContainerId"),
     ]

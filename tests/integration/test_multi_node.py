@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from collections import Counter
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import create_job, start, targets_of, wait_final
+from .conftest import create_job, start, targets_of, wait_final, wait_status
 from .lab import Lab
 
 pytestmark = pytest.mark.swarm
@@ -134,7 +133,7 @@ async def test_worker_lost_mid_run_ends_running_failed_others_finish(
     targets = targets_of(lab, fault_service)
     job = await create_job(client, fault_service, "sh -c 'echo begin; sleep 6; echo end'")
     executor_id = await start(client, job, targets)
-    await asyncio.sleep(2)
+    await wait_status(client, job, executor_id, {"RUNNING"})
     lab.node_action(2, fault)
     lost_at = time.monotonic()
     body = await wait_final(client, job, executor_id, timeout_s=60)
@@ -142,7 +141,9 @@ async def test_worker_lost_mid_run_ends_running_failed_others_finish(
     for result in body["Result"]:
         if result["NodeId"] == node_of(lab, 2):
             assert result["Status"] == "RUNNING_FAILED", result
-            assert result["E"], result
+            # the E names the lost node and never suggests the output completed normally
+            assert node_of(lab, 2) in result["E"] and not result["E"].startswith("output complete"), result
+            assert result["EndReason"] == "node_lost", result
         else:
             assert (result["Status"], result["Output"]) == ("FINISHED", "begin\nend\n"), result
     assert final_after_s < 30, final_after_s
@@ -152,7 +153,7 @@ async def test_paused_engine_does_not_hang_the_run(client: Any, lab: Lab, fault_
     targets = targets_of(lab, fault_service)
     job = await create_job(client, fault_service, "sh -c 'sleep 3; echo end'")
     executor_id = await start(client, job, targets)
-    await asyncio.sleep(1)
+    await wait_status(client, job, executor_id, {"RUNNING"})
     lab.node_action(3, "pause")
     body = await wait_final(client, job, executor_id, timeout_s=60)
     for result in body["Result"]:

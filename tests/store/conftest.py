@@ -1,57 +1,95 @@
-"""The `store` fixture: every Store backend, opened and closed around each test."""
+"""The `store` fixture: every Store backend, opened and closed around each test.
+
+mongo-wire is MongoStore over the wire protocol, through PyMongo's AsyncMongoClient, against an nx-27017
+server started once per session; mongo-real is the same against DCE_JOBS_TEST_MONGO_URL when it is set.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import os
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from dce_jobs.store.base import Store
 from dce_jobs.store.mongo import MongoStore
 from tests.fakes.mongo import FakeAsyncMongoClient, RecordingFactory
+from tests.mongo_wire import nx27017
 
 MONGO_URL_ENV = "DCE_JOBS_TEST_MONGO_URL"
 
+_S = TypeVar("_S", bound=Store)
+
 _HAS_SQLITE = importlib.util.find_spec("dce_jobs.store.sqlite") is not None
+
+_REAL = pytest.mark.skipif(not os.environ.get(MONGO_URL_ENV), reason=f"{MONGO_URL_ENV} not set")
+
+# mongo-wire-txn forces the transaction path on nx-27017, which has single-database transactions although
+# its `hello` reports a standalone server (where MongoStore would not use them)
+MONGO_BACKENDS = [
+    pytest.param("mongo-fake"),
+    pytest.param("mongo-wire"),
+    pytest.param("mongo-wire-txn"),
+    pytest.param("mongo-real", marks=_REAL),
+]
 
 BACKENDS = [
     pytest.param("sqlite", marks=pytest.mark.skipif(not _HAS_SQLITE, reason="dce_jobs.store.sqlite not written yet")),
-    pytest.param("mongo-fake"),
-    pytest.param(
-        "mongo-real", marks=pytest.mark.skipif(not os.environ.get(MONGO_URL_ENV), reason=f"{MONGO_URL_ENV} not set")
-    ),
+    *MONGO_BACKENDS,
 ]
+
+OpenMongo = Callable[[type[MongoStore]], AbstractAsyncContextManager[MongoStore]]
+
+
+@pytest.fixture(scope="session")
+def wire_mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of an nx-27017 wire-protocol server running for the whole session."""
+    with nx27017(tmp_path_factory.mktemp("nx-27017")) as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """An open store of each backend; a real MongoDB gets a throwaway database."""
-    async with _backend(request.param, tmp_path) as opened:
-        yield opened
-
-
-@asynccontextmanager
-async def _backend(name: str, tmp_path: Path) -> AsyncIterator[Store]:
-    if name == "sqlite":
+    """An open store of each backend; a server gets a throwaway database."""
+    if request.param == "sqlite":
         from dce_jobs.store.sqlite import SqliteStore
 
-        async with _opened(SqliteStore(tmp_path / "jobs.db")) as store:
+        async with _opened(SqliteStore(tmp_path / "jobs.db")) as opened:
+            yield opened
+    else:
+        async with _mongo(request, MongoStore) as opened:
+            yield opened
+
+
+@pytest.fixture(params=MONGO_BACKENDS)
+def open_mongo(request: pytest.FixtureRequest) -> OpenMongo:
+    """Opens a MongoStore (sub)class on each Mongo backend: `async with open_mongo(StoreClass) as store`."""
+    return partial(_mongo, request)
+
+
+@asynccontextmanager
+async def _mongo(request: pytest.FixtureRequest, store_class: type[MongoStore]) -> AsyncIterator[MongoStore]:
+    name = request.param
+    if name == "mongo-fake":
+        async with _opened(store_class("mongodb://fake", client_factory=FakeAsyncMongoClient)) as store:
             yield store
-    elif name == "mongo-fake":
-        async with _opened(MongoStore("mongodb://fake", client_factory=FakeAsyncMongoClient)) as store:
+    elif name in ("mongo-wire", "mongo-wire-txn"):
+        url = request.getfixturevalue("wire_mongo_url")
+        async with mongo_on(url, store_class, transactions=True if name == "mongo-wire-txn" else None) as store:
             yield store
     else:
-        async with _real_mongo() as store:
+        async with mongo_on(os.environ[MONGO_URL_ENV], store_class) as store:
             yield store
 
 
 @asynccontextmanager
-async def _opened(store: Store) -> AsyncIterator[Store]:
+async def _opened(store: _S) -> AsyncIterator[_S]:
     await store.open()
     try:
         yield store
@@ -60,13 +98,15 @@ async def _opened(store: Store) -> AsyncIterator[Store]:
 
 
 @asynccontextmanager
-async def _real_mongo() -> AsyncIterator[Store]:
-    """MongoStore on DCE_JOBS_TEST_MONGO_URL with a unique database, dropped afterwards."""
+async def mongo_on(
+    url: str, store_class: type[MongoStore] = MongoStore, *, transactions: bool | None = None
+) -> AsyncIterator[MongoStore]:
+    """An open `store_class` on the server at `url` with a unique database, dropped afterwards."""
     from pymongo import AsyncMongoClient
 
     db_name = f"dce_jobs_test_{uuid.uuid4().hex[:12]}"
     factory = RecordingFactory(AsyncMongoClient)
-    store = MongoStore(os.environ[MONGO_URL_ENV], db_name=db_name, client_factory=factory)
+    store = store_class(url, db_name=db_name, client_factory=factory, transactions=transactions)
     try:
         async with _opened(store):
             try:

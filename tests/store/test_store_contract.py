@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
 from dce_jobs.errors import Conflict, NotFound
-from dce_jobs.models import ContainerResult, SecretArg, Status
+from dce_jobs.models import ContainerResult, EndReason, FailureAction, Rolling, SecretArg, Status
 from dce_jobs.store.base import Store
 from tests.store.records import make_execution, make_job, read_output, results_of, started
 
@@ -342,3 +343,20 @@ async def test_secret_tokens_are_stored_exactly_as_given(store: Store) -> None:
 
     assert (await store.get_job(job.job_id)).secret_args == secrets
     assert (await store.list_jobs())[0].secret_args == secrets
+
+
+# -- what a run records about itself ------------------------------------------------------------------------
+
+
+async def test_rolling_settings_secret_lengths_and_end_reasons_round_trip(store: Store) -> None:
+    rolling = Rolling(parallelism=3, delay_s=1.5, failure_action=FailureAction.PAUSE, max_failure_ratio=0.25)
+    job = make_job(rolling=rolling)
+    await store.create_job(job)
+    assert (await store.get_job(job.job_id)).rolling == rolling
+    execution = dataclasses.replace(make_execution(job, "1.000001", 1.0), secret_lengths=(11, 0), rolling=rolling)
+    results = results_of(execution)
+    await store.create_execution(execution, results)
+    assert await store.get_execution(job.job_id, "1.000001") == execution
+    ended = results[1].replace(status=Status.RUNNING_FAILED, error="stopped", end_reason=EndReason.STOPPED)
+    await store.save_result(ended)
+    assert (await store.list_results(job.job_id, "1.000001"))[1] == ended

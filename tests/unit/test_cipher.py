@@ -92,3 +92,20 @@ def test_redaction_across_chunk_border() -> None:
     redactor = Redactor(["hunter2"])
     out = redactor.feed(b"pass=hun") + redactor.feed(b"ter2 done") + redactor.flush()
     assert out == b"pass=******* done"
+
+
+def test_a_long_secret_holds_back_only_a_tail_that_could_still_become_it() -> None:
+    secret = "S" + "x" * 3999
+    redactor = Redactor([secret])
+    assert redactor.feed(b"migrating table 1\n") == b"migrating table 1\n"  # output flows at once
+    assert redactor.feed(b"next line ends with Sxx") == b"next line ends with "  # 'Sxx' may begin the secret
+    assert redactor.feed(secret[3:].encode() + b" done\n") == mask(4000).encode() + b" done\n"
+    assert redactor.flush() == b""
+
+
+def test_nested_secrets_wait_for_the_longer_one() -> None:
+    redactor = Redactor(["ab", "abcd"])
+    assert redactor.feed(b"x ab") == b"x "
+    assert redactor.feed(b"c") == b""
+    assert redactor.feed(b"d!") == b"****!"
+    assert redactor.feed(b" ab.") == b" **."

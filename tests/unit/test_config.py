@@ -46,11 +46,30 @@ def test_values_are_read_and_secrets_hidden_from_repr() -> None:
         ("DCE_JOBS_ALLOW_ANONYMOUS", "maybe"),
         ("DCE_JOBS_NODE_ENDPOINTS", "node-without-url"),
         ("DCE_JOBS_LOG_LEVEL", "LOUD"),
+        ("DCE_JOBS_ALLOWED_HOSTS", "http://jobs.example.com"),
+        ("DCE_JOBS_ALLOWED_HOSTS", "jobs.example.com:8080"),
+        ("DCE_JOBS_FRAME_ANCESTORS", "'self'; script-src *"),
+        ("DCE_JOBS_FRAME_ANCESTORS", "  "),
+        ("DCE_JOBS_FRAME_ANCESTORS", "'none' https://dce.example.com"),
+        ("DCE_JOBS_FRAME_ANCESTORS", "'unsafe-inline'"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         from_env({name: value})
+
+
+def test_allowed_hosts_and_frame_ancestors() -> None:
+    config = from_env({})
+    assert (config.allowed_hosts, config.frame_ancestors) == ((), "'self'")
+    config = from_env(
+        {
+            "DCE_JOBS_ALLOWED_HOSTS": "Jobs.Example.com., 10.0.0.5, ::1, [fd00::2]",
+            "DCE_JOBS_FRAME_ANCESTORS": "'self'  https://dce.example.com:8443 *.corp.example.com",
+        }
+    )
+    assert config.allowed_hosts == ("jobs.example.com", "10.0.0.5", "[::1]", "[fd00::2]")
+    assert config.frame_ancestors == "'self' https://dce.example.com:8443 *.corp.example.com"
 
 
 def test_exposure_rules() -> None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 import threading
 
 import pytest
 
-from dce_jobs.config import Config
 from dce_jobs.errors import EngineError, NodeUnreachable
-from dce_jobs.execs import OutputStream
-from dce_jobs.nodes import NodePool
+from dce_jobs.stream import OutputStream
 
 
 def frame(stream: int, data: bytes) -> bytes:
@@ -22,14 +21,7 @@ async def read_all(stream: OutputStream) -> bytes:
     return b"".join([chunk async for chunk in stream.chunks()])
 
 
-@pytest.fixture
-def nodes() -> NodePool:
-    pool = NodePool(Config())
-    yield pool
-    pool.close()
-
-
-async def test_frames_split_anywhere_and_early_bytes_are_kept(nodes: NodePool) -> None:
+async def test_frames_split_anywhere_and_early_bytes_are_kept() -> None:
     ours, theirs = socket.socketpair()
     data = frame(1, b"out-1\n") + frame(2, b"err-1\n") + frame(1, b"out-2\n")
     early, rest = data[:11], data[11:]
@@ -40,27 +32,27 @@ async def test_frames_split_anywhere_and_early_bytes_are_kept(nodes: NodePool) -
         theirs.close()
 
     threading.Thread(target=send).start()
-    assert await read_all(OutputStream(nodes, ours, "test", early=early)) == b"out-1\nerr-1\nout-2\n"
+    assert await read_all(OutputStream(ours, "test", early=early)) == b"out-1\nerr-1\nout-2\n"
 
 
-async def test_early_bytes_alone_when_the_stream_already_ended(nodes: NodePool) -> None:
+async def test_early_bytes_alone_when_the_stream_already_ended() -> None:
     ours, theirs = socket.socketpair()
     theirs.close()
-    assert await read_all(OutputStream(nodes, ours, "test", early=frame(1, b"hi\n"))) == b"hi\n"
+    assert await read_all(OutputStream(ours, "test", early=frame(1, b"hi\n"))) == b"hi\n"
 
 
-async def test_a_cut_frame_is_a_broken_stream(nodes: NodePool) -> None:
+async def test_a_cut_frame_is_a_broken_stream() -> None:
     ours, theirs = socket.socketpair()
     theirs.sendall(frame(1, b"complete\n") + frame(1, b"cut-short")[:-3])
     theirs.close()
     with pytest.raises(NodeUnreachable, match="middle of a frame"):
-        await read_all(OutputStream(nodes, ours, "test"))
+        await read_all(OutputStream(ours, "test"))
 
 
-async def test_abort_stops_a_silent_stream(nodes: NodePool) -> None:
+async def test_abort_stops_a_silent_stream() -> None:
     ours, theirs = socket.socketpair()
-    stream = OutputStream(nodes, ours, "test")
-    threading.Timer(0.2, stream.abort, args=("node lost",)).start()
+    stream = OutputStream(ours, "test")
+    asyncio.get_running_loop().call_later(0.2, stream.abort, "node lost")
     with pytest.raises(EngineError, match="node lost"):
         await read_all(stream)
     theirs.close()

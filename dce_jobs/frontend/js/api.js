@@ -48,7 +48,8 @@ async function send(method, path, { body, query } = {}) {
     const sent = getToken();
     const headers = { Accept: 'application/json' };
     if (sent) headers.Authorization = `Bearer ${sent}`;
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    // Every state-changing route needs it, also without a body (the server's defense against cross-site writes).
+    if (method !== 'GET') headers['Content-Type'] = 'application/json';
     let resp;
     try {
       resp = await fetch(url(path, query), {

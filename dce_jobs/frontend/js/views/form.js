@@ -4,12 +4,14 @@ import { h } from '../dom.js';
 import { describe, fieldErrors } from '../errors.js';
 import { parseTimeout } from '../timeout.js';
 import { button, modal } from '../ui.js';
+import { secretList } from './secrets.js';
 
-function field(label, input, { hint, required = false, name } = {}) {
+// `group`: several controls under one label (a <label> would click the first of them).
+function field(label, input, { hint, required = false, name, group = false } = {}) {
   const error = h('div', { class: 'field-error', 'data-testid': `field-error-${name}` });
   const wrap = h(
-    'label',
-    { class: 'field', 'data-field': name },
+    group ? 'div' : 'label',
+    { class: 'field', 'data-field': name, role: group ? 'group' : null },
     h('span', { class: 'field-label' }, label, required ? h('em', { class: 'req' }, '*') : null),
     input,
     hint ? h('span', { class: 'field-hint' }, hint) : null,
@@ -24,12 +26,10 @@ const lines = (text) =>
     .map((l) => l.trim())
     .filter(Boolean);
 
-// The seed shows secrets as one mask per argument, space-separated, and takes unchanged masks back as they are.
-const words = (text) => text.split(/\s+/).filter(Boolean);
-
 export function openJobForm(job = null, defaults = {}) {
   const editing = Boolean(job);
   const src = job || { AppName: defaults.AppName || '', Privileged: false, Env: [], SecretArgs: [], Timeout: null };
+  const secrets = secretList(src.SecretArgs);
   const inputs = {
     Name: h('input', { type: 'text', value: src.Name || '', 'data-testid': 'job-name', maxlength: 128 }),
     AppName: h('input', { type: 'text', value: src.AppName || '', 'data-testid': 'job-app', maxlength: 128 }),
@@ -51,28 +51,10 @@ export function openJobForm(job = null, defaults = {}) {
     }),
     Privileged: h('input', { type: 'checkbox', checked: Boolean(src.Privileged), 'data-testid': 'job-privileged' }),
     Env: h('textarea', { rows: 3, class: 'mono', 'data-testid': 'job-env', placeholder: 'KEY=VALUE，每行一个' }),
-    SecretArgs: h('input', {
-      type: 'password',
-      class: 'mono',
-      value: (src.SecretArgs || []).join(' '),
-      'data-testid': 'job-secret-args',
-      autocomplete: 'new-password',
-      spellcheck: 'false',
-    }),
+    SecretArgs: secrets.el, // its inputs' events bubble up to it
   };
   inputs.Cmd.value = src.Cmd || '';
   inputs.Env.value = (src.Env || []).join('\n');
-
-  const reveal = h('button', {
-    type: 'button',
-    class: 'btn btn-link btn-sm',
-    'data-testid': 'toggle-secret',
-    onclick: () => {
-      const shown = inputs.SecretArgs.type === 'text';
-      inputs.SecretArgs.type = shown ? 'password' : 'text';
-      reveal.textContent = shown ? '显示' : '隐藏';
-    },
-  }, '显示');
 
   const fields = {
     Name: field('作业名称', inputs.Name, { required: true, name: 'Name' }),
@@ -85,11 +67,12 @@ export function openJobForm(job = null, defaults = {}) {
     Cmd: field('命令', inputs.Cmd, { required: true, name: 'Cmd', hint: '按 shell 规则拆分为参数，不经过 shell 解释' }),
     User: field('用户', inputs.User, { name: 'User', hint: '可选，name、name:group 或 uid:gid' }),
     Env: field('环境变量', inputs.Env, { name: 'Env', hint: '每行一个 KEY=VALUE' }),
-    SecretArgs: field('加密参数', h('div', { class: 'with-action' }, inputs.SecretArgs, reveal), {
+    SecretArgs: field('加密参数', secrets.el, {
       name: 'SecretArgs',
+      group: true,
       hint: editing
-        ? '已保存的参数只显示为 *（每个字符一个）；保持不变即沿用原值。多个参数以空格分隔'
-        : '追加在命令之后，加密保存，输出中会被屏蔽。多个参数以空格分隔',
+        ? '已保存的参数只显示为 *（每个字符一个）；保持不变即沿用原值。每个输入框一个参数，可含空格'
+        : '按顺序追加在命令之后，加密保存，输出中会被屏蔽。每个输入框一个参数，可含空格',
     }),
     Timeout: field('超时（秒）', inputs.Timeout, {
       name: 'Timeout',
@@ -158,7 +141,7 @@ export function openJobForm(job = null, defaults = {}) {
       User: inputs.User.value.trim(),
       Privileged: inputs.Privileged.checked,
       Env: lines(inputs.Env.value),
-      SecretArgs: words(inputs.SecretArgs.value),
+      SecretArgs: secrets.values(), // as typed: spaces belong to the secret
       Timeout: parseTimeout(inputs.Timeout.value),
     };
   }
