@@ -104,8 +104,8 @@ class Deployment:
         """One HTTP request through the published port: status, body bytes, headers."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method)
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
+        if method not in ("GET", "HEAD"):
+            request.add_header("Content-Type", "application/json")  # writes need it, also without a body
         if token:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
