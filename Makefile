@@ -1,10 +1,11 @@
-# dce-jobs: `make run` (install + serve, with a local engine if none is reachable), `make test` (install + whole suite).
+# dce-jobs: `make run` (install + serve, with a local engine if none is reachable), `make test` (install + whole suite),
+# `make image` (the image dce-jobs:<version>, built without network access in the build).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run stop test test-unit bench lint clean
+.PHONY: run stop test test-unit bench lint image clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +21,7 @@ stop:
 	scripts/run-local --stop
 
 test: $(STAMP)
-	scripts/install-system-deps engine browser
+	scripts/install-system-deps engine browser image
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -p no:cacheprovider
 
@@ -30,6 +31,10 @@ test-unit: $(STAMP)
 bench: $(STAMP)
 	scripts/install-system-deps engine
 	$(PY) -m bench
+
+image: $(STAMP)
+	scripts/install-system-deps engine image
+	scripts/build-image
 
 lint: $(STAMP)
 	$(PY) -m ruff check dce_jobs tests

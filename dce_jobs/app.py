@@ -23,8 +23,8 @@ from .store import Store
 
 log = logging.getLogger("dce_jobs.app")
 
-FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
-PLUGIN_JSON = FRONTEND_DIR.parent / "plugin.json"
+FRONTEND_DIR = Path(__file__).resolve().parent / "frontend"
+PLUGIN_JSON = Path(__file__).resolve().parent / "plugin.json"
 
 
 def open_store(config: Config) -> Store:
