@@ -32,18 +32,15 @@ class ResultView:
 
     @property
     def end_reason(self) -> str | None:
-        """The end reason; a final record from before end reasons were kept gets one from its status."""
+        """The end reason; null until the target ends, and for a failed record from before end reasons were kept."""
         if self.result.end_reason is not None:
             return self.result.end_reason.value
         legacy = _LEGACY_END_REASONS.get(self.result.status)
         return None if legacy is None else legacy.value
 
 
-_LEGACY_END_REASONS = {
-    Status.FINISHED: EndReason.EXITED,
-    Status.CREATE_FAILED: EndReason.CREATE_FAILED,
-    Status.RUNNING_FAILED: EndReason.ENGINE_ERROR,
-}
+#: a final record from before end reasons were kept: only a FINISHED one says for sure why it ended
+_LEGACY_END_REASONS = {Status.FINISHED: EndReason.EXITED}
 
 
 def _inspected(name: str, field: type[fields.Field[Any]], **options: Any) -> fields.Field[Any]:
