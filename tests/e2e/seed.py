@@ -6,13 +6,13 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from dce_jobs.models import ContainerResult, Execution, Job, Status, Target
+from dce_jobs.models import ContainerResult, EndReason, Execution, Job, Rolling, Status, Target
 from dce_jobs.store.sqlite import SqliteStore
 
 
 @dataclass(frozen=True)
 class Seeded:
-    """One target's state: status, exit code, E, output."""
+    """One target's state: status, exit code, E, output, and (optional) its times, end reason and Swarm slot."""
 
     container_id: str
     node_id: str
@@ -20,6 +20,11 @@ class Seeded:
     exit_code: int | None = None
     error: str = ""
     output: str = ""
+    started_at: float | None = None
+    finished_at: float | None = None
+    end_reason: EndReason | None = None
+    slot: int | None = None
+    previous_container_id: str = ""
 
 
 def _db(data_dir: Path) -> SqliteStore:
@@ -38,6 +43,9 @@ def _result(job_id: str, executor_id: str, index: int, seeded: Seeded) -> Contai
         error=seeded.error,
         exit_code=seeded.exit_code,
         output_bytes=len(seeded.output.encode()),
+        started_at=seeded.started_at,
+        finished_at=seeded.finished_at,
+        end_reason=seeded.end_reason,
     )
 
 
@@ -50,15 +58,33 @@ async def _with_store(data_dir: Path, work):  # type: ignore[no-untyped-def]
         await store.close()
 
 
-def add_execution(data_dir: Path, job_id: str, executor_id: str, targets: list[Seeded]) -> None:
-    """Insert an execution with its results and outputs."""
+def add_execution(
+    data_dir: Path,
+    job_id: str,
+    executor_id: str,
+    targets: list[Seeded],
+    *,
+    rolling: Rolling | None = None,
+    retry_of: str = "",
+) -> None:
+    """Insert an execution with its results and outputs (rolling settings and RetryOf optional)."""
 
     async def work(store: SqliteStore) -> None:
         execution = Execution(
             job_id=job_id,
             executor_id=executor_id,
             created_at=float(executor_id),
-            targets=tuple(Target(container_id=t.container_id, node_id=t.node_id) for t in targets),
+            targets=tuple(
+                Target(
+                    container_id=t.container_id,
+                    node_id=t.node_id,
+                    slot=t.slot,
+                    previous_container_id=t.previous_container_id,
+                )
+                for t in targets
+            ),
+            rolling=rolling or Rolling(),
+            retry_of=retry_of,
         )
         results = [_result(job_id, executor_id, i, t) for i, t in enumerate(targets)]
         await store.create_execution(execution, results)

@@ -222,6 +222,11 @@ def test_execution_view_labels_output_downloads_and_polling(panel: Panel, panel_
 
     # Retry needs the engine, which this server cannot reach: the panel says so (502 with the engine's words).
     panel.click("retry-failed")
+    # Asked first: which targets, and that each runs in the current task of its Swarm slot by default.
+    listed = panel.find(tid("retry-target"), panel.el("confirm-dialog"))
+    assert [li.get_attribute("data-container-id") for li in listed] == [cid(3), cid(4)]
+    panel.wait_text("retry-slots-note", "任务槽位")
+    panel.confirm(ok=True)
     error = panel.wait_text("action-message", "无法连接节点的 Docker 引擎")
     assert "engine unreachable" in error, error
     assert panel.find(tid("retry-failed"))[0].is_displayed()
@@ -229,6 +234,7 @@ def test_execution_view_labels_output_downloads_and_polling(panel: Panel, panel_
     set_result(server.data_dir, job_id, newer, 1, Seeded(cid(3), NODE_B, Status.FINISHED, 0))
     set_result(server.data_dir, job_id, newer, 2, Seeded(cid(4), NODE_B, Status.FINISHED, 0))
     panel.click("retry-failed")
+    panel.confirm(ok=True)
     panel.wait_text("action-message", "没有需要重试的容器")
     panel.wait(lambda: set(panel.result_labels().values()) == {"成功"}, what="the view to show the new statuses")
     panel.gone(tid("retry-failed"))

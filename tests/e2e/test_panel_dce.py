@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dce_jobs.models import Status
+from dce_jobs.models import EndReason, Status
 from tests.e2e.panel import Panel, api, tid
 from tests.e2e.seed import Seeded, add_execution
 
@@ -178,14 +178,30 @@ def test_execution_view_stop_badge_end_reasons_latest_line_and_width(
         job["JobId"],
         executor,
         [
-            Seeded(cid(1), NODE, Status.RUNNING_FAILED, error="stopped", output="step 1\nstep 2\nstep 3 of 9\n"),
-            Seeded(cid(2), NODE, Status.CREATE_FAILED, error="stopped before start"),
-            Seeded(cid(3), NODE, Status.RUNNING_FAILED, error="timed out after 2 s", output="waiting\n"),
+            # With the EndReason the runner records (a record without one is legacy: its status gives the reason).
+            Seeded(
+                cid(1),
+                NODE,
+                Status.RUNNING_FAILED,
+                error="stopped",
+                output="step 1\nstep 2\nstep 3 of 9\n",
+                end_reason=EndReason.STOPPED,
+            ),
+            Seeded(cid(2), NODE, Status.CREATE_FAILED, error="stopped before start", end_reason=EndReason.STOPPED),
+            Seeded(
+                cid(3),
+                NODE,
+                Status.RUNNING_FAILED,
+                error="timed out after 2 s",
+                output="waiting\n",
+                end_reason=EndReason.TIMED_OUT,
+            ),
             Seeded(
                 cid(4),
                 NODE,
                 Status.RUNNING_FAILED,
                 error="container 444444444444 stopped while this target ran (exit code 137)",
+                end_reason=EndReason.CONTAINER_GONE,
             ),
             Seeded(cid(5), NODE, Status.FINISHED, 0, output="first\n" + "x" * 300 + "\nthe last line\n\n"),
         ],

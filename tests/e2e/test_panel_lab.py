@@ -168,6 +168,7 @@ def test_timeout_stop_and_retry_failed(panel: Panel, lab_server: PanelServer) ->
     first = api(lab_server, "GET", f"/api/jobs/{job_id}")["Executors"]
     panel.shot("28-execution-partly-failed")
     panel.click("retry-failed")
+    panel.confirm(ok=True)
     panel.wait(lambda: not panel.driver.current_url.endswith(first[-1]), what="the new execution's page")
     executors = api(lab_server, "GET", f"/api/jobs/{job_id}")["Executors"]
     assert executors[:-1] == first and panel.driver.current_url.endswith(executors[-1])

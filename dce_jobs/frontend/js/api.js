@@ -99,14 +99,21 @@ export const api = {
   createJob: (job) => json('POST', 'api/jobs', { body: job }),
   updateJob: (jobId, job) => json('PUT', `api/jobs/${enc(jobId)}`, { body: job }),
   deleteJob: (jobId) => json('DELETE', `api/jobs/${enc(jobId)}`),
-  // timeout (seconds) overrides the job's Timeout for this run; null/undefined keeps the job's.
-  startJob: (jobId, targets, timeout) =>
-    json('POST', `api/jobs/${enc(jobId)}/start`, {
-      body: timeout == null ? { Target: targets } : { Target: targets, Timeout: timeout },
-    }),
+  // overrides ({ Timeout, Parallelism, Delay, FailureAction, MaxFailureRatio }, each optional) apply to this run
+  // only; a field left out (or null) keeps the job's.
+  startJob: (jobId, targets, overrides = {}) => {
+    const body = { Target: targets };
+    for (const [key, value] of Object.entries(overrides)) if (value != null) body[key] = value;
+    return json('POST', `api/jobs/${enc(jobId)}/start`, { body });
+  },
   stopExecution: (jobId, executorId) => json('POST', `api/jobs/${enc(jobId)}/executors/${enc(executorId)}/stop`),
-  // Without a body the server retries the targets that did not finish with exit code 0.
-  retryExecution: (jobId, executorId) => json('POST', `api/jobs/${enc(jobId)}/executors/${enc(executorId)}/retry`),
+  // Without a body the server retries the targets that did not finish with exit code 0, each in the current task
+  // of its Swarm slot; { FollowSlots: false } pins the very same containers.
+  retryExecution: (jobId, executorId, body) =>
+    json('POST', `api/jobs/${enc(jobId)}/executors/${enc(executorId)}/retry`, { body }),
+  // A paused rolling execution starts its waiting targets again.
+  resumeExecution: (jobId, executorId) =>
+    json('POST', `api/jobs/${enc(jobId)}/executors/${enc(executorId)}/resume`, { body: {} }),
   inspect: (jobId, executorId) => json('GET', `api/jobs/${enc(jobId)}/inspect/${enc(executorId)}`),
   services: () => json('GET', 'api/services'),
   settings: () => json('GET', 'api/settings'),

@@ -102,6 +102,8 @@ export function summarize(results, state) {
   if (state && STATES[state] && results.length) {
     overall = { ...STATES[state] };
     if (state === 'failed' && (counts.ok || counts.stopped)) overall.label = '部分失败';
+    // Stopped after some targets had failed: both facts matter.
+    if (state === 'stopped' && counts.fail) overall.label = '已停止，部分失败';
   }
   return { counts, overall, final: counts.running === 0 };
 }

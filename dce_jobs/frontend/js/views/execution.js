@@ -2,18 +2,30 @@
 import { api } from '../api.js';
 import { formatTime, h, replace, shortId } from '../dom.js';
 import { describe } from '../errors.js';
+import { describeRolling, formatDuration } from '../rolling.js';
 import { detail, endReason, isFinal, outcome, statusText, summarize } from '../status.js';
 import { formatTimeout } from '../timeout.js';
-import { alertBox, badge, button, confirmBox, spinner, toast } from '../ui.js';
+import { alertBox, badge, button, confirmBox, modal, spinner, toast } from '../ui.js';
 import { executionHref, startJob } from './actions.js';
 import { crumbs } from './job.js';
 
 const POLL_MS = 1000;
 const MAX_BACKOFF_MS = 8000;
+const TICK_MS = 1000; // running durations grow between polls too
+
+// The summary's Counts, in the order a rollout goes through them.
+const COUNTS = [
+  ['waiting', '等待'],
+  ['running', '运行'],
+  ['succeeded', '成功'],
+  ['failed', '失败'],
+  ['stopped', '已停止'],
+];
 
 export function renderExecution(root, { jobId, executorId }) {
   let alive = true;
   let timer = null;
+  let ticker = null;
   let lastBody = '';
   let failures = 0;
   let generation = 0; // bumped by refresh(): answers of older polls are dropped
@@ -31,6 +43,12 @@ export function renderExecution(root, { jobId, executorId }) {
     testid: 'retry-failed',
     title: '在未以退出码 0 结束的容器上重新执行',
   });
+  const resumeBtn = button('继续', resume, {
+    kind: 'primary',
+    testid: 'resume-execution',
+    title: '开始执行等待中的容器',
+  });
+  const pausedNote = h('div', {});
   stopBtn.hidden = true;
   retryBtn.hidden = true;
   const rows = h('tbody', {});
@@ -67,6 +85,7 @@ export function renderExecution(root, { jobId, executorId }) {
       ),
       warn,
       notice,
+      pausedNote,
       h('section', { class: 'card' }, facts),
       h(
         'section',
@@ -77,8 +96,8 @@ export function renderExecution(root, { jobId, executorId }) {
           h(
             'table',
             { class: 'table results', 'data-testid': 'result-table' },
-            h('colgroup', {}, ['r-node', 'r-container', 'r-status', 'r-exit', 'r-preview', 'r-actions'].map((c) => h('col', { class: c }))),
-            h('thead', {}, h('tr', {}, ['节点', '容器', '状态', '退出码', '详情（最新一行）'].map((t) => h('th', {}, t)), h('th', { class: 'actions' }, '操作'))),
+            h('colgroup', {}, ['r-node', 'r-container', 'r-status', 'r-exit', 'r-time', 'r-preview', 'r-actions'].map((c) => h('col', { class: c }))),
+            h('thead', {}, h('tr', {}, ['节点', '容器', '状态', '退出码', '耗时', '详情（最新一行）'].map((t) => h('th', {}, t)), h('th', { class: 'actions' }, '操作'))),
             rows,
           ),
         ),
@@ -93,10 +112,16 @@ export function renderExecution(root, { jobId, executorId }) {
         if (alive && lastData) draw(lastData);
       })
       .catch(() => {});
+    ticker = setInterval(tick, TICK_MS);
     poll();
   }
 
   let lastData = null;
+
+  function tick() {
+    const now = Date.now() / 1000;
+    for (const el of root.querySelectorAll('[data-since]')) el.textContent = formatDuration(now - Number(el.dataset.since));
+  }
 
   /** Inspect now, dropping whatever poll is pending or in flight. */
   function refresh() {
@@ -175,12 +200,69 @@ export function renderExecution(root, { jobId, executorId }) {
     if (alive) refresh();
   }
 
+  /** Which targets a retry takes (those that did not end with exit code 0), asked before anything starts. */
+  async function confirmRetry() {
+    const chosen = ((lastData && lastData.Result) || []).filter((r) => isFinal(r) && outcome(r).tone !== 'ok');
+    const pin = h('input', { type: 'checkbox', 'data-testid': 'retry-pin' });
+    const where = (r) => hostnames.get(r.NodeId) || shortId(r.NodeId, 12);
+    const body = h(
+      'div',
+      {},
+      h('p', { class: 'confirm-text' }, `将在新的一次执行中重试以下 ${chosen.length} 个未以退出码 0 结束的容器：`),
+      h(
+        'ul',
+        { class: 'retry-list' },
+        chosen.map((r) =>
+          h(
+            'li',
+            { 'data-testid': 'retry-target', 'data-container-id': r.ContainerId },
+            h('span', { class: 'mono' }, shortId(r.ContainerId)),
+            ` · ${where(r)}`,
+            r.Slot != null ? ` · 任务槽位 ${r.Slot}` : '',
+            ` · ${outcome(r).label}（${statusText(r)}）`,
+          ),
+        ),
+      ),
+      h(
+        'p',
+        { class: 'muted small', 'data-testid': 'retry-slots-note' },
+        '默认在每个容器所属 Swarm 任务槽位的当前任务中执行：若 Swarm 已替换了该任务，就在新的容器中执行（旧容器 ID 会记录下来）；槽位没有运行中的任务时，该容器直接记为失败。',
+      ),
+      h('label', { class: 'check' }, pin, ' 仍在原来的容器中执行（不跟随任务槽位）'),
+    );
+    const cancel = button('取消', () => dlg.close(false), { testid: 'confirm-cancel' });
+    const ok = button('重试', () => dlg.close(true), { kind: 'primary', testid: 'confirm-ok' });
+    const dlg = modal({ title: '重试失败的容器', body, actions: [cancel, ok], testid: 'confirm-dialog' });
+    cancel.focus();
+    if (!(await dlg.closed)) return null;
+    return pin.checked ? { FollowSlots: false } : undefined;
+  }
+
+  async function resume() {
+    replace(notice);
+    resumeBtn.disabled = true;
+    try {
+      const data = await api.resumeExecution(jobId, executorId);
+      if (!alive) return;
+      show(data);
+      toast('已继续执行');
+    } catch (err) {
+      if (!alive) return;
+      replace(notice, alertBox(err, 'action-message'));
+    } finally {
+      resumeBtn.disabled = false;
+    }
+    if (alive) refresh();
+  }
+
   async function retry() {
+    const options = await confirmRetry();
+    if (options === null || !alive) return;
     replace(notice);
     retryBtn.disabled = true;
     retryBtn.textContent = '正在重试…';
     try {
-      const updated = await api.retryExecution(jobId, executorId);
+      const updated = await api.retryExecution(jobId, executorId, options);
       if (!alive) return;
       toast('已在失败的容器上重新执行');
       location.hash = executionHref(jobId, updated.Executors[updated.Executors.length - 1]);
@@ -209,23 +291,77 @@ export function renderExecution(root, { jobId, executorId }) {
     stopBtn.hidden = done;
     // The server retries every target that did not end with exit code 0: stopped ones too.
     retryBtn.hidden = !(done && counts.fail + counts.stopped > 0);
-    const fact = (label, value) => h('div', {}, h('dt', {}, label), h('dd', {}, value));
+    const fact = (label, value, testid) => h('div', { 'data-testid': testid }, h('dt', {}, label), h('dd', {}, value));
+    // The server's Counts; an older server sends none: counted here from the statuses.
+    const tally = data.Counts || {
+      waiting: 0,
+      running: counts.running,
+      succeeded: counts.ok,
+      failed: counts.fail,
+      stopped: counts.stopped,
+    };
+    const started = Number(data.CreateTime ?? executorId);
+    const cls = { succeeded: 'text-ok', failed: 'text-fail', waiting: 'count-waiting', stopped: 'count-stopped' };
     replace(
       facts,
       fact('执行 ID', h('span', { class: 'mono' }, data.ExecutorId || executorId)),
-      fact('开始时间', formatTime(data.CreateTime ?? executorId)),
+      data.RetryOf
+        ? fact(
+            '重试自',
+            h('a', { href: executionHref(jobId, data.RetryOf), 'data-testid': 'retry-of-link', title: data.RetryOf }, `执行 ${formatTime(data.RetryOf)}`),
+          )
+        : null,
+      fact('开始时间', formatTime(started)),
+      fact('结束时间', h('span', { 'data-testid': 'execution-end' }, data.EndTime ? formatTime(data.EndTime) : '—')),
+      fact('耗时', duration(started, data.EndTime, 'execution-duration', !done)),
       fact('目标容器', `${results.length} 个`),
-      fact('成功', h('span', { class: 'text-ok' }, String(counts.ok))),
-      fact('失败', h('span', { class: 'text-fail' }, String(counts.fail))),
-      counts.stopped ? fact('已停止', h('span', { 'data-testid': 'stopped-count' }, String(counts.stopped))) : null,
-      fact('执行中', String(counts.running)),
+      COUNTS.map(([key, label]) =>
+        fact(
+          label,
+          h('span', { class: cls[key], 'data-testid': key === 'stopped' ? 'stopped-count' : null }, String(tally[key] ?? 0)),
+          `count-${key}`,
+        ),
+      ),
       // The run's own timeout: the job's, the start request's, or the server's default when neither set one.
       fact('超时', h('span', { 'data-testid': 'execution-timeout' }, data.Timeout == null ? '不限' : formatTimeout(data.Timeout))),
+      'Parallelism' in data ? fact('分批执行', h('span', { 'data-testid': 'execution-rolling' }, describeRolling(data))) : null,
     );
-    replace(rows, results.map(resultRows));
+    resumeBtn.hidden = data.State !== 'paused';
+    replace(
+      pausedNote,
+      data.State === 'paused'
+        ? h(
+            'div',
+            { class: 'alert alert-paused', role: 'status', 'data-testid': 'paused-note' },
+            h(
+              'div',
+              {},
+              h('div', { class: 'alert-title' }, '执行已暂停'),
+              h(
+                'div',
+                { class: 'small' },
+                `失败的容器超过了容忍比例（失败处理：暂停）。运行中的容器会执行完；其余 ${tally.waiting ?? 0} 个等待中的容器在点击「继续」后开始。`,
+              ),
+            ),
+            resumeBtn,
+          )
+        : null,
+    );
+    replace(rows, results.map((r) => resultRows(r, data)));
   }
 
-  function resultRows(r) {
+  /** A duration; while `live` (still running) it grows with every tick. */
+  function duration(from, to, testid, live) {
+    if (!from || (!to && !live)) return h('span', { class: 'muted', 'data-testid': testid }, '—');
+    const end = to || Date.now() / 1000;
+    return h(
+      'span',
+      { 'data-testid': testid, 'data-since': live && !to ? String(from) : null },
+      formatDuration(end - from),
+    );
+  }
+
+  function resultRows(r, data) {
     const d = detail(r);
     const expanded = open.has(r.ContainerId);
     const reason = endReason(r);
@@ -238,7 +374,7 @@ export function renderExecution(root, { jobId, executorId }) {
           ]
         : line
           ? h('span', { class: 'mono', 'data-testid': 'result-preview-line' }, line)
-          : h('span', { class: 'muted' }, isFinal(r) ? '（无输出）' : statusText(r));
+          : h('span', { class: 'muted' }, isFinal(r) ? '（无输出）' : rowStatus(r, data));
     const toggle = button(expanded ? '收起' : d.kind === 'error' ? '查看错误' : '查看输出', () => {
       if (open.has(r.ContainerId)) open.delete(r.ContainerId);
       else open.add(r.ContainerId);
@@ -254,9 +390,40 @@ export function renderExecution(root, { jobId, executorId }) {
         h('div', { class: 'cut' }, hostnames.get(r.NodeId) || h('span', { class: 'mono' }, shortId(r.NodeId, 25))),
         hostnames.get(r.NodeId) ? h('div', { class: 'mono muted small cut' }, shortId(r.NodeId, 25)) : null,
       ),
-      h('td', { class: 'mono', title: r.ContainerId }, shortId(r.ContainerId)),
-      h('td', { class: 'nowrap' }, badge(outcome(r), 'result-status'), h('div', { class: 'muted small' }, statusText(r))),
+      h(
+        'td',
+        { class: 'mono', title: r.ContainerId },
+        h('div', { class: 'cut' }, shortId(r.ContainerId)),
+        r.Slot != null ? h('div', { class: 'muted small', 'data-testid': 'result-slot' }, `槽位 ${r.Slot}`) : null,
+        r.PreviousContainerId
+          ? h(
+              'div',
+              {
+                class: 'muted small cut',
+                'data-testid': 'result-previous',
+                title: `Swarm 已替换该槽位的任务，旧容器 ${r.PreviousContainerId}`,
+              },
+              `旧容器 ${shortId(r.PreviousContainerId, 8)}…`,
+            )
+          : null,
+      ),
+      h(
+        'td',
+        { class: 'nowrap' },
+        badge(waiting(r, data) ? { label: '等待中', tone: 'muted' } : outcome(r), 'result-status'),
+        h('div', { class: 'muted small' }, waiting(r, data) ? '尚未开始' : rowStatus(r, data)),
+      ),
       h('td', { 'data-testid': 'result-exit-code', class: 'mono' }, r.ExitCode ?? '—'),
+      h(
+        'td',
+        { class: 'nowrap', title: times(r) },
+        r.StartTime
+          ? [
+              duration(r.StartTime, r.EndTime, 'result-duration', !isFinal(r)),
+              h('div', { class: 'muted small', 'data-testid': 'result-start' }, clock(r.StartTime)),
+            ]
+          : h('span', { class: 'muted', 'data-testid': 'result-duration' }, '—'),
+      ),
       h('td', { class: 'preview', title: line }, h('div', { class: 'cut' }, preview)),
       h(
         'td',
@@ -280,7 +447,14 @@ export function renderExecution(root, { jobId, executorId }) {
       { class: 'detail-row', 'data-testid': 'result-detail', 'data-container-id': r.ContainerId },
       h(
         'td',
-        { colspan: 6 },
+        { colspan: 7 },
+        r.PreviousContainerId
+          ? h(
+              'p',
+              { class: 'muted', 'data-testid': 'result-replaced' },
+              `Swarm 已替换任务槽位 ${r.Slot ?? ''} 的任务：本次在新的任务容器中执行，旧容器 ${r.PreviousContainerId}`,
+            )
+          : null,
         d.kind === 'error' && endReason(r) ? h('p', { class: 'reason', 'data-testid': 'result-reason' }, endReason(r).why) : null,
         d.kind === 'error' ? block('错误信息（服务端原文）', d.text, 'result-error', 'pre-error') : null,
         d.kind === 'error' && d.output ? block('输出', d.output, 'result-output') : null,
@@ -303,7 +477,26 @@ export function renderExecution(root, { jobId, executorId }) {
   return () => {
     alive = false;
     if (timer) clearTimeout(timer);
+    if (ticker) clearInterval(ticker);
   };
+}
+
+/** A target waiting for its turn in a rolling run says so (its status stays STARTING, as the seed has it). */
+function waiting(r, data) {
+  return r.Status === 'STARTING' && !r.StartTime && Boolean(data && data.Counts);
+}
+
+function rowStatus(r, data) {
+  return waiting(r, data) ? '等待中' : statusText(r);
+}
+
+function clock(seconds) {
+  return formatTime(seconds).slice(11);
+}
+
+function times(r) {
+  if (!r.StartTime) return '';
+  return `开始 ${formatTime(r.StartTime)}${r.EndTime ? `，结束 ${formatTime(r.EndTime)}` : ''}`;
 }
 
 function firstLine(text) {

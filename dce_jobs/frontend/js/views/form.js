@@ -2,6 +2,7 @@
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { details, fieldErrors, fieldMessage, titleOf } from '../errors.js';
+import { readRolling, rollingHint, rollingInputs, rollingLabel, ROLLING_FIELDS } from '../rolling.js';
 import { effectiveTimeout, parseTimeout, serverDefaults } from '../timeout.js';
 import { button, modal } from '../ui.js';
 import { secretList } from './secrets.js';
@@ -52,7 +53,9 @@ export function openJobForm(job = null, defaults = {}) {
     Privileged: h('input', { type: 'checkbox', checked: Boolean(src.Privileged), 'data-testid': 'job-privileged' }),
     Env: h('textarea', { rows: 3, class: 'mono', 'data-testid': 'job-env', placeholder: 'KEY=VALUE，每行一个' }),
     SecretArgs: secrets.el, // its inputs' events bubble up to it
+    ...rollingInputs(src),
   };
+  const rollingEvents = { FailureAction: 'change' };
   inputs.Cmd.value = src.Cmd || '';
   inputs.Env.value = (src.Env || []).join('\n');
 
@@ -89,6 +92,9 @@ export function openJobForm(job = null, defaults = {}) {
       name: 'Timeout',
       hint: timeoutHint,
     }),
+    ...Object.fromEntries(
+      ROLLING_FIELDS.map((name) => [name, field(rollingLabel(name), inputs[name], { name, hint: rollingHint(name) })]),
+    ),
     Privileged: field('特权模式', h('span', { class: 'check' }, inputs.Privileged, ' 以特权模式执行（privileged）'), {
       name: 'Privileged',
     }),
@@ -106,6 +112,13 @@ export function openJobForm(job = null, defaults = {}) {
     fields.Env.wrap,
     fields.SecretArgs.wrap,
     h('div', { class: 'grid-2' }, fields.Timeout.wrap, fields.Privileged.wrap),
+    h(
+      'fieldset',
+      { class: 'rolling', 'data-testid': 'job-rolling' },
+      h('legend', {}, '分批执行', h('span', { class: 'field-hint' }, ' 像 Swarm 滚动更新一样分批在容器中执行（可选）')),
+      h('div', { class: 'grid-2' }, fields.Parallelism.wrap, fields.Delay.wrap),
+      h('div', { class: 'grid-2' }, fields.FailureAction.wrap, fields.MaxFailureRatio.wrap),
+    ),
     // Lets Enter in a text input submit the form.
     h('button', { type: 'submit', hidden: true }),
   );
@@ -122,7 +135,7 @@ export function openJobForm(job = null, defaults = {}) {
 
   // A field's error goes away as soon as it is edited.
   for (const [name, input] of Object.entries(inputs)) {
-    input.addEventListener('input', () => {
+    input.addEventListener(rollingEvents[name] || 'input', () => {
       fields[name].error.textContent = '';
       fields[name].wrap.classList.remove('invalid');
     });
@@ -160,14 +173,25 @@ export function openJobForm(job = null, defaults = {}) {
     };
   }
 
+  // Empty means the default: all at once, no delay, continue, any failure counts.
+  function collectRolling() {
+    const { values, errors } = readRolling(inputs);
+    const defaults = { Parallelism: 0, Delay: 0, FailureAction: 'continue', MaxFailureRatio: 0 };
+    for (const name of ROLLING_FIELDS) if (values[name] === null) values[name] = defaults[name];
+    return { values, errors };
+  }
+
   async function save() {
     clearErrors();
     const body = collect();
     const missing = ['Name', 'AppName', 'ServiceName', 'Cmd'].filter((k) => !body[k]);
     missing.forEach((k) => markField(k, '必填'));
     if (body.Timeout.error) markField('Timeout', body.Timeout.error);
-    if (missing.length || body.Timeout.error) return;
+    const rolling = collectRolling();
+    Object.entries(rolling.errors).forEach(([k, text]) => markField(k, text));
+    if (missing.length || body.Timeout.error || Object.keys(rolling.errors).length) return;
     body.Timeout = body.Timeout.value;
+    Object.assign(body, rolling.values);
     saveBtn.disabled = true;
     try {
       const saved = editing ? await api.updateJob(job.JobId, body) : await api.createJob(body);

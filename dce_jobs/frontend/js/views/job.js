@@ -1,6 +1,7 @@
 // One job: its definition, actions, and the history of its executions (newest first).
 import { api } from '../api.js';
 import { formatTime, h, replace } from '../dom.js';
+import { describeRolling } from '../rolling.js';
 import { summarize } from '../status.js';
 import { effectiveTimeout, serverDefaults } from '../timeout.js';
 import { alertBox, badge, button, spinner, warningBox } from '../ui.js';
@@ -140,6 +141,7 @@ function definition(job) {
     item('用户', job.User || '默认'),
     item('特权模式', job.Privileged ? '是' : '否'),
     item('超时', timeout),
+    item('分批执行', h('span', { 'data-testid': 'job-rolling-value' }, describeRolling(job))),
     item('环境变量', list(job.Env)),
     item('加密参数', job.SecretArgs.length ? h('span', { class: 'mono' }, job.SecretArgs.join(' ')) : '—'),
   );

@@ -1,7 +1,8 @@
 // The start dialog: pick running containers of the job's service. Resolves with the new ExecutorId or null.
 import { api } from '../api.js';
 import { h, replace, shortId } from '../dom.js';
-import { ApiError } from '../errors.js';
+import { ApiError, fieldErrors, fieldMessage } from '../errors.js';
+import { describeRolling, readRolling, rollingHint, rollingInputs, rollingLabel, ROLLING_FIELDS } from '../rolling.js';
 import { effectiveTimeout, parseTimeout, serverDefaults } from '../timeout.js';
 import { alertBox, button, modal, spinner } from '../ui.js';
 
@@ -43,6 +44,46 @@ export function openStartDialog(job) {
     timeoutError.textContent = '';
     timeoutField.classList.remove('invalid');
   });
+  // Optional per-run overrides of the job's rolling settings, folded away: most runs keep the job's.
+  const rolling = rollingInputs(null, { inherit: job, prefix: 'start' });
+  const rollingFields = {};
+  for (const name of ROLLING_FIELDS) {
+    const error = h('span', { class: 'field-error', 'data-testid': `start-error-${name}` });
+    const wrap = h(
+      'label',
+      { class: 'field', 'data-field': name },
+      h('span', { class: 'field-label' }, rollingLabel(name)),
+      rolling[name],
+      h('span', { class: 'field-hint' }, rollingHint(name)),
+      error,
+    );
+    rolling[name].addEventListener(name === 'FailureAction' ? 'change' : 'input', () => {
+      error.textContent = '';
+      wrap.classList.remove('invalid');
+    });
+    rollingFields[name] = { wrap, error };
+  }
+  const rollingSection = h(
+    'details',
+    { class: 'run-rolling', 'data-testid': 'start-rolling' },
+    h(
+      'summary',
+      { 'data-testid': 'start-rolling-toggle' },
+      '分批执行',
+      h('span', { class: 'field-hint' }, ` 本次可选，留空沿用作业设置（${describeRolling(job)}）`),
+    ),
+    h('div', { class: 'grid-2' }, rollingFields.Parallelism.wrap, rollingFields.Delay.wrap),
+    h('div', { class: 'grid-2' }, rollingFields.FailureAction.wrap, rollingFields.MaxFailureRatio.wrap),
+  );
+  function markRolling(name, text) {
+    const f = name === 'Timeout' ? { wrap: timeoutField, error: timeoutError } : rollingFields[name];
+    if (!f) return false;
+    if (typeof text === 'string') f.error.textContent = text;
+    else replace(f.error, text.text, text.details ? h('div', { class: 'field-error-details' }, text.details) : null);
+    f.wrap.classList.add('invalid');
+    if (name !== 'Timeout') rollingSection.open = true;
+    return true;
+  }
   const dlg = modal({
     title: `执行作业：${job.Name}`,
     body: h(
@@ -52,6 +93,7 @@ export function openStartDialog(job) {
       errorSlot,
       content,
       timeoutField,
+      rollingSection,
     ),
     actions: [counter, button('取消', () => dlg.close(null), { testid: 'cancel-start' }), startBtn],
     testid: 'start-dialog',
@@ -155,13 +197,20 @@ export function openStartDialog(job) {
       timeoutInput.focus();
       return;
     }
+    const overrides = readRolling(rolling);
+    const bad = Object.entries(overrides.errors);
+    bad.forEach(([name, text]) => markRolling(name, text));
+    if (bad.length) return;
     startBtn.disabled = true;
     replace(errorSlot);
     try {
-      const updated = await api.startJob(job.JobId, targets, timeout.value);
+      const updated = await api.startJob(job.JobId, targets, { Timeout: timeout.value, ...overrides.values });
       dlg.close(updated.Executors[updated.Executors.length - 1]);
     } catch (err) {
-      showError(err, '启动失败。');
+      // Fields the server refused are marked where they are typed; anything else goes on top.
+      const perField = fieldErrors(err);
+      const unplaced = Object.entries(perField).filter(([k, v]) => !markRolling(k, fieldMessage(v)));
+      if (!Object.keys(perField).length || unplaced.length) showError(err, '启动失败。');
       startBtn.disabled = false;
     }
   }
