@@ -101,14 +101,15 @@ def quick_beside_long(bench: Bench, *, runs: int, log: Any, long_n: int = 16, qu
     """A `quick_n`-target `echo hi` job started while a `long_n`-target `sleep 30` job runs on the same node.
 
     The echo job's start-to-final time through dce-jobs, then the same execs through docker-py (one thread each),
-    both while the long job runs; the long job is then stopped.
+    both while the long job runs; the long job is then stopped, and the echo job runs once more through dce-jobs
+    alone (the control: what the long job adds).
     """
     long_targets, quick_targets = bench.targets[:long_n], bench.targets[long_n : long_n + quick_n]
     if len(quick_targets) < quick_n:
         raise BenchError(f"quick beside long: {long_n + quick_n} targets needed")
     long_job = bench.create_job("sleep 30", "long")
     quick_ids = [t["ContainerId"] for t in quick_targets]
-    samples: dict[str, list[float]] = {"service_s": [], "raw_s": []}
+    samples: dict[str, list[float]] = {"service_s": [], "raw_s": [], "alone_s": []}
     overlapped = True
     for round_no in range(runs):
         long_exec = bench.start(long_job, long_targets)
@@ -122,6 +123,7 @@ def quick_beside_long(bench: Bench, *, runs: int, log: Any, long_n: int = 16, qu
         overlapped = overlapped and still == long_n
         bench.stop(long_job, long_exec)
         bench.wait_final(long_job, long_exec, poll_s=0.5, timeout_s=120)
+        samples["alone_s"].append(through_service(bench, "echo hi", quick_targets, "alone", poll_s=0.02)[0])
         log(
             f"{quick_n} x echo beside {long_n} x sleep 30, round {round_no + 1}: "
             + ", ".join(f"{k} {v[-1]:.3f}" for k, v in samples.items())

@@ -17,7 +17,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"{m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, kernel {m['kernel']}, Docker {m['docker']}, "
         f"Python {m['python']}, dce-jobs {m['dce_jobs']}; lab swarms on this machine, loopback only. "
-        f"Medians of {results['runs']} runs; whole bench {results['total_s']:.0f} s"
+        f"{_runs_phrase(results['runs'])}; whole bench {results['total_s']:.0f} s"
         + ("." if results.get("complete", True) else f"; parts run: {', '.join(results['parts'])}."),
         "",
     ]
@@ -41,6 +41,10 @@ def _goals(goals: list[dict[str, Any]]) -> list[str]:
         lines.append(f"| {goal['figure']} | {goal['measured']} | {goal['target']} | {mark} |")
     met = sum(goal["met"] for goal in goals)
     return [*lines, "", f"{met} of {len(goals)} targets met.", ""]
+
+
+def _runs_phrase(runs: int) -> str:
+    return "One run of each figure" if runs == 1 else f"Medians of {runs} runs"
 
 
 def _fanout(rows: list[dict[str, Any]] | None, runs: int) -> list[str]:
@@ -93,6 +97,12 @@ def _long_runs(results: dict[str, Any]) -> list[str]:
                 f"| {_list(runs['service_s'])}; {_list(runs['raw_s'])} |"
             )
     lines.append("")
+    if beside and "alone_s" in beside:
+        lines += [
+            f"Control: the same {beside['quick_targets']}-target `echo` job through dce-jobs with no long job running: "
+            f"{beside['alone_s']:.3f} s (runs {_list(beside['runs']['alone_s'])}).",
+            "",
+        ]
     if rolling:
         lines += [
             f"Rolling run: {rolling['targets']} x `sleep {rolling['sleep_s']}` with Parallelism "
