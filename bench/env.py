@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import tempfile
 import time
 import urllib.parse
@@ -83,11 +84,23 @@ class Bench:
 
 
 def scale(lab: Lab, replicas: int, *, timeout_s: float, service: str = SERVICE) -> int:
-    """Scale a lab service and wait (bounded) for its running tasks; return how many run."""
-    high = docker.DockerClient(base_url=lab.manager.unix_url, timeout=120)
-    client = high.api
+    """Scale a lab service and wait (bounded) for its running tasks; return how many run.
+
+    `docker service scale` changes the replica count only; docker-py's Service.scale re-sends the whole spec,
+    which makes Swarm replace every running task one by one (targets then vanish during the bench).
+    """
+    host = lab.manager.unix_url
+    done = subprocess.run(
+        ["docker", "-H", host, "service", "scale", "--detach", f"{service}={replicas}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"docker service scale {service}={replicas}: {done.stderr.strip()[:300]}")
+    client = docker.APIClient(base_url=host, timeout=120)
     try:
-        high.services.get(service).scale(replicas)
         deadline = time.monotonic() + timeout_s
         running = 0
         while time.monotonic() < deadline:
@@ -101,7 +114,7 @@ def scale(lab: Lab, replicas: int, *, timeout_s: float, service: str = SERVICE) 
             time.sleep(2)
         return running
     finally:
-        high.close()
+        client.close()
 
 
 def tasks_of(lab: Lab, service: str, *, attempts: int = 6) -> list[dict[str, Any]]:

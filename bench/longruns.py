@@ -60,7 +60,8 @@ def through_service(
 def _check_finished(body: dict[str, Any], name: str) -> None:
     bad = [r for r in body["Result"] if r["Status"] != "FINISHED" or r.get("ExitCode") != 0]
     if bad:
-        raise BenchError(f"{name}: {len(bad)} targets did not finish with exit code 0: {bad[0]}")
+        first = {k: v for k, v in bad[0].items() if k != "Output"}
+        raise BenchError(f"{name}: {len(bad)} targets did not finish with exit code 0: {first}")
 
 
 def sleep_many(bench: Bench, *, runs: int, log: Any, count: int = 48, sleep_s: int = 10) -> dict[str, Any]:
