@@ -159,5 +159,5 @@ def bench_env(*, replicas: int, log: Any) -> Iterator[Bench]:
         if client is not None:
             client.close()
         log("lab down")
-        lab.down()
+        lab.down(timeout_s=600)
         shutil.rmtree(workdir, ignore_errors=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.integration.lab import Lab
+from tests.integration.lab import Lab, LabError
 from tests.server import Server
 
 from .env import scale, tasks_of
@@ -26,6 +26,7 @@ RUNS = 3
 CONCURRENT = 300
 CONCURRENT_SLEEP_S = 20
 SCALE_TIMEOUT_S = 420
+LAB_DOWN_TIMEOUT_S = 900
 
 
 async def _one_run(session: aiohttp.ClientSession, url: str, job_id: str, targets: list[dict[str, str]]) -> float:
@@ -158,7 +159,11 @@ def main(*, spread: bool = True, replicas: int = CONCURRENT, runs: int = RUNS, l
     finally:
         if server is not None:
             server.stop()
-        lab.down()
+        try:  # hundreds of containers take minutes to remove on a busy machine; the figures are kept either way
+            lab.down(timeout_s=LAB_DOWN_TIMEOUT_S)
+        except LabError as e:
+            log(f"the 3-node lab did not come down: {e}; run `lab down` with DCE_LAB_DIR={lab.lab_dir}")
+            result["lab_down_error"] = str(e)[:300]
     return result
 
 
