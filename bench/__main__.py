@@ -1,4 +1,5 @@
-"""`python -m bench` (make bench): fan-out, API under load, log download; fan-out across a 3-node lab."""
+"""`python -m bench` (make bench): dce-jobs next to docker-py on a one-node lab (fan-out, long runs, a rolling run,
+heavy output, the API under load, log download), then on a 3-node lab (across nodes, hundreds of runs at once)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,19 @@ import time
 from typing import Any
 
 from . import multinode, report
+from .bigout import big_output
 from .env import Bench, bench_env
 from .fanout import RAW_THREADS, fanout
+from .goals import verdicts
 from .load import inspect_load, list_jobs_load
 from .logdl import log_download
+from .longruns import quick_beside_long, rolling, sleep_many
 from .machine import machine_info
+
+#: the parts of the bench, in the order they run, with the replicas each needs on the one-node lab
+ONE_NODE = {"fanout": 0, "sleep48": 48, "beside": 20, "rolling": 12, "output": 8, "load": 200, "logdl": 1}
+THREE_NODES = ("across", "concurrent")
+PARTS = (*ONE_NODE, *THREE_NODES)
 
 
 def log(message: str) -> None:
@@ -30,40 +39,80 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (the median is reported)")
     parser.add_argument("--sizes", default="10,50,200", help="fan-out sizes")
+    parser.add_argument("--only", default="", help=f"comma-separated parts to run, of: {', '.join(PARTS)}")
+    parser.add_argument("--quick", action="store_true", help="one run per figure, fan-out at 10 and 50 targets")
+    parser.add_argument("--replicas", type=int, default=300, help="containers for the runs-at-once part (3 nodes)")
     return parser
 
 
-def measure(bench: Bench, *, sizes: list[int], runs: int) -> dict[str, Any]:
-    """Every figure of the bench on a ready environment."""
+def measure(bench: Bench, *, parts: list[str], sizes: list[int], runs: int) -> dict[str, Any]:
+    """The one-node figures of `parts` on a ready environment."""
     version = bench.docker.version().get("Version", "?")
     results: dict[str, Any] = {"machine": machine_info(version), "runs": runs, "notes": list(bench.notes)}
-    results["fanout"] = fanout(bench, sizes, runs=runs, log=log)
-    results["load"] = [
-        asyncio.run(list_jobs_load(bench, runs=runs, log=log)),
-        asyncio.run(inspect_load(bench, runs=runs, log=log)),
-    ]
-    results["log_download"] = log_download(bench, runs=runs, log=log)
-    results["notes"] += [
-        "dce-jobs runs with its defaults: 8 concurrent execs per node (DCE_JOBS_NODE_CONCURRENCY), 64 in all; "
-        f"its time includes the API round trips and inspect polled every 0.1 s; docker-py uses {RAW_THREADS} "
-        "threads on one client; each way runs create + start (output) + inspect per target",
-        "inspect under load: each target runs `sleep 1; echo hi`, requests only while the run is under way",
-    ]
+    if "fanout" in parts:
+        results["fanout"] = fanout(bench, sizes, runs=runs, log=log)
+        results["notes"].append(
+            "fan-out: dce-jobs runs with its defaults: 8 engine calls in flight per node (DCE_JOBS_NODE_CONCURRENCY), "
+            f"64 in all; its time includes the API round trips and inspect polled every 0.1 s; docker-py uses "
+            f"{RAW_THREADS} threads on one client; each way runs create + start (output) + inspect per target"
+        )
+    if "sleep48" in parts:
+        results["sleep_many"] = sleep_many(bench, runs=runs, log=log)
+    if "beside" in parts:
+        results["beside"] = quick_beside_long(bench, runs=runs, log=log)
+        results["notes"].append(
+            "quick beside long: the echo job is polled every 0.02 s; docker-py runs the same 4 execs (4 threads) "
+            "right after, the long job still running; then the long job is stopped"
+        )
+    if "rolling" in parts:
+        results["rolling"] = rolling(bench, runs=runs, log=log)
+    if "output" in parts:
+        results["big_output"] = big_output(bench, runs=runs, log=log)
+        results["notes"].append(
+            "heavy output: `yes <108 chars> | head -c 33554432` per target; dce-jobs stores every byte (output "
+            "limit raised for the bench), inspect polled every 0.2 s; docker-py reads the stream "
+            "(exec_start(stream=True)) and counts the bytes; CPU: utime+stime of the server process vs the "
+            "bench process's own during its part"
+        )
+    if "load" in parts:
+        results["load"] = [
+            asyncio.run(list_jobs_load(bench, runs=runs, log=log)),
+            asyncio.run(inspect_load(bench, runs=runs, log=log)),
+        ]
+        results["notes"].append(
+            "inspect under load: each target runs `sleep 1; echo hi`, requests only while the run is under way"
+        )
+    if "logdl" in parts:
+        results["log_download"] = log_download(bench, runs=runs, log=log)
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the bench and write bench/results/."""
+    """Run the bench (or the parts asked for) and write bench/results/."""
     args = _parser().parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    parts = [p.strip() for p in args.only.split(",") if p.strip()] or list(PARTS)
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        _parser().error(f"unknown parts {unknown}; parts are {', '.join(PARTS)}")
+    runs = 1 if args.quick else args.runs
+    sizes = [int(s) for s in ("10,50" if args.quick else args.sizes).split(",") if s.strip()]
     started, load_before = time.monotonic(), _loadavg()
-    with bench_env(replicas=max(sizes), log=log) as bench:
-        results = measure(bench, sizes=sizes, runs=args.runs)
-    log("across nodes: 60 targets over a 3-node lab next to 60 on one node")
-    results["multinode"] = multinode.main()
+    one_node = [p for p in parts if p in ONE_NODE]
+    replicas = max([10, *(max(sizes) if p == "fanout" else ONE_NODE[p] for p in one_node)])
+    if one_node:
+        with bench_env(replicas=replicas, log=log) as bench:
+            results = measure(bench, parts=one_node, sizes=sizes, runs=runs)
+    else:
+        results = {"machine": machine_info("?"), "runs": runs, "notes": []}
+    if set(parts) & set(THREE_NODES):
+        log("3-node lab: " + ", ".join(p for p in parts if p in THREE_NODES))
+        concurrent = args.replicas if "concurrent" in parts else 0
+        results["multinode"] = multinode.main(spread="across" in parts, replicas=concurrent, runs=runs, log=log)
+    results["parts"], results["complete"] = parts, set(parts) == set(PARTS)
+    results["goals"] = verdicts(results)
     results["total_s"] = round(time.monotonic() - started, 1)
     results["notes"].append(f"load average before {load_before}, after {_loadavg()} (other work on this machine skews)")
-    for path in report.write(results):
+    for path in report.write(results, latest=results["complete"]):
         log(f"wrote {path}")
     print(report.markdown(results))
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import tempfile
 import time
 import urllib.parse
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import requests
 
 from tests.integration.lab import Lab
 from tests.server import Server
@@ -51,9 +53,14 @@ class Bench:
         body = {"AppName": "bench", "ServiceName": SERVICE, "Name": f"{name}-{time.monotonic_ns()}", "Cmd": cmd}
         return self.call("POST", "/api/jobs", body)  # type: ignore[no-any-return]
 
-    def start(self, job: dict[str, Any], targets: list[dict[str, str]]) -> str:
-        """Start a job on targets; the new ExecutorId."""
-        return self.call("POST", f"/api/jobs/{job['JobId']}/start", {"Target": targets})["Executors"][-1]  # type: ignore[no-any-return]
+    def start(self, job: dict[str, Any], targets: list[dict[str, str]], **settings: Any) -> str:
+        """Start a job on targets (with start settings such as Parallelism); the new ExecutorId."""
+        body = {"Target": targets, **settings}
+        return self.call("POST", f"/api/jobs/{job['JobId']}/start", body)["Executors"][-1]  # type: ignore[no-any-return]
+
+    def stop(self, job: dict[str, Any], executor_id: str) -> dict[str, Any]:
+        """Stop an execution; the inspect body."""
+        return self.call("POST", f"/api/jobs/{job['JobId']}/executors/{executor_id}/stop")  # type: ignore[no-any-return]
 
     def inspect(self, job: dict[str, Any], executor_id: str) -> dict[str, Any]:
         """The inspect body of one execution."""
@@ -76,21 +83,50 @@ class Bench:
         return f"{self.server.url}/api/jobs/{job['JobId']}/log/{executor_id}?{query}"
 
 
-def _scale(lab: Lab, replicas: int, *, timeout_s: float) -> int:
-    """Scale the bench service and wait (bounded) for its running tasks; return how many run."""
-    client = docker.DockerClient(base_url=lab.manager.unix_url, timeout=120)
+def scale(lab: Lab, replicas: int, *, timeout_s: float, service: str = SERVICE) -> int:
+    """Scale a lab service and wait (bounded) for its running tasks; return how many run.
+
+    `docker service scale` changes the replica count only; docker-py's Service.scale re-sends the whole spec,
+    which makes Swarm replace every running task one by one (targets then vanish during the bench).
+    """
+    host = lab.manager.unix_url
+    done = subprocess.run(
+        ["docker", "-H", host, "service", "scale", "--detach", f"{service}={replicas}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"docker service scale {service}={replicas}: {done.stderr.strip()[:300]}")
+    client = docker.APIClient(base_url=host, timeout=120)
     try:
-        client.services.get(SERVICE).scale(replicas)
+        deadline = time.monotonic() + timeout_s
+        running = 0
+        while time.monotonic() < deadline:
+            try:  # a manager busy starting hundreds of containers may answer slowly: keep asking
+                tasks = client.tasks(filters={"service": service, "desired-state": "running"})
+            except (docker.errors.DockerException, requests.RequestException):
+                continue
+            running = sum((t.get("Status") or {}).get("State") == "running" for t in tasks)
+            if running >= replicas:
+                break
+            time.sleep(2)
+        return running
     finally:
         client.close()
-    deadline = time.monotonic() + timeout_s
-    running = 0
-    while time.monotonic() < deadline:
-        running = len(lab.tasks(SERVICE))
-        if running >= replicas:
-            break
-        time.sleep(2)
-    return running
+
+
+def tasks_of(lab: Lab, service: str, *, attempts: int = 6) -> list[dict[str, Any]]:
+    """The service's running tasks (lab.tasks), asked again when a busy manager answers too slowly."""
+    for attempt in range(attempts):
+        try:
+            return lab.tasks(service)
+        except (docker.errors.DockerException, requests.RequestException):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(5)
+    return []
 
 
 @contextmanager
@@ -105,7 +141,7 @@ def bench_env(*, replicas: int, log: Any) -> Iterator[Bench]:
         lab.create_service(SERVICE, 10, node=1)
         log(f"scaling {SERVICE} to {replicas} replicas")
         started = time.monotonic()
-        running = _scale(lab, replicas, timeout_s=480)
+        running = scale(lab, replicas, timeout_s=480)
         client = docker.APIClient(base_url=lab.manager.unix_url, timeout=120, max_pool_size=16)
         notes = [f"{running}/{replicas} replicas of {SERVICE} running after {time.monotonic() - started:.0f} s"]
         env = {
@@ -115,7 +151,7 @@ def bench_env(*, replicas: int, log: Any) -> Iterator[Bench]:
             "DCE_JOBS_DOCKER_TIMEOUT_S": "120",
         }
         server = Server(data_dir=workdir / "data", log_path=workdir / "server.log", env=env).wait_ready()
-        targets = [{"ContainerId": t["ContainerId"], "NodeId": t["NodeId"]} for t in lab.tasks(SERVICE)]
+        targets = [{"ContainerId": t["ContainerId"], "NodeId": t["NodeId"]} for t in tasks_of(lab, SERVICE)]
         yield Bench(lab=lab, server=server, docker=client, targets=targets, notes=notes)
     finally:
         if server is not None:
@@ -123,5 +159,5 @@ def bench_env(*, replicas: int, log: Any) -> Iterator[Bench]:
         if client is not None:
             client.close()
         log("lab down")
-        lab.down()
+        lab.down(timeout_s=600)
         shutil.rmtree(workdir, ignore_errors=True)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 from .env import TOKEN, Bench, BenchError
+from .procstat import ProcSampler, reset_peak, status_value
 from .stats import median
 
 SIZE_BYTES = 200_000_000
@@ -16,45 +15,7 @@ LINE = "0123456789abcdefghijklmnopqrstuvwxyz" * 3  # yes adds the newline: 109 b
 CMD = f"sh -c 'yes {LINE} | head -c {SIZE_BYTES}'"
 
 
-def _status_kib(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    raise BenchError(f"no {key} in /proc/{pid}/status")
-
-
-def _reset_peak(pid: int) -> bool:
-    """Reset VmHWM to the current RSS (Linux clear_refs 5); False where the kernel refuses."""
-    try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-class RssSampler(threading.Thread):
-    """Samples VmRSS of a process every few milliseconds until stopped."""
-
-    def __init__(self, pid: int, *, every_s: float = 0.005) -> None:
-        """Sample `pid` every `every_s` seconds."""
-        super().__init__(daemon=True)
-        self.pid, self.every_s, self.peak_kib = pid, every_s, 0
-        self._done = threading.Event()
-
-    def run(self) -> None:
-        """Keep the highest VmRSS seen."""
-        while not self._done.is_set():
-            self.peak_kib = max(self.peak_kib, _status_kib(self.pid, "VmRSS"))
-            time.sleep(self.every_s)
-
-    def stop(self) -> int:
-        """Stop sampling; the peak VmRSS in KiB."""
-        self._done.set()
-        self.join()
-        return self.peak_kib
-
-
-def _download(url: str) -> int:
+def download(url: str) -> int:
     """Stream url (the loopback server's http URL) to nowhere; the byte count."""
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})  # noqa: S310
     total = 0
@@ -66,14 +27,14 @@ def _download(url: str) -> int:
 
 def _one_download(bench: Bench, url: str) -> dict[str, float]:
     pid = bench.server.pid
-    base_kib = _status_kib(pid, "VmRSS")
-    hwm_reset = _reset_peak(pid)
-    sampler = RssSampler(pid)
+    base_kib = status_value(pid, "VmRSS")
+    hwm_reset = reset_peak(pid)
+    sampler = ProcSampler(pid)
     sampler.start()
     started = time.perf_counter()
-    size = _download(url)
+    size = download(url)
     elapsed = time.perf_counter() - started
-    peak_kib = max(sampler.stop(), _status_kib(pid, "VmHWM") if hwm_reset else 0)
+    peak_kib = max(sampler.stop().peak_rss_kib, status_value(pid, "VmHWM") if hwm_reset else 0)
     if size < SIZE_BYTES:
         raise BenchError(f"downloaded {size} bytes, expected at least {SIZE_BYTES}")
     return {

@@ -16,41 +16,152 @@ def markdown(results: dict[str, Any]) -> str:
         f"# dce-jobs bench, {m['date']}",
         "",
         f"{m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, kernel {m['kernel']}, Docker {m['docker']}, "
-        f"Python {m['python']}, dce-jobs {m['dce_jobs']}; one-node lab swarm, loopback only. "
-        f"Medians of {results['runs']} runs; whole bench {results['total_s']:.0f} s.",
+        f"Python {m['python']}, dce-jobs {m['dce_jobs']}; lab swarms on this machine, loopback only. "
+        f"{_runs_phrase(results['runs'])}; whole bench {results['total_s']:.0f} s"
+        + ("." if results.get("complete", True) else f"; parts run: {', '.join(results['parts'])}."),
         "",
+    ]
+    lines += _goals(results.get("goals", []))
+    lines += _fanout(results.get("fanout"), results["runs"])
+    lines += _long_runs(results)
+    lines += _big_output(results.get("big_output"))
+    lines += _load(results.get("load"))
+    lines += _log_download(results.get("log_download"))
+    lines += _multinode(results.get("multinode"))
+    lines += [f"- {note}" for note in results["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def _goals(goals: list[dict[str, Any]]) -> list[str]:
+    if not goals:
+        return []
+    lines = ["## Targets", "", "| figure | measured | target | |", "| --- | ---: | ---: | --- |"]
+    for goal in goals:
+        mark = "met" if goal["met"] else "**not met**"
+        lines.append(f"| {goal['figure']} | {goal['measured']} | {goal['target']} | {mark} |")
+    met = sum(goal["met"] for goal in goals)
+    return [*lines, "", f"{met} of {len(goals)} targets met.", ""]
+
+
+def _runs_phrase(runs: int) -> str:
+    return "One run of each figure" if runs == 1 else f"Medians of {runs} runs"
+
+
+def _fanout(rows: list[dict[str, Any]] | None, runs: int) -> list[str]:
+    if not rows:
+        return []
+    lines = [
         "## Fan-out: `echo hi` in N task containers (seconds, start to all final)",
         "",
         "| targets | dce-jobs (API, polled) | docker-py, 8 threads | `docker exec` loop | dce-jobs / docker-py |",
         "| ---: | ---: | ---: | ---: | ---: |",
     ]
-    for row in results["fanout"]:
+    for row in rows:
         lines.append(
             f"| {row['targets']} | {row['service_s']:.2f} | {row['raw_s']:.2f} | {row['cli_s']:.2f} "
             f"| **{row['service_over_raw']:.2f}** |"
         )
-    lost = sum(row["lost_outputs"] for row in results["fanout"])
-    execs = sum(row["targets"] * results["runs"] for row in results["fanout"])
-    lines += ["", f"dce-jobs targets FINISHED with exit code 0 but without their output `hi`: {lost} of {execs}."]
-    lines += ["", "## API under load", "", "| request | concurrency | requests/run | p50 ms | p99 ms | req/s |"]
+    lost = sum(row["lost_outputs"] for row in rows)
+    execs = sum(row["targets"] * runs for row in rows)
+    return [
+        *lines,
+        "",
+        f"dce-jobs targets FINISHED with exit code 0 but without their output `hi`: {lost} of {execs}.",
+        "",
+    ]
+
+
+def _long_runs(results: dict[str, Any]) -> list[str]:
+    sleep, beside, rolling = results.get("sleep_many"), results.get("beside"), results.get("rolling")
+    if not (sleep or beside or rolling):
+        return []
+    lines = [
+        "## Long runs on one node (seconds, start to all final)",
+        "",
+        "| run | dce-jobs | docker-py | dce-jobs / docker-py | runs (dce-jobs; docker-py) |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for row, what in (
+        (sleep, sleep and f"{sleep['targets']} x `sleep {sleep['sleep_s']}` (docker-py: {sleep['threads']} threads)"),
+        (
+            beside,
+            beside
+            and f"{beside['quick_targets']} x `echo hi` while {beside['long_targets']} x `sleep 30` run "
+            f"(docker-py: {beside['quick_targets']} threads)",
+        ),
+    ):
+        if row:
+            runs = row["runs"]
+            lines.append(
+                f"| {what} | {row['service_s']:.3f} | {row['raw_s']:.3f} | **{row['service_over_raw']:.2f}** "
+                f"| {_list(runs['service_s'])}; {_list(runs['raw_s'])} |"
+            )
+    lines.append("")
+    if beside and "alone_s" in beside:
+        lines += [
+            f"Control: the same {beside['quick_targets']}-target `echo` job through dce-jobs with no long job running: "
+            f"{beside['alone_s']:.3f} s (runs {_list(beside['runs']['alone_s'])}).",
+            "",
+        ]
+    if rolling:
+        lines += [
+            f"Rolling run: {rolling['targets']} x `sleep {rolling['sleep_s']}` with Parallelism "
+            f"{rolling['parallelism']} and Delay {rolling['delay_s']:g}: at most {rolling['max_running_seen']} RUNNING "
+            f"seen ({rolling['max_created_or_running_seen']} CREATED or RUNNING; inspect sampled every "
+            f"{rolling['poll_every_s'] * 1000:.0f} ms), at most {rolling['max_overlap_by_times']} overlapping by the "
+            f"results' StartTime/EndTime; {rolling['total_s']:.1f} s start to all final "
+            f"(runs {_list([r['total_s'] for r in rolling['runs']])}).",
+            "",
+        ]
+    return lines
+
+
+def _big_output(out: dict[str, Any] | None) -> list[str]:
+    if not out:
+        return []
+    runs = out["runs"]
+    return [
+        f"## Heavy output: {out['targets']} targets each printing {out['mib_each']} MiB",
+        "",
+        "| | dce-jobs (stored) | docker-py (read, 8 threads) | dce-jobs / docker-py |",
+        "| --- | ---: | ---: | ---: |",
+        f"| seconds, start to all final | {out['service_s']:.2f} | {out['raw_s']:.2f} "
+        f"| **{out['service_over_raw']:.2f}** |",
+        f"| CPU ms per MiB (server process; bench process) | {out['service_cpu_ms_per_mib']:.2f} "
+        f"| {out['raw_cpu_ms_per_mib']:.2f} | **{out['cpu_service_over_raw']:.2f}** |",
+        "",
+        f"Runs: dce-jobs {_list(runs['service_s'])} s, {_list(runs['service_cpu_ms_per_mib'])} ms/MiB; "
+        f"docker-py {_list(runs['raw_s'])} s, {_list(runs['raw_cpu_ms_per_mib'])} ms/MiB.",
+        "",
+    ]
+
+
+def _load(rows: list[dict[str, Any]] | None) -> list[str]:
+    if not rows:
+        return []
+    lines = ["## API under load", "", "| request | concurrency | requests/run | p50 ms | p99 ms | req/s |"]
     lines.append("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for row in results["load"]:
+    for row in rows:
         what = row["endpoint"] + (f" ({row['jobs_stored']} jobs stored)" if "jobs_stored" in row else "")
         what += f" (during a {row['targets']}-target run)" if "targets" in row else ""
         lines.append(
             f"| `{what}` | {row['concurrency']} | {row['requests']:.0f} | {row['p50_ms']:.1f} "
             f"| {row['p99_ms']:.1f} | {row['rps']:.0f} |"
         )
-    inspect = next((row for row in results["load"] if "quiet_run_s" in row), None)
+    inspect = next((row for row in rows if "quiet_run_s" in row), None)
     if inspect is not None:
         lines += [
             "",
             f"The {inspect['targets']}-target run took {inspect['run_s']:.1f} s with inspect under load for at most "
             f"{inspect['window_s']:.0f} s, {inspect['quiet_run_s']:.1f} s without (polled every 0.5 s).",
         ]
-    log = results["log_download"]
-    lines += [
-        "",
+    return [*lines, ""]
+
+
+def _log_download(log: dict[str, Any] | None) -> list[str]:
+    if not log:
+        return []
+    return [
         "## Log download (one container's stored output)",
         "",
         "| size | MB/s | server peak RSS growth | server RSS before | exec + store time |",
@@ -59,8 +170,13 @@ def markdown(results: dict[str, Any]) -> str:
         f"| {log['rss_base_mib']:.0f} MiB | {log['store_s']:.1f} s |",
         "",
     ]
-    multi = results.get("multinode")
-    if multi:
+
+
+def _multinode(multi: dict[str, Any] | None) -> list[str]:
+    if not multi:
+        return []
+    lines = []
+    if "spread60" in multi:
         spread = ", ".join(f"{host} {count}" for host, count in multi["spread_per_node"].items())
         lines += [
             "## Across nodes: `hostname` in 60 task containers (seconds, start to all final, 3-node lab)",
@@ -68,25 +184,47 @@ def markdown(results: dict[str, Any]) -> str:
             "| 60 targets | median s | runs s |",
             "| --- | ---: | --- |",
             f"| spread over 3 nodes ({spread}) | {multi['spread60']['median_s']:.2f} "
-            f"| {', '.join(f'{v:.2f}' for v in multi['spread60']['runs_s'])} |",
-            f"| all on one node | {multi['local60']['median_s']:.2f} "
-            f"| {', '.join(f'{v:.2f}' for v in multi['local60']['runs_s'])} |",
+            f"| {_list(multi['spread60']['runs_s'])} |",
+            f"| all on one node | {multi['local60']['median_s']:.2f} | {_list(multi['local60']['runs_s'])} |",
             "",
             "All lab nodes share this machine's 2 cores, so spreading buys no CPU here; on real nodes each engine "
             "works in parallel.",
             "",
         ]
-    lines += [f"- {note}" for note in results["notes"]]
-    return "\n".join(lines) + "\n"
+    conc = multi.get("concurrent")
+    if conc:
+        spread = ", ".join(f"{host} {count}" for host, count in conc["per_node"].items())
+        runs = conc["runs"]
+        lines += [
+            f"## Runs at once: `sleep {conc['sleep_s']}` in {conc['targets']} task containers over 3 nodes",
+            "",
+            f"{conc['targets']} of {conc['requested']} replicas running ({spread}) after {conc['scale_s']:.0f} s "
+            "of scaling. Server defaults (8 engine calls per node, 64 in all).",
+            "",
+            "| run | seconds to all final | FINISHED | most RUNNING seen | server threads (max) | RSS before | "
+            "peak RSS growth |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for number, run in enumerate(runs, 1):
+            lines.append(
+                f"| {number} | {run['seconds']:.1f} | {run['finished']} | {run['max_running_seen']} "
+                f"| {run['max_threads']} | {run['rss_before_mib']:.0f} MiB | {run['rss_growth_mib']:.1f} MiB |"
+            )
+        lines.append("")
+    return lines
 
 
-def write(results: dict[str, Any], *, out_dir: Path = RESULTS_DIR) -> list[Path]:
-    """Write latest.md/json and the dated copies; return the paths written."""
+def _list(values: list[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+def write(results: dict[str, Any], *, latest: bool = True, out_dir: Path = RESULTS_DIR) -> list[Path]:
+    """Write latest.md/json and the dated copies (partial.md/json only, for a run of some parts); the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = results["machine"]["date"].replace(":", "").replace("-", "")
     text, data = markdown(results), json.dumps(results, indent=2, ensure_ascii=False) + "\n"
     written = []
-    for stem in ("latest", stamp):
+    for stem in ("latest", stamp) if latest else ("partial",):
         for suffix, content in ((".md", text), (".json", data)):
             path = out_dir / f"{stem}{suffix}"
             tmp = path.with_suffix(path.suffix + ".tmp")

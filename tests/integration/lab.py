@@ -132,9 +132,9 @@ class Lab:
             raise
         return cls(lab_dir)
 
-    def down(self) -> None:
-        """Run `lab down`: nothing of the lab is left afterwards."""
-        _run(self.lab_dir, "down")
+    def down(self, *, timeout_s: float = 180) -> None:
+        """Run `lab down`: nothing of the lab is left afterwards (hundreds of containers need a longer timeout_s)."""
+        _run(self.lab_dir, "down", timeout=timeout_s)
 
     def __enter__(self) -> Lab:
         """Use the lab as a context manager (down on exit)."""
