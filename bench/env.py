@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import tempfile
@@ -18,7 +17,7 @@ import docker
 import requests
 
 from tests.integration.lab import Lab
-from tests.server import Server
+from tests.server import Server, ServerError
 
 LAB_DIR = "/tmp/dce-jobs-bench-lab"  # noqa: S108 - the lab's fixed home, its own identity (dbn, 10.219.0)
 SERVICE = "dbn-fan"
@@ -43,39 +42,44 @@ class Bench:
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         """One API call with the token; the decoded JSON answer, BenchError unless 2xx."""
-        status, raw, _ = self.server.request(method, path, body=body, token=TOKEN)
-        if status >= 300:
-            raise BenchError(f"{method} {path}: {status} {raw[:300]!r}")
-        return json.loads(raw)
+        try:
+            return self.server.json(method, path, body)
+        except ServerError as e:
+            raise BenchError(str(e)) from None
 
     def create_job(self, cmd: str, name: str) -> dict[str, Any]:
         """A job on the bench service."""
-        body = {"AppName": "bench", "ServiceName": SERVICE, "Name": f"{name}-{time.monotonic_ns()}", "Cmd": cmd}
-        return self.call("POST", "/api/jobs", body)  # type: ignore[no-any-return]
+        job: dict[str, Any] = self._api(
+            self.server.create_job, SERVICE, cmd, app="bench", name=f"{name}-{time.monotonic_ns()}"
+        )
+        return job
 
     def start(self, job: dict[str, Any], targets: list[dict[str, str]], **settings: Any) -> str:
         """Start a job on targets (with start settings such as Parallelism); the new ExecutorId."""
-        body = {"Target": targets, **settings}
-        return self.call("POST", f"/api/jobs/{job['JobId']}/start", body)["Executors"][-1]  # type: ignore[no-any-return]
+        executor_id: str = self._api(self.server.start, job, targets, **settings)
+        return executor_id
 
     def stop(self, job: dict[str, Any], executor_id: str) -> dict[str, Any]:
         """Stop an execution; the inspect body."""
-        return self.call("POST", f"/api/jobs/{job['JobId']}/executors/{executor_id}/stop")  # type: ignore[no-any-return]
+        return self.call("POST", f"/api/jobs/{job['JobId']}/executors/{executor_id}/stop", {})  # type: ignore[no-any-return]
 
     def inspect(self, job: dict[str, Any], executor_id: str) -> dict[str, Any]:
         """The inspect body of one execution."""
-        return self.call("GET", f"/api/jobs/{job['JobId']}/inspect/{executor_id}")  # type: ignore[no-any-return]
+        body: dict[str, Any] = self._api(self.server.inspect, job, executor_id)
+        return body
 
     def wait_final(self, job: dict[str, Any], executor_id: str, *, poll_s: float, timeout_s: float) -> dict[str, Any]:
         """Poll inspect until every Result is final."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            body = self.inspect(job, executor_id)
-            if all(r["Status"] in FINAL for r in body["Result"]):
-                return body
-            if time.monotonic() > deadline:
-                raise BenchError(f"execution {executor_id} not final after {timeout_s:.0f} s")
-            time.sleep(poll_s)
+        body: dict[str, Any] = self._api(self.server.wait_final, job, executor_id, poll_s=poll_s, timeout_s=timeout_s)
+        return body
+
+    @staticmethod
+    def _api(call: Any, *args: Any, **kwargs: Any) -> Any:
+        """A call of the tests' one API client, its failures as BenchError."""
+        try:
+            return call(*args, **kwargs)
+        except ServerError as e:
+            raise BenchError(str(e)) from None
 
     def log_url(self, job: dict[str, Any], executor_id: str, container_id: str) -> str:
         """Download URL of one container's log."""
@@ -151,6 +155,7 @@ def bench_env(*, replicas: int, log: Any) -> Iterator[Bench]:
             "DCE_JOBS_DOCKER_TIMEOUT_S": "120",
         }
         server = Server(data_dir=workdir / "data", log_path=workdir / "server.log", env=env).wait_ready()
+        server.token = TOKEN
         targets = [{"ContainerId": t["ContainerId"], "NodeId": t["NodeId"]} for t in tasks_of(lab, SERVICE)]
         yield Bench(lab=lab, server=server, docker=client, targets=targets, notes=notes)
     finally:

@@ -40,6 +40,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.data_dir = data_dir
+        self.token = ""  #: sent by request() when no token is given (the bench sets it)
         self._env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("DCE_JOBS_")},
             "DCE_JOBS_DATA_DIR": str(data_dir),
@@ -117,7 +118,9 @@ class Server:
     def request(
         self, method: str, path: str, *, body: Any = None, raw: bytes | None = None, token: str | None = None
     ) -> tuple[int, bytes, dict[str, str]]:
-        """One blocking HTTP request: (status, body bytes, headers); body is sent as JSON."""
+        """One blocking HTTP request: (status, body bytes, headers); body is sent as JSON, with `token` or the
+        server's own `self.token`."""
+        token = self.token if token is None else token
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         request = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
         if data is not None or method not in {"GET", "HEAD"}:  # state-changing routes need it, also without a body
@@ -131,16 +134,15 @@ class Server:
             return e.code, e.read(), dict(e.headers)
 
     def text(self, method: str, path: str, body: Any = None) -> str:
-        """A request that must succeed; returns the body as text."""
+        """A request that must succeed (ServerError otherwise); returns the body as text."""
         status, data, _ = self.request(method, path, body=body)
-        assert status < 400, (method, path, status, data[:500])
+        if status >= 400:
+            raise ServerError(f"{method} {path}: {status} {data[:500]!r}")
         return data.decode()
 
     def json(self, method: str, path: str, body: Any = None) -> Any:
-        """A JSON request that must succeed; returns the decoded body."""
-        status, data, _ = self.request(method, path, body=body)
-        assert status < 400, (method, path, status, data[:500])
-        return json.loads(data or b"null")
+        """A JSON request that must succeed (ServerError otherwise); returns the decoded body."""
+        return json.loads(self.text(method, path, body) or "null")
 
     # -- the API's own words, for tests and the bench alike ------------------------------------------
 
