@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import __version__
+from .. import __version__, schemas
 from ..errors import StoreUnavailable
 from ..keys import STORE
 from .respond import json_response
@@ -18,5 +18,5 @@ async def health(request: web.Request) -> web.Response:
     try:
         await request.app[STORE].ping()
     except StoreUnavailable as e:
-        return json_response({"status": "unavailable", "store": e.message, "version": __version__}, status=503)
-    return json_response({"status": "ok", "store": "ok", "version": __version__})
+        return json_response(schemas.dump_health("unavailable", e.message, __version__), status=503)
+    return json_response(schemas.dump_health("ok", "ok", __version__))

@@ -214,15 +214,15 @@ def _add_schemas(spec: APISpec, plugin: MarshmallowPlugin) -> None:
     spec.components.schema("StartInput", schema=schemas.StartSchema)
     spec.components.schema("RetryInput", schema=schemas.RetrySchema)
     spec.components.schema("EmptyInput", schema=schemas.EmptySchema)
-    spec.components.schema("Error", shapes.error_schema())
+    spec.components.schema("Error", schema=schemas.ErrorSchema)
     spec.components.schema("Job", shapes.job_schema(plugin))
     spec.components.schema("SavedJob", shapes.saved_job_schema(plugin))
-    spec.components.schema("Service", shapes.service_schema())
-    spec.components.schema("Settings", shapes.settings_schema())
+    spec.components.schema("Service", schema=schemas.ServiceSchema)
+    spec.components.schema("Settings", schema=schemas.SettingsSchema)
     spec.components.schema("Result", schema=schemas.ResultSchema)
     spec.components.schema("Inspect", schema=schemas.InspectSchema)
-    spec.components.schema("Container", shapes.container_schema())
-    spec.components.schema("Health", shapes.health_schema())
+    spec.components.schema("Container", schema=schemas.ContainerSchema)
+    spec.components.schema("Health", schema=schemas.HealthSchema)
 
 
 def _add_responses(spec: APISpec) -> None:

@@ -1,4 +1,4 @@
-"""Response shapes of the OpenAPI document: jobs, inspect results, containers, health, errors."""
+"""The job's response shapes in the OpenAPI document: JobSchema's fields as answered, and Warnings of a save."""
 
 from __future__ import annotations
 
@@ -8,10 +8,6 @@ from typing import Any
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from .. import schemas
-
-
-def error_schema() -> dict[str, Any]:
-    return object_schema({"message": {"type": "string"}, "id": {"type": "string"}})
 
 
 def job_schema(plugin: MarshmallowPlugin) -> dict[str, Any]:
@@ -28,12 +24,8 @@ def job_schema(plugin: MarshmallowPlugin) -> dict[str, Any]:
 def saved_job_schema(plugin: MarshmallowPlugin) -> dict[str, Any]:
     """The job as POST and PUT answer it: Job plus Warnings when there are any."""
     saved = job_schema(plugin)
-    warning = object_schema(
-        {
-            "id": {"type": "string", "enum": ["service_not_found", "service_not_checked", "app_name_mismatch"]},
-            "message": {"type": "string"},
-        }
-    )
+    assert plugin.converter is not None
+    warning = plugin.converter.schema2jsonschema(schemas.WarningSchema)  # type: ignore[no-untyped-call]
     saved["properties"]["Warnings"] = {
         "type": "array",
         "items": warning,
@@ -48,63 +40,6 @@ def strip_input_rules(prop: dict[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("items"), dict):
         out["items"] = strip_input_rules(out["items"])
     return out
-
-
-def container_schema() -> dict[str, Any]:
-    string = {"type": "string"}
-    return object_schema(
-        {
-            "ContainerId": string,
-            "NodeId": string,
-            "NodeHostname": string,
-            "TaskId": string,
-            "TaskName": string,
-            "Slot": {"type": "integer", "nullable": True},
-            "State": string,
-        }
-    )
-
-
-def service_schema() -> dict[str, Any]:
-    """One service of GET /api/services."""
-    string, count = {"type": "string"}, {"type": "integer", "minimum": 0}
-    replicas = object_schema(
-        {"Running": count, "Desired": {**count, "nullable": True, "description": "null for a global service"}}
-    )
-    return object_schema(
-        {
-            "ServiceId": string,
-            "ServiceName": string,
-            "AppName": {**string, "description": "the stack namespace label ('' outside a stack): DCE's app"},
-            "Image": string,
-            "Replicas": replicas,
-        }
-    )
-
-
-def settings_schema() -> dict[str, Any]:
-    """The effective defaults of GET /api/settings."""
-    number = {"type": "number"}
-    integer = {"type": "integer"}
-    defaults = object_schema(
-        {
-            "Timeout": {**number, "nullable": True, "description": "seconds a run may take when nothing sets it"},
-            "OutputLimitBytes": {**integer, "description": "stored output per container"},
-            "NodeConcurrency": {**integer, "description": "concurrent execs per node"},
-            "GlobalConcurrency": {**integer, "description": "concurrent execs in all"},
-        }
-    )
-    return object_schema({"Defaults": defaults})
-
-
-def health_schema() -> dict[str, Any]:
-    return object_schema(
-        {
-            "status": {"type": "string", "enum": ["ok", "unavailable"]},
-            "store": {"type": "string"},
-            "version": {"type": "string"},
-        }
-    )
 
 
 def object_schema(properties: dict[str, Any], *, required: tuple[str, ...] | None = None) -> dict[str, Any]:

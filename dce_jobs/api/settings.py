@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .. import schemas
 from ..keys import CONFIG
 from .respond import json_response
 
@@ -13,14 +14,4 @@ routes = web.RouteTableDef()
 @routes.get("/api/settings")
 async def settings(request: web.Request) -> web.Response:
     """The effective defaults: run timeout (null = none), stored output limit, exec concurrency."""
-    config = request.app[CONFIG]
-    return json_response(
-        {
-            "Defaults": {
-                "Timeout": config.default_timeout_s or None,
-                "OutputLimitBytes": config.output_limit_bytes,
-                "NodeConcurrency": config.node_concurrency,
-                "GlobalConcurrency": config.global_concurrency,
-            }
-        }
-    )
+    return json_response(schemas.dump_settings(request.app[CONFIG]))

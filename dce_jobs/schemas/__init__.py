@@ -24,8 +24,32 @@ from .job import (
     merge_rolling,
     refuse_duplicate_targets,
 )
+from .service import (
+    ContainerSchema,
+    ErrorSchema,
+    HealthSchema,
+    ServiceSchema,
+    SettingsSchema,
+    WarningSchema,
+    dump_containers,
+    dump_health,
+    dump_services,
+    dump_settings,
+    dump_warnings,
+)
 
 __all__ = [
+    "ContainerSchema",
+    "ErrorSchema",
+    "HealthSchema",
+    "ServiceSchema",
+    "SettingsSchema",
+    "WarningSchema",
+    "dump_containers",
+    "dump_health",
+    "dump_services",
+    "dump_settings",
+    "dump_warnings",
     "OPTIONAL_JOB_FIELDS",
     "RESERVED_ENV",
     "EmptySchema",

@@ -29,6 +29,7 @@ from .base import (
     _no_nul,
     _timeout,
 )
+from .service import dump_warnings
 
 #: optional job fields: a PUT that omits one keeps the stored value
 OPTIONAL_JOB_FIELDS = (
@@ -222,7 +223,7 @@ def dump_saved_job(job: Job, warnings: list[tuple[str, str]]) -> dict[str, Any]:
     """The job as POST and PUT answer it: with `Warnings` ({"id", "message"} each) when there are any."""
     body = dump_job(job)
     if warnings:
-        body["Warnings"] = [{"id": warning_id, "message": message} for warning_id, message in warnings]
+        body["Warnings"] = dump_warnings(warnings)
     return body
 
 
