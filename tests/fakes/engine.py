@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import docker.errors
+import requests.exceptions
 
 NODE_ID = "fakenode1"
-SERVICE = "fake_web"
+SERVICE = "fake_web"  #: the service whose tasks are the fake containers
+STACK_LABEL = "com.docker.stack.namespace"
 _ids = itertools.count(1)
 
 
@@ -43,11 +45,34 @@ class FakeExec:
     kill_code: int = 0
 
 
-class FakeSwarm:
-    """State shared by every client the factory builds: containers, execs, counters the tests read."""
+def service(name: str, *, app: str = "", image: str = "busybox:1.36", running: int = 1, desired: int | None = 1) -> Any:
+    """A service as `GET /services?status=true` returns it (desired None: a global service)."""
+    mode = {"Global": {}} if desired is None else {"Replicated": {"Replicas": desired}}
+    labels = {STACK_LABEL: app} if app else {}
+    status = {"RunningTasks": running, "DesiredTasks": running if desired is None else desired}
+    return {
+        "ID": f"{abs(hash(name)):025d}"[:25],
+        "Spec": {
+            "Name": name,
+            "Labels": labels,
+            "Mode": mode,
+            "TaskTemplate": {"ContainerSpec": {"Image": f"{image}@sha256:{'0' * 64}"}},
+        },
+        "ServiceStatus": status,
+    }
 
-    def __init__(self, containers: int = 4) -> None:
+
+class FakeSwarm:
+    """State shared by every client it builds (pass it as NodePool's `client_factory`): services, the task
+    containers of SERVICE, execs, and counters the tests read.
+
+    `unreachable = True` makes each call fail like an engine that is down; `hang` (a threading.Event) makes
+    each call block until it is set, like a hung engine.
+    """
+
+    def __init__(self, *services: dict[str, Any], containers: int = 4) -> None:
         self.containers = [_hex_id("c") for _ in range(containers)]
+        self.services = list(services) or [service(SERVICE, app="fake", running=containers, desired=containers)]
         self.execs: dict[str, FakeExec] = {}
         self.lock = threading.Lock()
         self.in_flight = 0  #: engine calls being served right now
@@ -56,10 +81,17 @@ class FakeSwarm:
         self.max_running = 0
         self.call_delay_s = 0.0  #: how long every engine call takes
         self.failing: set[str] = set()  #: containers whose processes exit 1 at once
+        self.unreachable = False
+        self.hang: threading.Event | None = None
+        self.clients: list[FakeClient] = []
 
-    def factory(self, **_: Any) -> FakeClient:
+    def __call__(self, **kwargs: Any) -> FakeClient:
         """NodePool's client_factory."""
-        return FakeClient(self)
+        client = FakeClient(self, kwargs.get("base_url", ""))
+        self.clients.append(client)
+        return client
+
+    factory = __call__
 
     def started(self) -> list[FakeExec]:
         """Execs whose process was started, in start order."""
@@ -69,10 +101,19 @@ class FakeSwarm:
 class FakeClient:
     """The subset of docker.APIClient dce-jobs calls."""
 
-    def __init__(self, swarm: FakeSwarm) -> None:
+    def __init__(self, swarm: FakeSwarm, base_url: str = "") -> None:
         self._swarm = swarm
+        self.base_url = base_url
+        self.closed = False
+
+    def _io(self) -> None:
+        if self._swarm.hang is not None:
+            self._swarm.hang.wait()
+        if self._swarm.unreachable:
+            raise requests.exceptions.ConnectionError(f"fake: cannot connect to {self.base_url}")
 
     def _enter(self) -> None:
+        self._io()
         with self._swarm.lock:
             self._swarm.in_flight += 1
             self._swarm.max_in_flight = max(self._swarm.max_in_flight, self._swarm.in_flight)
@@ -86,15 +127,17 @@ class FakeClient:
     # -- swarm view ---------------------------------------------------------------------------------
 
     def info(self) -> dict[str, Any]:
+        self._io()
         return {"Swarm": {"NodeID": NODE_ID}}
 
     def ping(self) -> bool:
         return True
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
     def inspect_service(self, name: str) -> dict[str, Any]:
+        self._io()
         if name != SERVICE:
             raise docker.errors.NotFound(f"service {name} not found")
         return {"ID": "svc"}
@@ -114,14 +157,10 @@ class FakeClient:
         return [{"ID": NODE_ID, "Description": {"Hostname": "fake-node1"}}]
 
     def services(self, filters: dict[str, Any] | None = None, status: bool | None = None) -> list[dict[str, Any]]:
-        found = [] if (filters or {}).get("name", SERVICE) not in SERVICE else [self._service()]
-        return found
-
-    def _service(self) -> dict[str, Any]:
-        count = len(self._swarm.containers)
-        spec = {"Name": SERVICE, "Labels": {"com.docker.stack.namespace": "fake"}, "Mode": {"Replicated": {}}}
-        spec["TaskTemplate"] = {"ContainerSpec": {"Image": "busybox"}}
-        return {"ID": "svc", "Spec": spec, "ServiceStatus": {"RunningTasks": count, "DesiredTasks": count}}
+        self._io()
+        prefix = (filters or {}).get("name", "")
+        found = [s for s in self._swarm.services if s["Spec"]["Name"].startswith(prefix)]
+        return [s if status else {k: v for k, v in s.items() if k != "ServiceStatus"} for s in found]
 
     def inspect_node(self, node_id: str) -> dict[str, Any]:
         return {"ID": node_id, "Description": {"Hostname": "fake-node1"}, "Status": {"Addr": "127.0.0.1"}}

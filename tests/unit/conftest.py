@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from dce_jobs.app import create_app
 from dce_jobs.config import from_env
 from dce_jobs.nodes import NodePool
-from tests.fakes.docker import FakeSwarm, service
+from tests.fakes.engine import FakeSwarm, service
 
 ClientMaker = Callable[..., Awaitable[TestClient[Any, Any]]]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.docker import FakeSwarm, service
+from tests.fakes.engine import FakeSwarm, service
 
 from .conftest import ClientMaker, job_body
 

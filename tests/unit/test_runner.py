@@ -24,7 +24,7 @@ def fake(make_client: Any) -> Maker:
     async def make(env: dict[str, str] | None = None, containers: int = 4) -> tuple[TestClient[Any, Any], FakeSwarm]:
         from dce_jobs.config import from_env
 
-        swarm = FakeSwarm(containers)
+        swarm = FakeSwarm(containers=containers)
         settings = {"DCE_JOBS_DOCKER_HOST": "unix:///fake.sock", **(env or {})}
         nodes = NodePool(from_env(settings), client_factory=swarm.factory)
         return await make_client(settings, nodes=nodes), swarm
