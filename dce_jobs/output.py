@@ -50,6 +50,10 @@ class OutputSink:
         self.truncated = False
         self.head = b""  #: the first bytes stored (redacted): the engine's message when a start failed
 
+    def redact_text(self, text: str) -> str:
+        """`text` with this target's secrets masked (for the exec-inspect record)."""
+        return self._redactors[STDOUT].redact_text(text)
+
     async def write(self, stream: int, data: bytes) -> None:
         """Take raw output of one stream; flush when a chunk is full or the oldest pending byte waited flush_s."""
         redactor = self._redactors.get(stream, self._redactors[STDOUT])

@@ -10,7 +10,7 @@ import asyncio
 import time
 from typing import Any
 
-from .errors import DceJobsError, NodeUnreachable, NotFound
+from .errors import DceJobsError, NodeUnreachable
 from .execs import inspect_exec, masked_record
 from .models import EndReason, Status
 from .target_run import TargetRun, killed_with_container
@@ -31,14 +31,8 @@ class RecoveredTarget(TargetRun):
     watch_interval_s = 1.0
     node_lost_s = 10.0
 
-    async def run(self) -> None:
-        """Reconcile the record with its engine; a deleted job ends nothing (its records are gone)."""
-        try:
-            await self._guarded(self._recover())
-        except NotFound:
-            return
-
-    async def _recover(self) -> None:
+    async def _body(self) -> None:
+        """Reconcile the record with its engine (the failure guard is TargetRun.run's)."""
         result = self.result
         if result.status is Status.STARTING or not result.exec_id:
             await self.end_before_start(NOT_STARTED, EndReason.INTERRUPTED)

@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .cipher import Redactor
 from .config import Config
 from .errors import ContainerUnavailable, DceJobsError, EngineError, NodeUnreachable
 from .execs import ExecSpec, container_running, create_exec, masked_record, run_marker, terminate, wait_exit
@@ -73,11 +72,8 @@ class TargetRun:
 
     async def run(self) -> None:
         """Run the target; whatever goes wrong, it ends in a final status."""
-        await self._guarded(self._run())
-
-    async def _guarded(self, body: Any) -> None:
         try:
-            await body
+            await self._body()
         except asyncio.CancelledError:
             raise
         except Exception as e:
@@ -140,7 +136,7 @@ class TargetRun:
 
     # -- the live path ------------------------------------------------------------------------------
 
-    async def _run(self) -> None:
+    async def _body(self) -> None:
         if self._doomed is not None:
             await self.end_before_start(*self._doomed)
             return
@@ -259,7 +255,7 @@ class TargetRun:
             await self.save(Status.RUNNING_FAILED, error=f"{why}: {e.message}", end_reason=reason, **output)
             return
         secrets = self._ctx.secrets
-        inspect = masked_record(record, [len(x) for x in secrets], Redactor(secrets).redact_text)
+        inspect = masked_record(record, [len(x) for x in secrets], sink.redact_text)
         exit_code = record.get("ExitCode")
         failure, end_reason = self._failure(record, sink)
         if not failure:

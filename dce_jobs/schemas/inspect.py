@@ -48,6 +48,15 @@ def _inspected(name: str, field: type[fields.Field[Any]], **options: Any) -> fie
     return field(data_key=name, attribute=f"result.inspect.{name}", **options)
 
 
+def _shown_or_null(
+    field: type[fields.Field[Any]], data_key: str, attribute: str, description: str
+) -> fields.Field[Any]:
+    """A key inspect always carries, null until known (times, the timeout)."""
+    return field(
+        data_key=data_key, attribute=attribute, allow_none=True, required=True, metadata={"description": description}
+    )
+
+
 class ResultSchema(Schema):
     """One Result entry of inspect: the seed's keys, exec-inspect fields once known, and Output."""
 
@@ -90,20 +99,8 @@ class ResultSchema(Schema):
     can_remove = _inspected("CanRemove", fields.Boolean)
     detach_keys = _inspected("DetachKeys", fields.String)
     container = _inspected("ContainerID", fields.String)
-    started_at = fields.Float(
-        data_key="StartTime",
-        attribute="result.started_at",
-        allow_none=True,
-        required=True,
-        metadata={"description": "when the process started (epoch s)"},
-    )
-    finished_at = fields.Float(
-        data_key="EndTime",
-        attribute="result.finished_at",
-        allow_none=True,
-        required=True,
-        metadata={"description": "when the target ended (epoch s)"},
-    )
+    started_at = _shown_or_null(fields.Float, "StartTime", "result.started_at", "when the process started (epoch s)")
+    finished_at = _shown_or_null(fields.Float, "EndTime", "result.finished_at", "when the target ended (epoch s)")
     end_reason = fields.String(
         data_key="EndReason",
         allow_none=True,
@@ -159,13 +156,7 @@ class InspectSchema(Schema):
         required=True,
         metadata={"description": "seconds since the epoch"},
     )
-    timeout_s = fields.Float(
-        data_key="Timeout",
-        attribute="execution.timeout_s",
-        allow_none=True,
-        required=True,
-        metadata={"description": "seconds a target may run (null: none)"},
-    )
+    timeout_s = _shown_or_null(fields.Float, "Timeout", "execution.timeout_s", "seconds a target may run (null: none)")
     retry_of = fields.Function(
         lambda view: view.execution.retry_of or None,
         data_key="RetryOf",
@@ -174,13 +165,7 @@ class InspectSchema(Schema):
         metadata={"description": "the ExecutorId this execution retries", "type": "string", "nullable": True},
     )
     state = fields.Enum(ExecutionState, by_value=True, data_key="State", attribute="summary.state", required=True)
-    ended_at = fields.Float(
-        data_key="EndTime",
-        attribute="summary.ended_at",
-        allow_none=True,
-        required=True,
-        metadata={"description": "when the last target ended (epoch s)"},
-    )
+    ended_at = _shown_or_null(fields.Float, "EndTime", "summary.ended_at", "when the last target ended (epoch s)")
     counts = fields.Dict(
         keys=fields.String(validate=validate.OneOf(COUNT_KEYS)),
         values=fields.Integer(),

@@ -14,12 +14,12 @@ from aiohttp.test_utils import TestClient
 
 from dce_jobs.app import create_app
 from dce_jobs.config import from_env
+from tests.client import inspect
 from tests.server import Server
 
 from .lab import Lab
 
 LAB_DIR = os.environ.get("DCE_JOBS_TEST_LAB_DIR", "/tmp/dce-jobs-test-lab")
-FINAL = {"FINISHED", "CREATE_FAILED", "RUNNING_FAILED"}
 
 ClientMaker = Callable[..., Awaitable[TestClient[Any, Any]]]
 
@@ -74,43 +74,6 @@ def make_client(aiohttp_client: Any, tmp_path: Path, lab: Lab) -> ClientMaker:
 async def client(make_client: ClientMaker) -> TestClient[Any, Any]:
     """A client of the app with default settings."""
     return await make_client()
-
-
-async def create_job(client: TestClient[Any, Any], service: str, cmd: str, **fields: Any) -> dict[str, Any]:
-    """POST a job and return it."""
-    body = {"AppName": "it", "ServiceName": service, "Name": f"job-{time.monotonic_ns()}", "Cmd": cmd, **fields}
-    response = await client.post("/api/jobs", json=body)
-    assert response.status == 200, await response.text()
-    return await response.json()  # type: ignore[no-any-return]
-
-
-async def start(client: TestClient[Any, Any], job: dict[str, Any], targets: list[dict[str, str]] | None = None) -> str:
-    """Start a job and return the new ExecutorId."""
-    body = None if targets is None else {"Target": targets}
-    response = await client.post(f"/api/jobs/{job['JobId']}/start", json=body)
-    assert response.status == 200, await response.text()
-    return (await response.json())["Executors"][-1]  # type: ignore[no-any-return]
-
-
-async def inspect(client: TestClient[Any, Any], job: dict[str, Any], executor_id: str) -> dict[str, Any]:
-    """GET inspect of one execution."""
-    response = await client.get(f"/api/jobs/{job['JobId']}/inspect/{executor_id}")
-    assert response.status == 200, await response.text()
-    return await response.json()  # type: ignore[no-any-return]
-
-
-async def wait_final(
-    client: TestClient[Any, Any], job: dict[str, Any], executor_id: str, *, timeout_s: float = 60
-) -> dict[str, Any]:
-    """Poll inspect until every Result is final; fail after timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        body = await inspect(client, job, executor_id)
-        if all(r["Status"] in FINAL for r in body["Result"]):
-            return body
-        if time.monotonic() > deadline:
-            pytest.fail(f"not final after {timeout_s} s: {[r['Status'] for r in body['Result']]}")
-        await asyncio.sleep(0.2)
 
 
 def targets_of(lab: Lab, service: str, count: int | None = None) -> list[dict[str, str]]:

@@ -10,19 +10,10 @@ from typing import Any
 
 import pytest
 
+from tests.client import create_job, inspect, start, wait_final
 from tests.server import Server
 
-from .conftest import (
-    create_job,
-    engine,
-    inspect,
-    processes,
-    server_final,
-    start,
-    targets_of,
-    wait_final,
-    wait_status,
-)
+from .conftest import engine, processes, server_final, targets_of, wait_status
 from .lab import Lab
 
 pytestmark = pytest.mark.engine

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import create_job, engine, inspect, start, targets_of, wait_final
+from tests.client import create_job, inspect, start, wait_final
+
+from .conftest import engine, targets_of
 from .lab import Lab
 
 pytestmark = pytest.mark.engine

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import create_job, start, targets_of, wait_final, wait_status
+from tests.client import create_job, start, wait_final
+
+from .conftest import targets_of, wait_status
 from .lab import Lab
 
 pytestmark = pytest.mark.swarm

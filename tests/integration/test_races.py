@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from tests.client import FINAL, create_job, inspect, start
 from tests.server import Server
 
-from .conftest import FINAL, create_job, engine, inspect, processes, server_final, start, targets_of, wait_status
+from .conftest import engine, processes, server_final, targets_of, wait_status
 from .lab import Lab
 
 pytestmark = pytest.mark.engine

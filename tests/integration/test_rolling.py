@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import FINAL, create_job, engine, inspect, start, targets_of, wait_final
+from tests.client import FINAL, create_job, inspect, start, wait_final
+
+from .conftest import engine, targets_of
 from .lab import Lab
 
 pytestmark = pytest.mark.engine

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,9 +9,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from dce_jobs.nodes import NodePool
+from tests.client import all_final, create_job, inspect, start, until
 from tests.fakes.engine import SERVICE, FakeSwarm
 
-FINAL = {"FINISHED", "CREATE_FAILED", "RUNNING_FAILED"}
 Maker = Callable[..., Awaitable[tuple[TestClient[Any, Any], FakeSwarm]]]
 
 
@@ -33,41 +31,11 @@ def fake(make_client: Any) -> Maker:
 
 
 async def job_of(client: TestClient[Any, Any], cmd: str, **fields: Any) -> dict[str, Any]:
-    body = {"AppName": "unit", "ServiceName": SERVICE, "Name": f"j{time.monotonic_ns()}", "Cmd": cmd, **fields}
-    response = await client.post("/api/jobs", json=body)
-    assert response.status == 200, await response.text()
-    return await response.json()  # type: ignore[no-any-return]
-
-
-async def start(client: TestClient[Any, Any], job: dict[str, Any], **body: Any) -> str:
-    response = await client.post(f"/api/jobs/{job['JobId']}/start", json=body)
-    assert response.status == 200, await response.text()
-    return (await response.json())["Executors"][-1]  # type: ignore[no-any-return]
-
-
-async def inspect(client: TestClient[Any, Any], job: dict[str, Any], executor_id: str) -> dict[str, Any]:
-    response = await client.get(f"/api/jobs/{job['JobId']}/inspect/{executor_id}")
-    assert response.status == 200, await response.text()
-    return await response.json()  # type: ignore[no-any-return]
-
-
-async def until(
-    client: TestClient[Any, Any], job: dict[str, Any], executor_id: str, check: Callable[[dict[str, Any]], bool]
-) -> dict[str, Any]:
-    """Poll inspect until `check` holds (bounded)."""
-    deadline = time.monotonic() + 20
-    while not check(body := await inspect(client, job, executor_id)):
-        assert time.monotonic() < deadline, body
-        await asyncio.sleep(0.02)
-    return body
+    return await create_job(client, SERVICE, cmd, app="unit", **fields)
 
 
 def statuses(body: dict[str, Any]) -> list[str]:
     return [r["Status"] for r in body["Result"]]
-
-
-def all_final(body: dict[str, Any]) -> bool:
-    return all(s in FINAL for s in statuses(body))
 
 
 async def test_a_quick_job_is_not_blocked_by_long_running_ones(fake: Maker) -> None:
