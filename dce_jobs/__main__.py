@@ -1,4 +1,5 @@
-"""Command line: `dce-jobs serve`, `dce-jobs rotate-secrets`, `dce-jobs gen-key`."""
+"""Command line: `dce-jobs serve`, `dce-jobs rotate-secrets`, `dce-jobs gen-key`, and the client (`jobs`, `run`,
+`logs`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 
 from aiohttp import web
 
-from . import __version__
+from . import __version__, cli
 from .cipher import SecretBox, generate_key, load_keys
 from .config import Config, from_env
 from .errors import ConfigError, DceJobsError
@@ -24,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to bind (DCE_JOBS_PORT, default 8080)")
     sub.add_parser("rotate-secrets", help="re-encrypt every stored secret with the newest key")
     sub.add_parser("gen-key", help="print a new key for DCE_JOBS_SECRET_KEY")
+    cli.add_commands(sub)
     return parser
 
 
@@ -77,6 +79,8 @@ async def rotate(config: Config) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `dce-jobs` console script."""
     args = _parser().parse_args(argv)
+    if args.command in cli.COMMANDS:  # a client: the server's settings are not its business
+        return cli.main(args)
     try:
         overrides = {"host": getattr(args, "host", None), "port": getattr(args, "port", None)}
         config = from_env(**overrides)
