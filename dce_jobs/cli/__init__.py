@@ -7,7 +7,7 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable
 
-from .commands import ERROR, jobs, logs, run
+from .commands import ERROR, INTERRUPTED, jobs, logs, run
 from .console import Console
 from .follow import note
 from .http import ApiClient, ApiError, StreamLost
@@ -66,6 +66,9 @@ def main(args: argparse.Namespace) -> int:
         return asyncio.run(run_command(args, console))
     except BrokenPipeError:  # `dce-jobs run ... | head`: the reader left
         return 1
+    except KeyboardInterrupt:  # Ctrl-C before a follow began (a follow handles its own)
+        console.print(f"dce-jobs {args.command}: interrupted", err=True)
+        return INTERRUPTED
 
 
 __all__ = ["COMMANDS", "add_commands", "main", "note", "run_command"]

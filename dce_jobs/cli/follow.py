@@ -56,7 +56,10 @@ class Follower:
         """Take one event of the stream."""
         data: dict[str, Any] = json.loads(event.data) if event.data else {}
         if event.event == "target":
-            self._target(data).update(data, self.names)
+            target = self._target(data)
+            target.update(data, self.names)
+            if target.final:
+                self.flush(target.index)
         elif event.event == "output":
             self._output(data)
         elif event.event in {"summary", "end"}:
@@ -105,12 +108,13 @@ class Follower:
         text = self.console.paint(line, RED) if stream == "stderr" else line
         self._emit(lambda: self.console.print(f"{prefix} {text}", err=stream == "stderr"))
 
-    def flush(self) -> None:
-        """Print the last line of every stream that did not end with a newline."""
-        for (index, stream), rest in sorted(self._partial.items()):
-            if rest:
-                self._line(self.targets[index], stream, rest)
-        self._partial.clear()
+    def flush(self, index: int | None = None) -> None:
+        """Print the last line of every stream (of one target, or all) that did not end with a newline."""
+        for (at, stream), rest in sorted(self._partial.items()):
+            if index in {None, at}:
+                del self._partial[(at, stream)]
+                if rest:
+                    self._line(self.targets[at], stream, rest)
 
     def finish(self) -> int:
         """Print the grouped output and the summary (not with --json); 0 when every target finished with 0."""

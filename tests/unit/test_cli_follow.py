@@ -159,3 +159,12 @@ def test_colour_follows_the_terminal_and_no_color() -> None:
     assert wants_colour(Tty(), {"NO_COLOR": "1"}) is False
     assert wants_colour(io.StringIO(), {}) is False
     assert Console(out=io.StringIO(), err=io.StringIO()).colour is False
+
+
+def test_the_last_line_without_newline_comes_when_its_target_ends() -> None:
+    c = console()
+    follower = Follower(c, NAMES)
+    feed(follower, target(0, "RUNNING"), target(1, "RUNNING"), output(0, "done"), output(1, "still"))
+    assert out(c) == []
+    feed(follower, target(0, "FINISHED", 0, "exited"))
+    assert out(c) == ["[host1/shop_web.1] done"]
