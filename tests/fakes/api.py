@@ -53,6 +53,7 @@ class FakeApi:
     jobs: list[dict[str, Any]] = field(default_factory=lambda: [dict(JOB, Executors=[])])
     token: str = ""
     break_after: list[int] = field(default_factory=list)  #: per connection: close after this many events
+    abort: bool = False  #: break by cutting the connection (not a clean end of the response)
     gate_at: int | None = None  #: hold the stream before this event until `gate` is set
     gate: asyncio.Event = field(default_factory=asyncio.Event)
     start_error: tuple[int, dict[str, str]] | None = None
@@ -108,7 +109,9 @@ class FakeApi:
         async with sse_response(request) as sse:
             for sent, number in enumerate(range(first, len(self.events))):
                 if limit is not None and sent >= limit:
-                    return sse  # a clean close before the end: the client must resume
+                    if self.abort and request.transport is not None:
+                        request.transport.close()
+                    return sse  # closed before the end: the client must resume
                 if number == self.gate_at:
                     await self.gate.wait()
                 name, data = self.events[number]

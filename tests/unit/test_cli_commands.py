@@ -150,6 +150,14 @@ async def test_a_dropped_stream_resumes_from_the_last_event_id_with_nothing_lost
     assert out.splitlines() == ["[host1/shop_web.1] hello from one", "[host2/shop_web.2] hello from two"]
 
 
+async def test_a_cut_connection_resumes_too(cli: Cli, api: FakeApi) -> None:
+    api.break_after, api.abort = [4], True
+    code, out, _ = await cli("run", "hello", "--all")
+    assert code == 0
+    assert api.last_event_ids == [None, "3"]
+    assert out.splitlines() == ["[host1/shop_web.1] hello from one", "[host2/shop_web.2] hello from two"]
+
+
 async def test_a_stream_that_never_comes_back_gives_2(cli: Cli, api: FakeApi) -> None:
     api.break_after = [2] + [0] * 10
     code, out, err = await cli("run", "hello", "--all")
@@ -215,6 +223,20 @@ async def test_ctrl_c_on_a_terminal_answered_no_goes_on_following(cli: Cli, api:
     code, out, _ = await _interrupt_mid_run(cli, api, console)
     assert code == 0 and api.stops == []
     assert out.splitlines()[-1] == "[host2/shop_web.2] hello from two"
+
+
+async def test_a_second_ctrl_c_while_asking_leaves_without_stopping(cli: Cli, api: FakeApi) -> None:
+    console = FakeConsole(interactive=True)
+
+    async def ask(question: str) -> bool:
+        console.interrupt()  # pressed again instead of answering
+        await asyncio.Event().wait()
+        return True
+
+    console.ask = ask  # type: ignore[method-assign]
+    code, _, err = await _interrupt_mid_run(cli, api, console)
+    assert code == 130 and api.stops == []
+    assert "left execution" in err
 
 
 async def test_jobs_lists_a_table_or_json_lines(cli: Cli, api: FakeApi) -> None:

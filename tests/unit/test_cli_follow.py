@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import os
 
 from dce_jobs.cli.console import Console, wants_colour
 from dce_jobs.cli.follow import Follower
@@ -168,3 +170,16 @@ def test_the_last_line_without_newline_comes_when_its_target_ends() -> None:
     assert out(c) == []
     feed(follower, target(0, "FINISHED", 0, "exited"))
     assert out(c) == ["[host1/shop_web.1] done"]
+
+
+async def test_ask_reads_an_answer_from_stdin_without_blocking_the_loop() -> None:
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(read_fd) as stdin:
+        c = Console(out=io.StringIO(), err=io.StringIO(), stdin=stdin)
+        asking = asyncio.ensure_future(c.ask("stop?"))
+        await asyncio.sleep(0)
+        assert not asking.done()
+        os.write(write_fd, b"y\n")
+        os.close(write_fd)
+        assert await asking is True
+    assert c.err.getvalue() == "stop? [y/N] "  # type: ignore[attr-defined]
