@@ -124,7 +124,12 @@ class ApiClient:
                 raise aiohttp.ClientResponseError(
                     response.request_info, (), status=response.status, message=response.reason or ""
                 )
-            await _raise_for_status(response)
+            try:
+                await _raise_for_status(response)
+            except ApiError as e:
+                if e.error_id == "not_found":  # no such route, as opposed to executor_id_not_found
+                    raise ApiError("this server has no event stream: it is older than this client", status=404) from e
+                raise
             async for event in read_events(response.content.iter_any()):
                 yield event
 

@@ -53,6 +53,7 @@ class FakeApi:
     jobs: list[dict[str, Any]] = field(default_factory=lambda: [dict(JOB, Executors=[])])
     token: str = ""
     break_after: list[int] = field(default_factory=list)  #: per connection: close after this many events
+    no_events: bool = False  #: answer the event stream as an unknown route (an older server)
     abort: bool = False  #: break by cutting the connection (not a clean end of the response)
     gate_at: int | None = None  #: hold the stream before this event until `gate` is set
     gate: asyncio.Event = field(default_factory=asyncio.Event)
@@ -102,6 +103,8 @@ class FakeApi:
         return web.Response(text=self.log_text)
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
+        if self.no_events:
+            return web.json_response({"message": "Not Found", "id": "not_found"}, status=404)
         last = request.headers.get("Last-Event-ID")
         self.last_event_ids.append(last)
         first = 0 if last is None else int(last) + 1

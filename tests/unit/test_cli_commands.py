@@ -267,3 +267,10 @@ async def test_logs_follow_of_every_container_prints_prefixed_lines_of_one_strea
     code, out, err = await cli("logs", "hello", "1496287694.460088", "--follow", "--stream", "stderr")
     assert code == 0
     assert out == "" and err.splitlines()[0] == "[host2/shop_web.2] oops"
+
+
+async def test_a_server_without_the_event_stream_is_named_as_such(cli: Cli, api: FakeApi) -> None:
+    api.no_events = True
+    code, _, err = await cli("run", "hello", "--all")
+    assert code == 2
+    assert err.splitlines()[-1] == "dce-jobs run: this server has no event stream: it is older than this client"
