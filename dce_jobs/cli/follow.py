@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .console import DIM, PALETTE, RED, Console
+from .http import ApiError
 from .render import group_blocks, summary_table
 from .sse import Event
 from .targets import Names, Target
@@ -54,7 +55,10 @@ class Follower:
 
     def handle(self, event: Event) -> None:
         """Take one event of the stream."""
-        data: dict[str, Any] = json.loads(event.data) if event.data else {}
+        try:
+            data: dict[str, Any] = json.loads(event.data) if event.data else {}
+        except ValueError as e:
+            raise ApiError(f"the event stream sent a {event.event} event that is not JSON: {event.data[:80]!r}") from e
         if event.event == "target":
             target = self._target(data)
             target.update(data, self.names)
