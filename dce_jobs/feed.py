@@ -54,6 +54,7 @@ class Feed:
         self._poll_s = poll_s
         self._hints = [_Hint() for _ in execution.targets]
         self.live = False  #: True while the subscriber receives live events
+        self.joins = 0  #: how many times it joined the live events
 
     def _broadcaster(self) -> Broadcaster | None:
         broadcaster = self._lookup()
@@ -90,6 +91,7 @@ class Feed:
     async def _live(self, broadcaster: Broadcaster, sub: Subscription, cursor: Cursor) -> AsyncIterator[Event]:
         self.cursor, last = cursor, None
         self.live = True
+        self.joins += 1
         try:
             while (event := await sub.next()) is not None:
                 last = event

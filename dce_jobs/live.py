@@ -50,6 +50,11 @@ class Subscription:
         self.ended = ended
         self._wake.set()
 
+    @property
+    def queued(self) -> int:
+        """Events waiting in the queue."""
+        return len(self._queue)
+
     async def next(self) -> Event | None:
         """The next queued event; None once the queue is drained and no more will come."""
         while not self._queue:
@@ -81,6 +86,7 @@ class Broadcaster:
         self._runs: list[list[list[int]]] = [[] for _ in results]  #: [stream, length] of each tail
         self._held: list[tuple[int, bytes] | None] = [None] * len(results)  #: a character cut by the engine
         self._subs: set[Subscription] = set()
+        self.drops = 0  #: subscribers dropped to the store because their queue was full
         self._max_events = max_events
         self._max_bytes = max_bytes
 
@@ -163,6 +169,7 @@ class Broadcaster:
         dropped = [sub for sub in self._subs if not sub.offer(event)]
         for sub in dropped:
             self._subs.discard(sub)
+        self.drops += len(dropped)
 
     # -- subscribing --------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
 from ..cursor import Cursor
-from ..errors import InvalidInput
+from ..errors import DceJobsError, InvalidInput
 from ..events import END, OUTPUT, TARGET
 from ..feed import Feed
 from ..keys import CONFIG, RUNNER, STORE
@@ -42,14 +42,36 @@ async def events(request: web.Request) -> web.StreamResponse:
         sep="\n", ping_interval=request.app[CONFIG].events_ping_s, send_timeout=SEND_TIMEOUT_S
     )
     await response.prepare(request)
-    try:
-        async with response:
-            async for event in feed.events():
-                async with asyncio.timeout(SEND_TIMEOUT_S):
-                    await response.write(event.frame)
-    except (ConnectionResetError, TimeoutError):  # the client went away or stopped reading
-        log.debug("event stream %s/%s: the client went away", job.job_id, execution.executor_id)
+    # the keep-alive task ends when a ping cannot be written: the client went away while the stream was idle
+    pumping = asyncio.ensure_future(_pump(feed, response))
+    gone = asyncio.ensure_future(response.wait())
+    await asyncio.wait({pumping, gone}, return_when=asyncio.FIRST_COMPLETED)
+    if not pumping.done():
+        pumping.cancel()
+    response.stop_streaming()
+    await asyncio.gather(pumping, gone, return_exceptions=True)
+    log.debug("event stream %s/%s ended: %s", job.job_id, execution.executor_id, _why(pumping))
     return response
+
+
+async def _pump(feed: Feed, response: EventSourceResponse) -> str:
+    """Write the feed's events until `end`; returns why it stopped."""
+    try:
+        async for event in feed.events():
+            async with asyncio.timeout(SEND_TIMEOUT_S):
+                await response.write(event.frame)
+    except (ConnectionResetError, TimeoutError):
+        return "the client went away or stopped reading"
+    except DceJobsError as e:  # e.g. the job was deleted meanwhile, the store went away
+        return e.message
+    return "end"
+
+
+def _why(pumping: asyncio.Future[str]) -> str:
+    if pumping.cancelled():
+        return "the client went away"
+    error = pumping.exception()
+    return repr(error) if error is not None else pumping.result()
 
 
 def follow_wanted(request: web.Request) -> bool:

@@ -212,3 +212,53 @@ async def test_the_event_stream_needs_the_token(make_client: Any) -> None:
     assert response.status == 401 and set(await response.json()) == {"message", "id"}
     response = await client.get("/api/jobs/x/executors/1.000001/events", headers={"Authorization": "Bearer t0ken"})
     assert response.status == 404
+
+
+async def test_a_paused_rolling_run_says_so_in_a_summary(fake: Maker) -> None:
+    client, swarm = await fake()
+    swarm.failing.add(swarm.containers[0])
+    job = await create_job(client, SERVICE, "echo ok", app="unit", Parallelism=1, FailureAction="pause")
+    executor_id = await start(client, job)
+    response = await subscribe(client, url(job, executor_id))
+    got = await read_until(response, lambda e: e.event == "summary" and e.data["State"] == "paused")
+    assert got[-1].data["Counts"]["failed"] == 1 and got[-1].data["Counts"]["waiting"] == 2
+    await client.post(f"/api/jobs/{job['JobId']}/executors/{executor_id}/resume", json={})
+    got += await read_until(response)
+    states = [e.data["State"] for e in got if e.event in ("summary", "end")]
+    assert states[states.index("paused") + 1] == "running" and states[-1] == "failed"
+
+
+def log_url(job: dict[str, Any], executor_id: str) -> str:
+    return f"/api/jobs/{job['JobId']}/log/{executor_id}"
+
+
+async def test_log_follow_streams_as_written_and_ends_at_the_final_status(fake: Maker) -> None:
+    client, swarm = await fake(containers=2)
+    job = await create_job(client, SERVICE, "echo one ; wait more ; err two ; echo three", app="unit")
+    executor_id = await start(client, job)
+    container = swarm.containers[1]
+    both = await client.get(log_url(job, executor_id), params={"ContainerId": container, "Follow": "1"})
+    errors = await client.get(
+        log_url(job, executor_id), params={"ContainerId": container, "Follow": "1", "Stream": "stderr"}
+    )
+    assert both.status == errors.status == 200 and both.headers["Content-Type"].startswith("text/plain")
+    assert await both.content.readline() == b"one\n"  # before the process has ended
+    swarm.gate("more").set()
+    assert await both.text() == "two\nthree\n"
+    assert await errors.text() == "two\n"
+    body = await until(client, job, executor_id, lambda b: True)
+    assert body["Result"][1]["Status"] == "FINISHED"  # the follow ended at the final status, not before
+    again = await client.get(log_url(job, executor_id), params={"ContainerId": container[:12], "Follow": "true"})
+    assert await again.text() == "one\ntwo\nthree\n"  # a finished target: its whole log, then the end
+
+
+async def test_log_follow_needs_one_container_and_a_clear_value(fake: Maker) -> None:
+    client, swarm = await fake(containers=1)
+    job = await create_job(client, SERVICE, "echo a", app="unit")
+    executor_id = await start(client, job)
+    response = await client.get(log_url(job, executor_id), params={"Follow": "1"})
+    assert response.status == 400 and "ContainerId" in (await response.json())["message"]
+    response = await client.get(log_url(job, executor_id), params={"ContainerId": swarm.containers[0], "Follow": "x"})
+    assert response.status == 400 and "Follow" in (await response.json())["message"]
+    response = await client.get(log_url(job, executor_id), params={"ContainerId": "f" * 12, "Follow": "1"})
+    assert response.status == 404 and (await response.json())["id"] == "container_id_not_found"
