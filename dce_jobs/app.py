@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .api import executions, health, jobs, openapi, services, settings
+from .api import events, executions, health, jobs, openapi, services, settings
 from .api.headers import add_security_headers
 from .api.middlewares import auth_middleware, edge_middleware, errors_middleware
 from .cipher import SecretBox, load_keys
@@ -67,7 +67,15 @@ def create_app(config: Config, *, store: Store | None = None, nodes: NodePool | 
     app[NODES] = nodes if nodes is not None else NodePool(config)
     app[RUNNER] = Runner(config=config, store=app[STORE], nodes=app[NODES], box=app[SECRET_BOX])
     app.cleanup_ctx.append(_resources)
-    for table in (health.routes, jobs.routes, executions.routes, services.routes, settings.routes, openapi.routes):
+    for table in (
+        health.routes,
+        jobs.routes,
+        executions.routes,
+        events.routes,
+        services.routes,
+        settings.routes,
+        openapi.routes,
+    ):
         app.add_routes(table)
     if FRONTEND_DIR.is_dir():
         app.router.add_get("/", _index)

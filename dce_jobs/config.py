@@ -41,6 +41,7 @@ class Config:
     output_chunk_bytes: int = 64 * 1024
     output_flush_s: float = 0.5
     shutdown_grace_s: float = 10.0
+    events_ping_s: float = 15.0  #: keep-alive comment interval of idle event streams
     default_timeout_s: float = 24 * 3600.0  #: for jobs without Timeout; 0 = none
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
@@ -165,6 +166,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Confi
     take("DOCKER_TIMEOUT_S", "docker_timeout_s", floats(1, 3600))
     take("OUTPUT_LIMIT_BYTES", "output_limit_bytes", ints(1024, 1 << 34))
     take("SHUTDOWN_GRACE_S", "shutdown_grace_s", floats(0, 3600))
+    take("EVENTS_PING_S", "events_ping_s", floats(0.01, 3600))
     take("DEFAULT_TIMEOUT_S", "default_timeout_s", floats(0, 30 * 24 * 3600))
     take("MAX_BODY_BYTES", "max_body_bytes", ints(1024, 1 << 30))
     take("LOG_LEVEL", "log_level", _parse_log_level)

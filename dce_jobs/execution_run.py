@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from .live import Broadcaster
 from .models import EndReason, Execution, FailureAction, Status
 from .target_run import TargetRun
 
@@ -20,8 +21,16 @@ class ExecutionRun:
     CREATE_FAILED, running ones finish).
     """
 
-    def __init__(self, execution: Execution, targets: list[TargetRun], *, recovered: bool = False) -> None:
+    def __init__(
+        self,
+        execution: Execution,
+        targets: list[TargetRun],
+        *,
+        recovered: bool = False,
+        broadcaster: Broadcaster | None = None,
+    ) -> None:
         self.execution = execution
+        self.broadcaster = broadcaster  #: publishes its events to live subscribers (none for a recovered one)
         self.targets = targets
         self.recovered = recovered  #: left by a previous process: reconciled at once, nothing is rolled out
         self.paused = False
@@ -85,6 +94,8 @@ class ExecutionRun:
         if rolling.failure_action is FailureAction.PAUSE and not self.paused:
             log.info("execution %s paused after %d failed targets", self.execution.executor_id, self._failed)
             self.paused = True
+            if self.broadcaster is not None:
+                self.broadcaster.set_paused(True)
         elif rolling.failure_action is FailureAction.STOP and not self._halt[0]:
             why = f"not started: {self._failed} target(s) failed and the failure action is stop"
             self._halt = (why, EndReason.NOT_STARTED)
@@ -101,6 +112,8 @@ class ExecutionRun:
         if not self.paused:
             return False
         self.paused = False
+        if self.broadcaster is not None:
+            self.broadcaster.set_paused(False)
         self._changed.set()
         return True
 

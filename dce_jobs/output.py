@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Protocol
 
 from .cipher import Redactor
 from .models import STDERR, STDOUT, ContainerResult
@@ -15,6 +16,16 @@ HEAD_BYTES = 2048
 def truncation_marker(limit_bytes: int) -> bytes:
     """The line written once when a target's output reaches the limit."""
     return f"\n[dce-jobs] output truncated: the limit of {limit_bytes} bytes was reached\n".encode()
+
+
+class OutputListener(Protocol):
+    """Who hears a target's output as the sink takes it (the execution's live broadcaster)."""
+
+    def output(self, index: int, stream: int, data: bytes) -> None:
+        """Redacted bytes of one stream, in arrival order, as they will be stored."""
+
+    def saved(self, index: int, total_bytes: int) -> None:
+        """The store now holds the first `total_bytes` of the target's output."""
 
 
 class OutputSink:
@@ -34,8 +45,11 @@ class OutputSink:
         limit_bytes: int,
         chunk_bytes: int,
         flush_s: float,
+        listener: OutputListener | None = None,
     ) -> None:
         self._store = store
+        self._listener = listener
+        self._saved_bytes = 0
         self._result = result
         self._redactors = {STDOUT: Redactor(secrets), STDERR: Redactor(secrets)}
         self._limit_bytes = limit_bytes
@@ -70,6 +84,9 @@ class OutputSink:
             runs, self._runs = [(s, n) for s, n in self._runs], []
             await self._store.append_output(self._result, self._seq, data, streams=runs)
             self._seq += 1
+            self._saved_bytes += len(data)
+            if self._listener is not None:
+                self._listener.saved(self._result.index, self._saved_bytes)
 
     async def flush_if_stale(self) -> None:
         """Flush when pending output waited flush_s (called by a ticker while the exec is quiet)."""
@@ -102,6 +119,8 @@ class OutputSink:
         else:
             self._runs.append([stream, len(data)])
         self.stored_bytes += len(data)
+        if self._listener is not None:
+            self._listener.output(self._result.index, stream, data)
 
 
 async def flush_ticker(sink: OutputSink, every_s: float, done: asyncio.Event) -> None:

@@ -14,6 +14,7 @@ from .config import Config
 from .errors import Conflict, DceJobsError, InvalidInput, NotFound, SecretUndecryptable, ServiceUnavailable
 from .execs import ExecSpec
 from .execution_run import ExecutionRun
+from .live import Broadcaster
 from .models import ContainerResult, EndReason, Execution, Job, Rolling, Target, new_executor_id, summarize
 from .nodes import NodePool
 from .recovery import RecoveredTarget
@@ -192,7 +193,8 @@ class Runner:
         spec = ExecSpec(
             argv=shlex.split(job.cmd) + list(secrets), user=job.user, privileged=job.privileged, env=list(job.env)
         )
-        context = self._context(execution, spec=spec, secrets=secrets)
+        broadcaster = Broadcaster(results)
+        context = self._context(execution, spec=spec, secrets=secrets, broadcaster=broadcaster)
         targets = [TargetRun(r, context) for r in results]
         for target in targets:
             if failure:
@@ -200,7 +202,7 @@ class Runner:
             elif target.result.index in gone:
                 why = f"container {target.result.container_id[:12]} is no longer a running task of {job.service_name}"
                 target.cannot_start(why, EndReason.CONTAINER_GONE)
-        return ExecutionRun(execution, targets)
+        return ExecutionRun(execution, targets, broadcaster=broadcaster)
 
     def _register(self, run: ExecutionRun) -> None:
         self._runs[run.key] = run
@@ -209,6 +211,8 @@ class Runner:
 
     def _ended(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
         run = self._runs.pop(key, None)
+        if run is not None and run.broadcaster is not None:
+            run.broadcaster.finish()
         if not task.cancelled() and task.exception() is not None:
             # every target has its own guard; this is a failure before or around them (e.g. the store)
             log.error("execution %s of job %s failed", key[1], key[0], exc_info=task.exception())
@@ -274,6 +278,11 @@ class Runner:
         run = self._runs.get((job_id, executor_id))
         if run is not None and run.resume():
             log.info("execution %s of job %s resumed", executor_id, job_id)
+
+    def broadcaster(self, job_id: str, executor_id: str) -> Broadcaster | None:
+        """The live events of an execution running in this process (None when it is not)."""
+        run = self._runs.get((job_id, executor_id))
+        return None if run is None else run.broadcaster
 
     def is_paused(self, job_id: str, executor_id: str) -> bool:
         """True while a live rolling execution waits for a resume."""

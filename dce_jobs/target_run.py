@@ -11,6 +11,7 @@ from typing import Any
 from .config import Config
 from .errors import ContainerUnavailable, DceJobsError, EngineError, NodeUnreachable
 from .execs import ExecSpec, container_running, create_exec, masked_record, run_marker, terminate, wait_exit
+from .live import Broadcaster
 from .models import ContainerResult, EndReason, Execution, Status, transition
 from .nodes import EngineHandle, NodePool
 from .output import OutputSink, flush_ticker
@@ -38,6 +39,7 @@ class RunContext:
     spec: ExecSpec | None = None  #: None for a recovered execution (its process was started by a previous run)
     secrets: tuple[str, ...] = ()
     running: asyncio.Semaphore | None = None  #: bounds the execs running at once (DCE_JOBS_MAX_RUNNING)
+    broadcaster: Broadcaster | None = None  #: hears status changes and output as they happen (event streams)
 
 
 class TargetRun:
@@ -123,6 +125,8 @@ class TargetRun:
         """Move the record to `status` through the state machine and store it."""
         self.result = transition(self.result, status, **changes)
         await self._ctx.store.save_result(self.result)
+        if self._ctx.broadcaster is not None:
+            self._ctx.broadcaster.status(self.result)
 
     async def end_before_start(self, error: str, end_reason: EndReason) -> None:
         """End a target that never started (waiting, or its exec only created)."""
@@ -202,6 +206,7 @@ class TargetRun:
             limit_bytes=ctx.config.output_limit_bytes,
             chunk_bytes=ctx.config.output_chunk_bytes,
             flush_s=ctx.config.output_flush_s,
+            listener=ctx.broadcaster,
         )
         try:
             error = await self._pump(sink)

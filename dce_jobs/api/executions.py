@@ -12,6 +12,7 @@ from ..errors import InvalidInput, NotFound
 from ..keys import RUNNER, STORE
 from ..models import STREAM_NAMES, ContainerResult, Job, summarize
 from .body import read_json
+from .events import follow_log, follow_wanted
 from .respond import json_response
 
 log = logging.getLogger("dce_jobs.api")
@@ -104,13 +105,16 @@ async def _inspect_body(request: web.Request, job_id: str, executor_id: str) -> 
 
 @routes.get("/api/jobs/{job_id}/log/{executor_id}")
 async def download_log(request: web.Request) -> web.StreamResponse:
-    """Stream one container's full output (or every container's, each under a header) as a file."""
+    """Stream one container's full output (or every container's, each under a header) as a file; Follow=1 follows."""
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
     execution = await store.get_execution(job.job_id, request.match_info["executor_id"])
     results = await store.list_results(job.job_id, execution.executor_id)
     container_id = request.query.get("ContainerId", "").strip()
     stream = _stream(request.query.get("Stream", ""))
+    follow = follow_wanted(request)
+    if follow and not container_id:
+        raise InvalidInput("Follow: needs a ContainerId (one container's output is followed)")
     if container_id:
         results = [_find(results, container_id)]
     response = web.StreamResponse(
@@ -121,6 +125,10 @@ async def download_log(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     try:
+        if follow:
+            await follow_log(request, response, execution, results[0].index, stream)
+            await response.write_eof()
+            return response
         for result in results:
             if not container_id:
                 await response.write(_log_header(result).encode())

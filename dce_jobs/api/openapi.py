@@ -54,6 +54,7 @@ class Op:
     body: str | None = None  #: request schema component
     body_required: bool = False
     query: tuple[tuple[str, str], ...] = ()  #: (name, description)
+    headers: tuple[tuple[str, str], ...] = ()  #: (name, description)
     public: bool = False  #: no bearer token needed
 
 
@@ -133,7 +134,15 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         query=(
             ("ContainerId", "one container: its full id or a prefix of 12+ characters"),
             ("Stream", "stdout or stderr: only that stream's bytes (default both, in arrival order)"),
+            ("Follow", "1: stream the output as written until the container's status is final (needs ContainerId)"),
         ),
+    ),
+    ("GET", "/api/jobs/{job_id}/executors/{executor_id}/events"): Op(
+        "Server-Sent Events of an execution: `target` (status changes), `output` (redacted text with its byte offset), "
+        "`summary`, then `end`; each has an id, and `Last-Event-ID` resumes after it with no loss and no duplicate",
+        (200, "Events"),
+        _COMMON,
+        headers=(("Last-Event-ID", "the id of the last event received: resume right after it"),),
     ),
     ("GET", "/api/services"): Op(
         "Services of the swarm with their app (stack namespace), image and replicas", (200, "ServiceList"), (401, 502)
@@ -241,6 +250,8 @@ def _add_responses(spec: APISpec) -> None:
     log = {"description": "the stored output", "content": {"text/plain": {"schema": {"type": "string"}}}}
     log["headers"] = {"Content-Disposition": {"schema": {"type": "string"}, "description": "attachment; filename"}}
     spec.components.response("Log", log)
+    events = {"description": "the event stream", "content": {"text/event-stream": {"schema": shapes.sse_event()}}}
+    spec.components.response("Events", events)
     spec.components.response("OpenApi", {"description": "OpenAPI 3 document", "content": {JSON: {"schema": {}}}})
 
 
@@ -287,4 +298,5 @@ def _parameters(path: str, op: Op) -> list[dict[str, Any]]:
         for name in re.findall(r"{(\w+)}", path)
     ]
     params += [{"name": name, "in": "query", "schema": {"type": "string"}, "description": d} for name, d in op.query]
+    params += [{"name": name, "in": "header", "schema": {"type": "string"}, "description": d} for name, d in op.headers]
     return params

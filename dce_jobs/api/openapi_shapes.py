@@ -45,3 +45,23 @@ def strip_input_rules(prop: dict[str, Any]) -> dict[str, Any]:
 def object_schema(properties: dict[str, Any], *, required: tuple[str, ...] | None = None) -> dict[str, Any]:
     names = list(properties) if required is None else list(required)
     return {"type": "object", "properties": properties, "required": names, "additionalProperties": False}
+
+
+_EVENT_DATA = (
+    "one JSON object: `target` {Index, ContainerId, NodeId, Status, ExitCode, EndReason, StartTime, EndTime}; "
+    "`output` {Index, ContainerId, Stream (stdout or stderr), Offset (bytes into the target's stored output), "
+    "Text (redacted)}; `summary` and `end` {State, Counts} as inspect has them"
+)
+
+
+def sse_event() -> dict[str, Any]:
+    """One event of the event stream (OpenAPI 3.0 describes each event of a text/event-stream)."""
+    return {
+        "type": "object",
+        "required": ["event", "data", "id"],
+        "properties": {
+            "event": {"type": "string", "enum": ["target", "output", "summary", "end"]},
+            "id": {"type": "string", "description": "opaque; send it back as Last-Event-ID to resume after it"},
+            "data": {"type": "string", "description": _EVENT_DATA},
+        },
+    }

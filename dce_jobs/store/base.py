@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any, Protocol
 
 from ..models import (
+    STDOUT,
     ContainerResult,
     EndReason,
     Execution,
@@ -76,6 +77,18 @@ class Store(Protocol):
 
     async def tail_output(self, job_id: str, executor_id: str, index: int, *, max_bytes: int) -> tuple[bytes, bool]:
         """The last `max_bytes` of one target's output, and whether earlier bytes were left out."""
+
+    def iter_chunks(
+        self, job_id: str, executor_id: str, index: int, *, after_seq: int = -1
+    ) -> AsyncGenerator[tuple[int, bytes, tuple[tuple[int, int], ...]], None]:
+        """Yield (seq, data, runs of (stream, length)) of the chunks after `after_seq`, in order (runs never empty)."""
+
+
+def chunk_runs(data: bytes, runs: Sequence[Sequence[int]] | None) -> tuple[tuple[int, int], ...]:
+    """A chunk's runs as stored, or all of it as stdout for chunks stored before streams were kept."""
+    if not runs:
+        return ((STDOUT, len(data)),) if data else ()
+    return tuple((int(s), int(n)) for s, n in runs)
 
 
 def job_to_doc(job: Job) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -15,6 +15,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 from ..errors import Conflict, DceJobsError, NotFound, StoreUnavailable
 from ..models import ContainerResult, Execution, Job, Status, pick_stream
 from .base import (
+    chunk_runs,
     execution_from_doc,
     execution_to_doc,
     job_from_doc,
@@ -325,6 +326,20 @@ class MongoStore:
                     chunk = pick_stream(chunk, [tuple(run) for run in doc.get("streams") or ()], stream)
                 if chunk:
                     yield chunk
+            if len(batch) < _BATCH_CHUNKS:
+                return
+
+    async def iter_chunks(
+        self, job_id: str, executor_id: str, index: int, *, after_seq: int = -1
+    ) -> AsyncGenerator[tuple[int, bytes, tuple[tuple[int, int], ...]], None]:
+        """Yield (seq, data, runs) of the chunks after `after_seq`, a few at a time."""
+        last_seq = after_seq
+        while True:
+            batch = await self._output_batch(job_id, executor_id, index, after_seq=last_seq)
+            for doc in batch:
+                last_seq = doc["seq"]
+                chunk = bytes(doc["data"])
+                yield last_seq, chunk, chunk_runs(chunk, doc.get("streams"))
             if len(batch) < _BATCH_CHUNKS:
                 return
 

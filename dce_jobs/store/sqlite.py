@@ -7,7 +7,7 @@ import functools
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from ..errors import Conflict, NotFound, StoreUnavailable
 from ..models import FINAL_STATUSES, ContainerResult, Execution, Job, pick_stream
 from .base import (
+    chunk_runs,
     execution_from_doc,
     execution_to_doc,
     job_from_doc,
@@ -279,6 +280,20 @@ class SqliteStore:
                     chunk = pick_stream(chunk, json.loads(runs) if runs else (), stream)
                 if chunk:
                     yield chunk
+            if len(rows) < _BATCH_CHUNKS:
+                return
+
+    async def iter_chunks(
+        self, job_id: str, executor_id: str, index: int, *, after_seq: int = -1
+    ) -> AsyncGenerator[tuple[int, bytes, tuple[tuple[int, int], ...]], None]:
+        """Yield (seq, data, runs) of the chunks after `after_seq`, fetching a few at a time."""
+        last_seq = after_seq
+        while True:
+            rows = await self._run(functools.partial(_output_batch, key=(job_id, executor_id, index, last_seq)))
+            for seq, data, runs in rows:
+                last_seq = seq
+                chunk = bytes(data)
+                yield seq, chunk, chunk_runs(chunk, json.loads(runs) if runs else None)
             if len(rows) < _BATCH_CHUNKS:
                 return
 

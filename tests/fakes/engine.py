@@ -2,7 +2,8 @@
 
 Processes are simulated by a small command language on the exec's argv, so the runner's lifecycle can be tested
 in milliseconds without root or dockerd: `echo WORDS...`, `err WORDS...` (to stderr), `sleep SECONDS`,
-`exit CODE`, `fail` (the runtime cannot start it: Pid 0, exit 127), joined with `;` as separate words (e.g.
+`exit CODE`, `fail` (the runtime cannot start it: Pid 0, exit 127), `wait GATE` (until the test sets
+`swarm.gate(GATE)`), joined with `;` as separate words (e.g.
 ["echo", "a", ";", "sleep", "5"]). Output goes through a real socket pair in Docker's multiplexed frame format.
 """
 
@@ -84,6 +85,12 @@ class FakeSwarm:
         self.unreachable = False
         self.hang: threading.Event | None = None
         self.clients: list[FakeClient] = []
+        self.gates: dict[str, threading.Event] = {}
+
+    def gate(self, name: str) -> threading.Event:
+        """The gate a `wait NAME` command waits for (set it to let those processes go on)."""
+        with self.lock:
+            return self.gates.setdefault(name, threading.Event())
 
     def __call__(self, **kwargs: Any) -> FakeClient:
         """NodePool's client_factory."""
@@ -243,6 +250,9 @@ class FakeClient:
                 elif name == "sleep" and e.killed.wait(float(args[0])):
                     code = e.kill_code
                     break
+                elif name == "wait" and _wait_gate(self._swarm.gate(args[0]), e.killed):
+                    code = e.kill_code
+                    break
                 elif name == "exit":
                     code = int(args[0])
                     break
@@ -255,6 +265,14 @@ class FakeClient:
             with self._swarm.lock:
                 self._swarm.running -= 1
             sock.close()
+
+
+def _wait_gate(gate: threading.Event, killed: threading.Event) -> bool:
+    """Wait until the gate opens (False) or the process is killed (True)."""
+    while not gate.wait(0.02):
+        if killed.is_set():
+            return True
+    return False
 
 
 def _commands(argv: list[str]) -> list[list[str]]:
