@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import codecs
+import contextlib
 import enum
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from .console import Console
@@ -54,12 +56,13 @@ async def run(api: ApiClient, console: Console, args: argparse.Namespace) -> int
         body["Parallelism"] = args.parallelism
     if args.timeout is not None:
         body["Timeout"] = args.timeout
-    started = await api.call("POST", path("jobs", job["JobId"], "start"), body=body)
-    executor_id = str(started["Executors"][-1])
-    note(console, f"started execution {executor_id} of job {job['Name']} ({job['JobId']})")
-    names = await names_of(api, job["ServiceName"])
-    follower = Follower(console, names, group=args.group, as_json=args.json)
-    return await follow(api, console, follower, job["JobId"], executor_id, stoppable=True)
+    with interrupts(console) as interrupted:  # from the start on, a Ctrl-C is about the execution
+        started = await api.call("POST", path("jobs", job["JobId"], "start"), body=body)
+        executor_id = str(started["Executors"][-1])
+        note(console, f"started execution {executor_id} of job {job['Name']} ({job['JobId']})")
+        names = await names_of(api, job["ServiceName"])
+        follower = Follower(console, names, group=args.group, as_json=args.json)
+        return await follow(api, console, follower, (job["JobId"], executor_id), interrupted, stoppable=True)
 
 
 async def logs(api: ApiClient, console: Console, args: argparse.Namespace) -> int:
@@ -78,14 +81,34 @@ async def logs(api: ApiClient, console: Console, args: argparse.Namespace) -> in
         return 0
     names = await names_of(api, job["ServiceName"])
     follower = Follower(console, names, group=args.group, as_json=args.json, stream=args.stream or "")
-    await follow(api, console, follower, job["JobId"], args.executor, stoppable=False)
-    return 0
+    with interrupts(console) as interrupted:
+        code = await follow(api, console, follower, (job["JobId"], args.executor), interrupted, stoppable=False)
+    return code if code in {ERROR, INTERRUPTED} else 0
+
+
+@contextlib.contextmanager
+def interrupts(console: Console) -> Iterator[asyncio.Event]:
+    """An event set by Ctrl-C (SIGINT) while the block runs, instead of KeyboardInterrupt."""
+    interrupted = asyncio.Event()
+    undo = console.on_interrupt(interrupted.set)
+    try:
+        yield interrupted
+    finally:
+        undo()
 
 
 async def follow(
-    api: ApiClient, console: Console, follower: Follower, job_id: str, executor_id: str, *, stoppable: bool
+    api: ApiClient,
+    console: Console,
+    follower: Follower,
+    execution: tuple[str, str],
+    interrupted: asyncio.Event,
+    *,
+    stoppable: bool,
 ) -> int:
-    """Feed the execution's events to `follower` until its end; Ctrl-C asks whether to stop it (see README)."""
+    """Feed the events of the execution (JobId, ExecutorId) to `follower` until its end; a Ctrl-C (`interrupted`)
+    asks whether to stop it when `stoppable`, else leaves (see README)."""
+    job_id, executor_id = execution
     route = path("jobs", job_id, "executors", executor_id, "events")
 
     async def consume() -> None:
@@ -93,8 +116,6 @@ async def follow(
             follower.handle(event)
 
     streaming = asyncio.create_task(consume())
-    interrupted = asyncio.Event()
-    undo = console.on_interrupt(interrupted.set)
     try:
         while not streaming.done():
             if not await _first(streaming, interrupted):
@@ -115,7 +136,6 @@ async def follow(
         note(console, f"{e}; follow it again with: dce-jobs logs {job_id} {executor_id} --follow")
         return ERROR
     finally:
-        undo()
         streaming.cancel()
     return follower.finish()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,7 @@ class FakeApi:
     gate_at: int | None = None  #: hold the stream before this event until `gate` is set
     gate: asyncio.Event = field(default_factory=asyncio.Event)
     start_error: tuple[int, dict[str, str]] | None = None
+    on_start: Callable[[], None] = lambda: None  #: called while a start is in flight
     log_text: str = "line one\nline two\n"
     starts: list[Any] = field(default_factory=list)
     stops: list[str] = field(default_factory=list)
@@ -90,6 +92,7 @@ class FakeApi:
 
     async def _start(self, request: web.Request) -> web.Response:
         self.starts.append(await request.json())
+        self.on_start()
         if self.start_error:
             return web.json_response(self.start_error[1], status=self.start_error[0])
         return web.json_response(dict(JOB, Executors=["1496287694.460088"]))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -150,3 +153,49 @@ def test_ctrl_c_in_a_pipe_leaves_the_run_alone_and_exits_130(cli_server: Server,
     executor_id = cli_server.json("GET", f"/api/jobs/{job['JobId']}")["Executors"][-1]
     assert cli_server.inspect(job, executor_id)["State"] == "running"
     cli_server.json("POST", f"/api/jobs/{job['JobId']}/executors/{executor_id}/stop", {})
+
+
+def read_until(fd: int, wanted: str, *, timeout_s: float = 60) -> str:
+    """What a terminal shows until `wanted` appears in it (all of it so far)."""
+    seen = b""
+    deadline = time.monotonic() + timeout_s
+    while wanted.encode() not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{wanted!r} never came: {seen.decode(errors='replace')[-500:]!r}"
+        if select.select([fd], [], [], left)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal
+                chunk = b""
+            assert chunk, f"{wanted!r} never came: {seen.decode(errors='replace')[-500:]!r}"
+            seen += chunk
+    return seen.decode(errors="replace")
+
+
+def test_ctrl_c_on_a_terminal_asks_then_stops_the_run_in_colour(cli_server: Server) -> None:
+    job = cli_server.create_job(SERVICE, "sh -c 'echo started; sleep 30'")
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dce_jobs", "run", job["JobId"], "--all"],
+        cwd=REPO,
+        env={**client_env(cli_server), "TERM": "xterm"},
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+    )
+    os.close(slave)
+    try:
+        shown = read_until(master, " started\r\n")  # a line of the run (not the note "started execution")
+        assert "\033[" in shown  # a terminal gets colour
+        process.send_signal(signal.SIGINT)
+        read_until(master, "stop this execution? (no: keep following) [y/N]")
+        os.write(master, b"y\n")
+        shown = read_until(master, "0 of 3 succeeded")
+        assert process.wait(timeout=60) == 1
+    finally:
+        process.kill()
+        os.close(master)
+    assert "stopping execution" in shown and "stopped" in shown
+    executor_id = cli_server.json("GET", f"/api/jobs/{job['JobId']}")["Executors"][-1]
+    results = cli_server.inspect(job, executor_id)["Result"]
+    assert {(r["Status"], r["EndReason"]) for r in results} == {("RUNNING_FAILED", "stopped")}

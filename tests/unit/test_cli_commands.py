@@ -239,6 +239,16 @@ async def test_a_second_ctrl_c_while_asking_leaves_without_stopping(cli: Cli, ap
     assert "left execution" in err
 
 
+async def test_ctrl_c_while_the_start_is_in_flight_is_about_the_execution(cli: Cli, api: FakeApi) -> None:
+    console = FakeConsole(interactive=False)
+    api.on_start = lambda: console.interrupt()
+    api.gate_at = 0
+    code, _, err = await cli("run", "hello", "--all", console=console)
+    api.gate.set()
+    assert code == 130 and api.stops == []
+    assert "left execution 1496287694.460088 running" in err
+
+
 async def test_jobs_lists_a_table_or_json_lines(cli: Cli, api: FakeApi) -> None:
     code, out, _ = await cli("jobs")
     assert code == 0
