@@ -129,12 +129,19 @@ def follow_cpu(bench: Bench, *, runs: int, log: Any) -> dict[str, Any]:
     if len(targets) < FOLLOW_TARGETS:
         raise BenchError(f"{len(targets)} targets, not {FOLLOW_TARGETS}")
     cmd = f"sh -c {shlex.quote(_loop(FOLLOW_LINES, FOLLOW_GAP_US, 'echo line $i of $HOSTNAME'))}"
-    samples: dict[str, list[float]] = {"alone_cpu_s": [], "followed_cpu_s": [], "followed_s": [], "client_cpu_s": []}
+    samples: dict[str, list[float]] = {
+        "alone_cpu_s": [],
+        "alone_s": [],
+        "followed_cpu_s": [],
+        "followed_s": [],
+        "client_cpu_s": [],
+    }
     seen: list[dict[str, Any]] = []
     for round_no in range(runs):
         job = bench.create_job(cmd, "unfollowed")
-        before = cpu_s(bench.server.pid)
+        before, started = cpu_s(bench.server.pid), time.perf_counter()
         bench.wait_final(job, bench.start(job, targets), poll_s=1.0, timeout_s=900)
+        samples["alone_s"].append(time.perf_counter() - started)
         samples["alone_cpu_s"].append(cpu_s(bench.server.pid) - before)
         job = bench.create_job(cmd, "followed")
         before, own, started = cpu_s(bench.server.pid), own_cpu_s(), time.perf_counter()

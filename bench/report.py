@@ -193,7 +193,7 @@ def _events(events: dict[str, Any] | None) -> list[str]:
         "",
         "| | server CPU s | run s |",
         "| --- | ---: | ---: |",
-        f"| followed by nobody | {fol['alone_cpu_s']} | |",
+        f"| followed by nobody | {fol['alone_cpu_s']} | {fol.get('alone_s', '')} |",
         f"| followed by {fol['subscribers']} | {fol['followed_cpu_s']} | {fol['followed_s']} |",
         "",
         f"Extra server CPU {fol['extra_cpu_s']} s: {fol['us_per_event_delivered']} us per event delivered "
