@@ -12,6 +12,7 @@ from typing import Any
 from . import multinode, report
 from .bigout import big_output
 from .env import Bench, bench_env
+from .events import FOLLOW_TARGETS, events_bench
 from .fanout import RAW_THREADS, fanout
 from .goals import verdicts
 from .load import inspect_load, list_jobs_load
@@ -20,7 +21,16 @@ from .longruns import quick_beside_long, rolling, sleep_many
 from .machine import machine_info
 
 #: the parts of the bench, in the order they run, with the replicas each needs on the one-node lab
-ONE_NODE = {"fanout": 0, "sleep48": 48, "beside": 20, "rolling": 12, "output": 8, "load": 200, "logdl": 1}
+ONE_NODE = {
+    "fanout": 0,
+    "sleep48": 48,
+    "beside": 20,
+    "rolling": 12,
+    "output": 8,
+    "load": 200,
+    "logdl": 1,
+    "events": FOLLOW_TARGETS,
+}
 THREE_NODES = ("across", "concurrent")
 PARTS = (*ONE_NODE, *THREE_NODES)
 
@@ -84,6 +94,14 @@ def measure(bench: Bench, *, parts: list[str], sizes: list[int], runs: int) -> d
         )
     if "logdl" in parts:
         results["log_download"] = log_download(bench, runs=runs, log=log)
+    if "events" in parts:
+        results["events"] = events_bench(bench, runs=runs, log=log)
+        results["notes"].append(
+            "following runs: latency from a line stamped in the container (`adjtimex`, the host's clock) to its "
+            "`output` event read by an aiohttp client (lines replayed at subscribe time left out), next to docker-py "
+            "reading the same command's exec stream; CPU: utime+stime of the server from start to every "
+            "subscriber's `end`, next to the same run followed by nobody (inspect polled every 1 s)"
+        )
     return results
 
 

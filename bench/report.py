@@ -27,6 +27,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += _big_output(results.get("big_output"))
     lines += _load(results.get("load"))
     lines += _log_download(results.get("log_download"))
+    lines += _events(results.get("events"))
     lines += _multinode(results.get("multinode"))
     lines += [f"- {note}" for note in results["notes"]]
     return "\n".join(lines) + "\n"
@@ -168,6 +169,36 @@ def _log_download(log: dict[str, Any] | None) -> list[str]:
         "| ---: | ---: | ---: | ---: | ---: |",
         f"| {log['size_mb']:.0f} MB | {log['mb_per_s']:.0f} | {log['rss_growth_mib']:.1f} MiB "
         f"| {log['rss_base_mib']:.0f} MiB | {log['store_s']:.1f} s |",
+        "",
+    ]
+
+
+def _events(events: dict[str, Any] | None) -> list[str]:
+    if not events:
+        return []
+    lat, fol = events["latency"], events["follow"]
+    return [
+        "## Following runs: event stream",
+        "",
+        f"Latency from a line printed in a container to its `output` event ({lat['targets']} targets, a line every "
+        f"{lat['gap_ms']:g} ms, {lat['samples']} lines):",
+        "",
+        "| path | p50 ms | p99 ms | lines |",
+        "| --- | ---: | ---: | ---: |",
+        f"| dce-jobs event stream | {lat['events_p50_ms']} | {lat['events_p99_ms']} | {lat['samples']} |",
+        f"| docker-py exec stream (raw) | {lat['raw_p50_ms']} | {lat['raw_p99_ms']} | {lat['raw_samples']} |",
+        "",
+        f"{fol['subscribers']} subscribers following a {fol['targets']}-target run ({fol['lines_each']} lines each, "
+        f"one every {fol['gap_ms']:g} ms), every subscriber complete:",
+        "",
+        "| | server CPU s | run s |",
+        "| --- | ---: | ---: |",
+        f"| followed by nobody | {fol['alone_cpu_s']} | {fol.get('alone_s', '')} |",
+        f"| followed by {fol['subscribers']} | {fol['followed_cpu_s']} | {fol['followed_s']} |",
+        "",
+        f"Extra server CPU {fol['extra_cpu_s']} s: {fol['us_per_event_delivered']} us per event delivered "
+        f"({fol['events_each']} events, {fol['bytes_each']} bytes per subscriber, ids {fol['id_share']:.0%} of the "
+        f"bytes); the {fol['subscribers']} clients in the bench process used {fol['client_cpu_s']} s.",
         "",
     ]
 

@@ -67,6 +67,7 @@ def create_app(config: Config, *, store: Store | None = None, nodes: NodePool | 
     app[NODES] = nodes if nodes is not None else NodePool(config)
     app[RUNNER] = Runner(config=config, store=app[STORE], nodes=app[NODES], box=app[SECRET_BOX])
     app.cleanup_ctx.append(_resources)
+    events.track_streams(app)
     for table in (
         health.routes,
         jobs.routes,

@@ -130,7 +130,10 @@ class Broadcaster:
             self._held[result.index] = None
             self._emit(result.index, held[0], held[1])
         self.results[result.index] = result
-        self._publish(target_event(result, self.cursor))
+        if self._subs:
+            self._publish(target_event(result, self.cursor))
+        else:  # nobody listens: keep the position, build nothing
+            self.cursor.set_status(result.index, result.status)
         self._publish_summary()
 
     def set_paused(self, paused: bool) -> None:
@@ -158,12 +161,19 @@ class Broadcaster:
             runs[-1][1] += len(raw)
         else:
             runs.append([stream, len(raw)])
-        self._publish(output_event(index, self.results[index].container_id, stream, raw, self.cursor))
+        if self._subs:
+            self._publish(output_event(index, self.results[index].container_id, stream, raw, self.cursor))
+        else:
+            self.cursor.advance(index, len(raw))
 
     def _publish_summary(self) -> None:
         summary = self.summary()
-        if summary_token(summary) != self.cursor.summary:
-            self._publish(summary_event(summary, self.cursor))
+        token = summary_token(summary)
+        if token != self.cursor.summary:
+            if self._subs:
+                self._publish(summary_event(summary, self.cursor))
+            else:
+                self.cursor.summary = token
 
     def _publish(self, event: Event) -> None:
         dropped = [sub for sub in self._subs if not sub.offer(event)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
@@ -21,6 +22,7 @@ log = logging.getLogger("dce_jobs.api")
 routes = web.RouteTableDef()
 
 SEND_TIMEOUT_S = 60.0
+STOPPING = web.AppKey("stopping", asyncio.Event)
 _FOLLOW = {"1": True, "true": True, "0": False, "false": False, "": False}
 
 
@@ -45,13 +47,28 @@ async def events(request: web.Request) -> web.StreamResponse:
     # the keep-alive task ends when a ping cannot be written: the client went away while the stream was idle
     pumping = asyncio.ensure_future(_pump(feed, response))
     gone = asyncio.ensure_future(response.wait())
-    await asyncio.wait({pumping, gone}, return_when=asyncio.FIRST_COMPLETED)
-    if not pumping.done():
-        pumping.cancel()
+    why = await _until_first(pumping, gone, request.app[STOPPING])
     response.stop_streaming()
-    await asyncio.gather(pumping, gone, return_exceptions=True)
-    log.debug("event stream %s/%s ended: %s", job.job_id, execution.executor_id, _why(pumping))
+    await asyncio.gather(gone, return_exceptions=True)
+    log.debug("event stream %s/%s ended: %s", job.job_id, execution.executor_id, why)
     return response
+
+
+async def _until_first(work: asyncio.Future[str], gone: asyncio.Future[None], stopping: asyncio.Event) -> str:
+    """Wait for `work` unless the client goes or the server stops first (then cancel it); say why it ended."""
+    stop = asyncio.ensure_future(stopping.wait())
+    waiting: set[asyncio.Future[Any]] = {work, gone, stop}
+    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    stop.cancel()
+    if not work.done():
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)
+        return "the server is stopping" if stopping.is_set() else "the client went away"
+    error = work.exception()
+    if error is not None:
+        log.error("event stream failed", exc_info=error)
+        return repr(error)
+    return work.result()
 
 
 async def _pump(feed: Feed, response: EventSourceResponse) -> str:
@@ -67,11 +84,14 @@ async def _pump(feed: Feed, response: EventSourceResponse) -> str:
     return "end"
 
 
-def _why(pumping: asyncio.Future[str]) -> str:
-    if pumping.cancelled():
-        return "the client went away"
-    error = pumping.exception()
-    return repr(error) if error is not None else pumping.result()
+def track_streams(app: web.Application) -> None:
+    """Let open event streams and log follows end as soon as the server begins to stop (clients resume later)."""
+    app[STOPPING] = asyncio.Event()
+
+    async def stopping(app: web.Application) -> None:
+        app[STOPPING].set()
+
+    app.on_shutdown.append(stopping)
 
 
 def follow_wanted(request: web.Request) -> bool:
@@ -87,8 +107,15 @@ async def follow_log(
 ) -> None:
     """Write one target's output as it is stored (only `stream`'s bytes when given) until the target is final."""
     feed = Feed(request.app[STORE], execution, _lookup(request, execution), only=index)
-    async for event in feed.events():
-        if event.index == index and event.kind == OUTPUT and (stream is None or event.stream == stream):
-            await response.write(event.raw)
-        elif (event.kind == TARGET and event.index == index and event.final) or event.kind == END:
-            return
+
+    async def copy() -> str:
+        async for event in feed.events():
+            if event.index == index and event.kind == OUTPUT and (stream is None or event.stream == stream):
+                await response.write(event.raw)
+            elif (event.kind == TARGET and event.index == index and event.final) or event.kind == END:
+                break
+        return "final"
+
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    await _until_first(asyncio.ensure_future(copy()), never, request.app[STOPPING])
+    never.cancel()

@@ -376,3 +376,26 @@ async def test_output_streams_are_kept_apart_and_older_chunks_count_as_stdout(st
     assert await read(None) == b"old-out\nout\nerr\nout2\n"
     assert await read(STDOUT) == b"old-out\nout\nout2\n"
     assert await read(STDERR) == b"err\n"
+
+
+async def test_chunks_come_with_their_runs_from_any_seq_on(store: Store) -> None:
+    job = make_job()
+    await store.create_job(job)
+    (target,) = await started(store, job, "1.000001", 1.0, targets=1)
+    await store.append_output(target, 0, b"old-out\n")  # written before streams were kept: all stdout
+    await store.append_output(target, 1, b"out\nerr\n", streams=[(STDOUT, 4), (STDERR, 4)])
+    for seq in range(2, 40):  # more than one batch
+        await store.append_output(target, seq, b"e", streams=[(STDERR, 1)])
+
+    async def chunks(after_seq: int) -> list[tuple[int, bytes, tuple[tuple[int, int], ...]]]:
+        return [c async for c in store.iter_chunks(job.job_id, "1.000001", 0, after_seq=after_seq)]
+
+    every = await chunks(-1)
+    assert every[:3] == [
+        (0, b"old-out\n", ((STDOUT, 8),)),
+        (1, b"out\nerr\n", ((STDOUT, 4), (STDERR, 4))),
+        (2, b"e", ((STDERR, 1),)),
+    ]
+    assert [c[0] for c in every] == list(range(40))
+    assert await chunks(38) == [(39, b"e", ((STDERR, 1),))]
+    assert await chunks(39) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -262,3 +263,17 @@ async def test_log_follow_needs_one_container_and_a_clear_value(fake: Maker) -> 
     assert response.status == 400 and "Follow" in (await response.json())["message"]
     response = await client.get(log_url(job, executor_id), params={"ContainerId": "f" * 12, "Follow": "1"})
     assert response.status == 404 and (await response.json())["id"] == "container_id_not_found"
+
+
+async def test_open_streams_end_when_the_server_begins_to_stop(fake: Maker) -> None:
+    client, swarm = await fake(containers=1)
+    job = await create_job(client, SERVICE, "wait never", app="unit")
+    executor_id = await start(client, job)
+    stream = await subscribe(client, url(job, executor_id))
+    follow = await client.get(log_url(job, executor_id), params={"ContainerId": swarm.containers[0], "Follow": "1"})
+    await read_until(stream, lambda e: e.event == "summary")
+    await client.app.shutdown()  # what the server does first when it stops, before it waits for open requests
+    got = await asyncio.wait_for(read_until(stream), timeout=30)  # a guard against a hang, not a speed check
+    assert all(e.event != "end" for e in got)  # no end: the client resumes from its last id after the restart
+    assert await asyncio.wait_for(follow.text(), timeout=30) == ""
+    swarm.gate("never").set()
