@@ -41,11 +41,17 @@ class Console:
         """Text in an ANSI colour, when colour is on."""
         return f"\033[{code}m{text}\033[0m" if self.colour and code else text
 
-    def print(self, text: str = "", *, err: bool = False) -> None:
-        """One line to stdout (or stderr), flushed so that a pipe sees it as it happens."""
+    def print(self, text: str = "", *, err: bool = False, flush: bool = True) -> None:
+        """One line to stdout (or stderr), flushed (unless told) so that a pipe sees it as it happens."""
         stream = self.err if err else self.out
         stream.write(text + "\n")
-        stream.flush()
+        if flush:
+            stream.flush()
+
+    def flush(self) -> None:
+        """Flush both streams (after lines printed with flush=False)."""
+        self.out.flush()
+        self.err.flush()
 
     @property
     def interactive(self) -> bool:

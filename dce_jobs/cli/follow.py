@@ -74,6 +74,7 @@ class Follower:
             self._emit(lambda: self.console.print(line))
         if event.event == "end":
             self.flush()
+        self._emit(self.console.flush)
 
     def _target(self, data: dict[str, Any]) -> Target:
         index = int(data.get("Index", 0))
@@ -110,7 +111,8 @@ class Follower:
             return
         prefix = self.console.paint(f"[{target.label}]", PALETTE[target.index % len(PALETTE)])
         text = self.console.paint(line, RED) if stream == "stderr" else line
-        self._emit(lambda: self.console.print(f"{prefix} {text}", err=stream == "stderr"))
+        # one flush per event, not per line: an event may carry thousands of lines
+        self._emit(lambda: self.console.print(f"{prefix} {text}", err=stream == "stderr", flush=False))
 
     def flush(self, index: int | None = None) -> None:
         """Print the last line of every stream (of one target, or all) that did not end with a newline."""
@@ -119,6 +121,7 @@ class Follower:
                 del self._partial[(at, stream)]
                 if rest:
                     self._line(self.targets[at], stream, rest)
+        self._emit(self.console.flush)
 
     def finish(self) -> int:
         """Print the grouped output and the summary (not with --json); 0 when every target finished with 0."""

@@ -54,6 +54,7 @@ class FakeApi:
     jobs: list[dict[str, Any]] = field(default_factory=lambda: [dict(JOB, Executors=[])])
     token: str = ""
     break_after: list[int] = field(default_factory=list)  #: per connection: close after this many events
+    unavailable: int = 0  #: answer this many subscribes 503 first (a restarting server behind a proxy)
     no_events: bool = False  #: answer the event stream as an unknown route (an older server)
     abort: bool = False  #: break by cutting the connection (not a clean end of the response)
     gate_at: int | None = None  #: hold the stream before this event until `gate` is set
@@ -108,6 +109,10 @@ class FakeApi:
     async def _events(self, request: web.Request) -> web.StreamResponse:
         if self.no_events:
             return web.json_response({"message": "Not Found", "id": "not_found"}, status=404)
+        if self.unavailable:
+            self.unavailable -= 1
+            self.last_event_ids.append(request.headers.get("Last-Event-ID"))
+            return web.json_response({"message": "restarting", "id": "store_unavailable"}, status=503)
         last = request.headers.get("Last-Event-ID")
         self.last_event_ids.append(last)
         first = 0 if last is None else int(last) + 1

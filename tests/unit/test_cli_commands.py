@@ -41,8 +41,8 @@ class FakeConsole(Console):
         self.printed = asyncio.Event()  #: set at each line printed
         self.answered = asyncio.Event()  #: set once the question got its answer
 
-    def print(self, text: str = "", *, err: bool = False) -> None:
-        super().print(text, err=err)
+    def print(self, text: str = "", *, err: bool = False, flush: bool = True) -> None:
+        super().print(text, err=err, flush=flush)
         self.printed.set()
 
     @property
@@ -155,6 +155,14 @@ async def test_a_cut_connection_resumes_too(cli: Cli, api: FakeApi) -> None:
     code, out, _ = await cli("run", "hello", "--all")
     assert code == 0
     assert api.last_event_ids == [None, "3"]
+    assert out.splitlines() == ["[host1/shop_web.1] hello from one", "[host2/shop_web.2] hello from two"]
+
+
+async def test_an_unavailable_server_is_tried_again(cli: Cli, api: FakeApi) -> None:
+    api.unavailable, api.break_after = 2, [2]  # two 503 answers, then a stream that breaks, then it resumes
+    code, out, _ = await cli("run", "hello", "--all")
+    assert code == 0
+    assert api.last_event_ids == [None, None, None, "1"]
     assert out.splitlines() == ["[host1/shop_web.1] hello from one", "[host2/shop_web.2] hello from two"]
 
 
