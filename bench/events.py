@@ -123,6 +123,12 @@ async def _followed(bench: Bench, job: dict[str, Any], executor_id: str, subscri
     return list(await asyncio.gather(*(_subscribe(bench, job, executor_id) for _ in range(subscribers))))
 
 
+def _span_s(body: dict[str, Any]) -> float:
+    """Seconds from the first target's start to the last one's end, as inspect records them."""
+    results = body["Result"]
+    return max(r["EndTime"] for r in results) - min(r["StartTime"] for r in results)  # type: ignore[no-any-return]
+
+
 def follow_cpu(bench: Bench, *, runs: int, log: Any) -> dict[str, Any]:
     """Server CPU seconds of a 50-target run followed by 20 subscribers, next to the same run followed by none."""
     targets = bench.targets[:FOLLOW_TARGETS]
@@ -135,18 +141,23 @@ def follow_cpu(bench: Bench, *, runs: int, log: Any) -> dict[str, Any]:
         "followed_cpu_s": [],
         "followed_s": [],
         "client_cpu_s": [],
+        "alone_span_s": [],
+        "followed_span_s": [],
     }
     seen: list[dict[str, Any]] = []
     for round_no in range(runs):
         job = bench.create_job(cmd, "unfollowed")
         before, started = cpu_s(bench.server.pid), time.perf_counter()
-        bench.wait_final(job, bench.start(job, targets), poll_s=1.0, timeout_s=900)
+        body = bench.wait_final(job, bench.start(job, targets), poll_s=1.0, timeout_s=900)
         samples["alone_s"].append(time.perf_counter() - started)
         samples["alone_cpu_s"].append(cpu_s(bench.server.pid) - before)
+        samples["alone_span_s"].append(_span_s(body))
         job = bench.create_job(cmd, "followed")
         before, own, started = cpu_s(bench.server.pid), own_cpu_s(), time.perf_counter()
-        seen = asyncio.run(_followed(bench, job, bench.start(job, targets), FOLLOW_SUBSCRIBERS))
+        executor_id = bench.start(job, targets)
+        seen = asyncio.run(_followed(bench, job, executor_id, FOLLOW_SUBSCRIBERS))
         samples["followed_s"].append(time.perf_counter() - started)
+        samples["followed_span_s"].append(_span_s(bench.inspect(job, executor_id)))
         samples["followed_cpu_s"].append(cpu_s(bench.server.pid) - before)
         samples["client_cpu_s"].append(own_cpu_s() - own)
         for counts in seen:

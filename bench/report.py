@@ -191,10 +191,12 @@ def _events(events: dict[str, Any] | None) -> list[str]:
         f"{fol['subscribers']} subscribers following a {fol['targets']}-target run ({fol['lines_each']} lines each, "
         f"one every {fol['gap_ms']:g} ms), every subscriber complete:",
         "",
-        "| | server CPU s | run s |",
-        "| --- | ---: | ---: |",
-        f"| followed by nobody | {fol['alone_cpu_s']} | {fol.get('alone_s', '')} |",
-        f"| followed by {fol['subscribers']} | {fol['followed_cpu_s']} | {fol['followed_s']} |",
+        "| | server CPU s | start to last event s | first start to last end s (inspect) |",
+        "| --- | ---: | ---: | ---: |",
+        f"| followed by nobody | {fol['alone_cpu_s']} | {fol.get('alone_s', '')} (polled) "
+        f"| {fol.get('alone_span_s', '')} |",
+        f"| followed by {fol['subscribers']} | {fol['followed_cpu_s']} | {fol['followed_s']} "
+        f"| {fol.get('followed_span_s', '')} |",
         "",
         f"Extra server CPU {fol['extra_cpu_s']} s: {fol['us_per_event_delivered']} us per event delivered "
         f"({fol['events_each']} events, {fol['bytes_each']} bytes per subscriber, ids {fol['id_share']:.0%} of the "

@@ -107,6 +107,8 @@ class Cursor:
         tokens: list[str] = []
         for run in parts[2].split("."):
             token, star, count = run.partition("*")
+            if star and not count.isdigit():
+                raise ValueError("bad count")
             n = int(count) if star else 1
             if n < 1 or len(tokens) + n > targets:
                 raise ValueError("bad count")

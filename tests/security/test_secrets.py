@@ -35,10 +35,12 @@ def test_secret_plaintext_appears_nowhere(api: Api, sec_lab: Lab) -> None:
         answers.append(
             api.call("GET", f"/api/jobs/{job['JobId']}/log/{executor_id}?ContainerId={result['ContainerId']}")[1]
         )
-    for path in ("/api/jobs", f"/api/jobs/{job['JobId']}", f"/api/jobs/{job['JobId']}/log/{executor_id}"):
+    events = f"/api/jobs/{job['JobId']}/executors/{executor_id}/events"  # the event stream's replay
+    for path in ("/api/jobs", f"/api/jobs/{job['JobId']}", f"/api/jobs/{job['JobId']}/log/{executor_id}", events):
         status, answer = api.call("GET", path)
         assert status == 200
         answers.append(repr(answer))
+    assert f"a={'*' * len(first)}" in answers[-1]  # the replayed output, masked as stored
     status, edited = api.call("PUT", f"/api/jobs/{job['JobId']}", {**_editable(job), "Name": "renamed"})
     assert status == 200 and edited["SecretArgs"] == job["SecretArgs"]
     answers.append(repr(edited))

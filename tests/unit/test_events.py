@@ -277,3 +277,27 @@ async def test_open_streams_end_when_the_server_begins_to_stop(fake: Maker) -> N
     assert all(e.event != "end" for e in got)  # no end: the client resumes from its last id after the restart
     assert await asyncio.wait_for(follow.text(), timeout=30) == ""
     swarm.gate("never").set()
+
+
+async def test_an_execution_without_a_live_run_is_followed_from_the_store(fake: Maker) -> None:
+    # what a server sees of an execution a previous process left running (before or without recovery)
+    from dce_jobs import keys
+    from dce_jobs.models import ContainerResult, EndReason, Execution, Status, Target
+
+    client, swarm = await fake(containers=1)
+    job = await create_job(client, SERVICE, "echo a", app="unit")
+    store = client.app[keys.STORE]
+    executor_id, target = "1700000000.100000", Target(container_id="a" * 64, node_id="node1")
+    running = ContainerResult(
+        job_id=job["JobId"], executor_id=executor_id, index=0, container_id=target.container_id, node_id="node1"
+    ).replace(status=Status.RUNNING, exec_id="e" * 64, started_at=1.0)
+    execution = Execution(job_id=job["JobId"], executor_id=executor_id, created_at=1.0, targets=(target,))
+    await store.create_execution(execution, [running])
+    await store.append_output(running, 0, b"before\n")
+    response = await subscribe(client, url(job, executor_id))
+    got = await read_until(response, lambda e: e.event == "output")
+    assert got[0].data["Status"] == "RUNNING" and texts(got) == {0: "before\n"}
+    await store.append_output(running, 1, b"after\n")
+    await store.save_result(running.replace(status=Status.FINISHED, exit_code=0, end_reason=EndReason.EXITED))
+    got += await read_until(response)
+    assert texts(got) == {0: "before\nafter\n"} and got[-1].event == "end" and got[-1].data["State"] == "succeeded"

@@ -170,7 +170,16 @@ def test_cursor_ids_round_trip_and_stay_compact() -> None:
     assert again.encode() == text and again.offsets[7] == 123456 and again.statuses[7] is Status.RUNNING
     with pytest.raises(InvalidInput):
         Cursor.decode(text, 199)  # another execution's id
-    for bad in ("1~~a*201", "1~~a*0", "1~~a*-1.a", "1~~a+1*200", "1~~ -1*200", "1~x~a*200", "1~~a*200~X"):
+    for bad in (
+        "1~~a*201",
+        "1~~a*0",
+        "1~~a*-1.a",
+        "1~~a+1*200",
+        "1~~ -1*200",
+        "1~x~a*200",
+        "1~~a*200~X",
+        "1~~a*1_99.a",
+    ):
         with pytest.raises(InvalidInput):
             Cursor.decode(bad, 200)
 
