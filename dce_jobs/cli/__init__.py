@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 from collections.abc import Awaitable, Callable
 
 from .commands import ERROR, INTERRUPTED, jobs, logs, run
@@ -64,7 +65,8 @@ def main(args: argparse.Namespace) -> int:
     console = Console.system()
     try:
         return asyncio.run(run_command(args, console))
-    except BrokenPipeError:  # `dce-jobs run ... | head`: the reader left
+    except BrokenPipeError:  # `dce-jobs run ... | head`: the reader left; say nothing more at exit either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except KeyboardInterrupt:  # Ctrl-C before a follow began (a follow handles its own)
         console.print(f"dce-jobs {args.command}: interrupted", err=True)
