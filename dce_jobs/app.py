@@ -5,20 +5,23 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
 
-from .api import events, executions, health, jobs, openapi, services, settings
+from .api import events, executions, health, jobs, openapi, schedules, services, settings
 from .api.headers import add_security_headers
 from .api.middlewares import auth_middleware, edge_middleware, errors_middleware
 from .cipher import SecretBox, load_keys
 from .config import Config
 from .errors import ConfigError
-from .keys import CONFIG, NODES, RUNNER, SECRET_BOX, STORE
+from .keys import CONFIG, NODES, RUNNER, SCHEDULER, SECRET_BOX, STORE
+from .leases import Owner
 from .nodes import NodePool
 from .runner import Runner
+from .scheduler import Scheduler
 from .store import Store
 
 log = logging.getLogger("dce_jobs.app")
@@ -54,8 +57,18 @@ def prepare_data_dir(config: Config) -> None:
         raise ConfigError(f"DCE_JOBS_DATA_DIR {path}: cannot write there ({e.strerror or e})") from None
 
 
-def create_app(config: Config, *, store: Store | None = None, nodes: NodePool | None = None) -> web.Application:
-    """Build the aiohttp application; resources open on startup and close on cleanup."""
+def create_app(
+    config: Config,
+    *,
+    store: Store | None = None,
+    nodes: NodePool | None = None,
+    clock: Callable[[], float] = time.time,
+    owner_id: str | None = None,
+) -> web.Application:
+    """Build the aiohttp application; resources open on startup and close on cleanup.
+
+    `clock` (epoch seconds) drives the schedules and the leases: tests pass one they can move.
+    """
     prepare_data_dir(config)
     app = web.Application(
         middlewares=[errors_middleware, edge_middleware, auth_middleware], client_max_size=config.max_body_bytes
@@ -65,7 +78,15 @@ def create_app(config: Config, *, store: Store | None = None, nodes: NodePool | 
     app[SECRET_BOX] = SecretBox(load_keys(config.secret_keys, config.data_dir))
     app[STORE] = store if store is not None else open_store(config)
     app[NODES] = nodes if nodes is not None else NodePool(config)
-    app[RUNNER] = Runner(config=config, store=app[STORE], nodes=app[NODES], box=app[SECRET_BOX])
+    owner = Owner(
+        store=app[STORE],
+        renew_s=config.lease_renew_s,
+        expiry_s=config.lease_expiry_s,
+        clock=clock,
+        owner_id=owner_id,
+    )
+    app[RUNNER] = Runner(config=config, store=app[STORE], nodes=app[NODES], box=app[SECRET_BOX], owner=owner)
+    app[SCHEDULER] = Scheduler(config=config, store=app[STORE], runner=app[RUNNER], clock=clock)
     app.cleanup_ctx.append(_resources)
     events.track_streams(app)
     for table in (
@@ -73,6 +94,7 @@ def create_app(config: Config, *, store: Store | None = None, nodes: NodePool | 
         jobs.routes,
         executions.routes,
         events.routes,
+        schedules.routes,
         services.routes,
         settings.routes,
         openapi.routes,
@@ -89,7 +111,9 @@ def create_app(config: Config, *, store: Store | None = None, nodes: NodePool | 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     await app[STORE].open()
     app[RUNNER].recover()
+    app[SCHEDULER].start()
     yield
+    await app[SCHEDULER].close()
     await app[RUNNER].close(grace_s=app[CONFIG].shutdown_grace_s)
     app[NODES].close()
     await app[STORE].close()

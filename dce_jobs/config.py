@@ -45,6 +45,10 @@ class Config:
     default_timeout_s: float = 24 * 3600.0  #: for jobs without Timeout; 0 = none
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
+    missed_fire_s: float = 300.0  #: a fire missed while no replica ran still runs at start-up if younger than this
+    scheduler_tick_s: float = 1.0  #: how often due schedules are looked for
+    lease_renew_s: float = 10.0  #: how often a process renews its lease in the store (and adopts dead ones' runs)
+    lease_expiry_s: float = 30.0  #: a lease not renewed for this long lets other processes adopt its runs
 
     @property
     def is_loopback(self) -> bool:
@@ -170,8 +174,18 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Confi
     take("DEFAULT_TIMEOUT_S", "default_timeout_s", floats(0, 30 * 24 * 3600))
     take("MAX_BODY_BYTES", "max_body_bytes", ints(1024, 1 << 30))
     take("LOG_LEVEL", "log_level", _parse_log_level)
+    take("MISSED_FIRE_S", "missed_fire_s", floats(0, 30 * 24 * 3600))
+    take("SCHEDULER_TICK_S", "scheduler_tick_s", floats(0.05, 60))
+    take("LEASE_RENEW_S", "lease_renew_s", floats(0.1, 3600))
+    take("LEASE_EXPIRY_S", "lease_expiry_s", floats(0.3, 24 * 3600))
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return Config(**values)  # type: ignore[arg-type]
+    config = Config(**values)  # type: ignore[arg-type]
+    if config.lease_expiry_s < 2 * config.lease_renew_s:
+        raise ConfigError(
+            f"DCE_JOBS_LEASE_EXPIRY_S={config.lease_expiry_s:g} must be at least twice "
+            f"DCE_JOBS_LEASE_RENEW_S={config.lease_renew_s:g}, or a live process would lose its runs to another"
+        )
+    return config
 
 
 def _parse_log_level(name: str, raw: str) -> str:

@@ -97,3 +97,9 @@ class ServiceUnavailable(DceJobsError):
     """The server is shutting down and takes no new runs (HTTP 503)."""
 
     error_id = "shutting_down"
+
+
+class OwnedElsewhere(DceJobsError):
+    """The execution is run by another live replica of the service (HTTP 409)."""
+
+    error_id = "execution_owned_elsewhere"

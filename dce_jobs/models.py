@@ -156,6 +156,22 @@ class Execution:
     secret_lengths: tuple[int, ...] | None = None
     rolling: Rolling = field(default_factory=Rolling)
     retry_of: str = ""  #: the ExecutorId this execution retries ("" for a start)
+    schedule_id: str = ""  #: the schedule whose fire started it ("" for a start by hand)
+    owner_id: str = ""  #: the service process that runs it ("" : recorded before owners were kept)
+
+    def replace(self, **changes: Any) -> Execution:
+        """Return a copy with `changes` applied."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A service process's claim to be alive: it owns its executions until `expires_at` passes unrenewed."""
+
+    owner_id: str
+    expires_at: float
+    host: str = ""  #: the host name it runs on
+    pid: int = 0  #: its process id there (a dead pid on this very host ends the lease early)
 
 
 @dataclass(frozen=True)

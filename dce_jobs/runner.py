@@ -11,9 +11,18 @@ from typing import Any
 
 from .cipher import SecretBox
 from .config import Config
-from .errors import Conflict, DceJobsError, InvalidInput, NotFound, SecretUndecryptable, ServiceUnavailable
+from .errors import (
+    Conflict,
+    DceJobsError,
+    InvalidInput,
+    NotFound,
+    OwnedElsewhere,
+    SecretUndecryptable,
+    ServiceUnavailable,
+)
 from .execs import ExecSpec
 from .execution_run import ExecutionRun
+from .leases import Owner
 from .live import Broadcaster
 from .models import ContainerResult, EndReason, Execution, Job, Rolling, Target, new_executor_id, summarize
 from .nodes import NodePool
@@ -21,7 +30,7 @@ from .recovery import RecoveredTarget
 from .store import Store
 from .target_run import STOP_GRACE_S, RunContext, TargetRun
 from .targets import follow_slots as follow_task_slots
-from .targets import resolve_targets
+from .targets import resolve_container_ids, resolve_targets
 from .watch import NodeWatch
 
 log = logging.getLogger("dce_jobs.runner")
@@ -30,8 +39,11 @@ log = logging.getLogger("dce_jobs.runner")
 class Runner:
     """Starts executions in the background and owns them until they end, recovered ones included."""
 
-    def __init__(self, *, config: Config, store: Store, nodes: NodePool, box: SecretBox) -> None:
+    def __init__(
+        self, *, config: Config, store: Store, nodes: NodePool, box: SecretBox, owner: Owner | None = None
+    ) -> None:
         self._config = config
+        self.owner = owner or Owner(store=store, renew_s=config.lease_renew_s, expiry_s=config.lease_expiry_s)
         self._store = store
         self._nodes = nodes
         self._box = box
@@ -43,6 +55,8 @@ class Runner:
         self._deleting: set[str] = set()
         self._accepting = True
         self._recovery: asyncio.Task[int] | None = None
+        self._leasing: asyncio.Task[None] | None = None
+        self._leased = False  #: this process's lease was taken (and is dropped at a clean shutdown)
         self._recovered = asyncio.Event()  #: set once recovered executions are registered in _runs
         self._watch = NodeWatch(
             nodes,
@@ -52,33 +66,78 @@ class Runner:
         )
 
     def recover(self) -> asyncio.Task[int]:
-        """Reconcile, in the background, what a previous process left unfinished (as runs of this runner)."""
+        """Take this process's lease, then adopt, in the background, the runs of owners that are gone.
+
+        Runs of other live replicas sharing the store are left to them; a lease loop renews ours and adopts
+        the runs of any owner whose lease expires later on.
+        """
         self._recovery = asyncio.create_task(self._recover(), name="recovery")
         return self._recovery
 
     async def _recover(self) -> int:
         try:
-            pending = await self._store.list_unfinished_results()
-            groups: dict[tuple[str, str], list[ContainerResult]] = defaultdict(list)
-            for result in pending:
+            await self.owner.renew()
+            self._leased = True
+            adopted = await self.adopt()
+        finally:
+            self._recovered.set()
+        self._leasing = asyncio.create_task(self._keep_lease(), name="lease")
+        return adopted
+
+    async def _keep_lease(self) -> None:
+        while True:
+            await asyncio.sleep(self.owner.renew_s)
+            try:
+                await self.owner.renew()
+                await self.adopt()
+            except DceJobsError as e:
+                log.warning("lease renewal or adoption failed (retried in %g s): %s", self.owner.renew_s, e.message)
+
+    async def adopt(self) -> int:
+        """Register as runs of this process the unfinished executions of owners whose lease is gone."""
+        pending = await self._store.list_unfinished_results()
+        groups: dict[tuple[str, str], list[ContainerResult]] = defaultdict(list)
+        for result in pending:
+            if (result.job_id, result.executor_id) not in self._runs:
                 groups[(result.job_id, result.executor_id)].append(result)
-            if pending:
-                log.warning("recovering %d unfinished results of %d executions", len(pending), len(groups))
-            for (job_id, executor_id), results in groups.items():
+        if not groups:
+            return 0
+        alive = await self.owner.alive()
+        adopted = 0
+        for (job_id, executor_id), results in groups.items():
+            async with self._job_locks[job_id]:  # a DELETE collecting the job's runs sees this one, or none
+                if job_id in self._deleting or (job_id, executor_id) in self._runs:
+                    continue
                 try:
                     execution = await self._store.get_execution(job_id, executor_id)
                 except NotFound:
                     continue  # its job was deleted meanwhile
-                context = self._context(execution)
-                targets: list[TargetRun] = []
-                for result in results:
-                    target = RecoveredTarget(result, context)
-                    target.watch_interval_s, target.node_lost_s = self._watch.interval_s, self._watch.lost_s
-                    targets.append(target)
-                self._register(ExecutionRun(execution, targets, recovered=True))
-        finally:
-            self._recovered.set()
-        return len(pending)
+                if execution.owner_id in alive:
+                    continue  # a live replica runs it (or this one, registering it right now)
+                me = self.owner.owner_id
+                if not await self._store.take_over_execution(
+                    job_id, executor_id, from_owner=execution.owner_id, to_owner=me
+                ):
+                    continue  # another survivor adopted it first
+                log.warning(
+                    "adopting %d unfinished results of execution %s of job %s (owner %s is gone)",
+                    len(results),
+                    executor_id,
+                    job_id,
+                    execution.owner_id or "unknown",
+                )
+                self._register_recovered(execution.replace(owner_id=me), results)
+                adopted += 1
+        return adopted
+
+    def _register_recovered(self, execution: Execution, results: list[ContainerResult]) -> None:
+        context = self._context(execution)
+        targets: list[TargetRun] = []
+        for result in results:
+            target = RecoveredTarget(result, context)
+            target.watch_interval_s, target.node_lost_s = self._watch.interval_s, self._watch.lost_s
+            targets.append(target)
+        self._register(ExecutionRun(execution, targets, recovered=True))
 
     def _context(self, execution: Execution, **more: Any) -> RunContext:
         return RunContext(
@@ -100,12 +159,20 @@ class Runner:
         *,
         timeout_s: float | None = None,
         rolling: Rolling | None = None,
+        container_ids: list[str] | None = None,
+        schedule_id: str = "",
     ) -> Execution:
-        """Check the targets against the Swarm, record the execution and run it in the background."""
+        """Check the targets against the Swarm, record the execution and run it in the background.
+
+        `container_ids` (a schedule's fixed targets) are found among the running tasks on whichever node.
+        """
         self._check_accepting(job.job_id)
         tasks = await self._nodes.running_tasks(job.service_name)
-        targets = resolve_targets(job.service_name, requested, tasks)
-        return await self._launch(job.job_id, targets, timeout_s=timeout_s, rolling=rolling)
+        if container_ids is not None:
+            targets = resolve_container_ids(job.service_name, container_ids, tasks)
+        else:
+            targets = resolve_targets(job.service_name, requested, tasks)
+        return await self._launch(job.job_id, targets, timeout_s=timeout_s, rolling=rolling, schedule_id=schedule_id)
 
     async def retry(
         self, job: Job, executor_id: str, *, everything: bool = False, follow_slots: bool = True
@@ -170,6 +237,7 @@ class Runner:
         rolling: Rolling | None,
         gone: frozenset[int] = frozenset(),
         retry_of: str = "",
+        schedule_id: str = "",
     ) -> Execution:
         # Recorded and registered under the job's lock, which a DELETE takes before it collects the job's runs:
         # a start either lands before (and is stopped by the delete) or finds the job gone.
@@ -177,7 +245,9 @@ class Runner:
             self._check_accepting(job_id)
             job = await self._store.get_job(job_id)  # the definition as of now, and NotFound once deleted
             timeout_s = self._timeout(timeout_s, job.timeout_s)
-            execution, results = await self._record(job, targets, timeout_s, rolling or job.rolling, retry_of)
+            execution, results = await self._record(
+                job, targets, timeout_s, rolling or job.rolling, retry_of=retry_of, schedule_id=schedule_id
+            )
             self._register(self._prepare(job, execution, results, gone))
         return execution
 
@@ -224,7 +294,14 @@ class Runner:
             log.info("%s %s of job %s ended %s: %s in %.1f s", what, key[1], key[0], summary.state, counts, took_s)
 
     async def _record(
-        self, job: Job, targets: list[Target], timeout_s: float | None, rolling: Rolling, retry_of: str
+        self,
+        job: Job,
+        targets: list[Target],
+        timeout_s: float | None,
+        rolling: Rolling,
+        *,
+        retry_of: str,
+        schedule_id: str,
     ) -> tuple[Execution, list[ContainerResult]]:
         now_s = time.time()
         for attempt in range(100):
@@ -237,6 +314,8 @@ class Runner:
                 secret_lengths=tuple(s.length for s in job.secret_args),
                 rolling=rolling,
                 retry_of=retry_of,
+                schedule_id=schedule_id,
+                owner_id=self.owner.owner_id,
             )
             results = [
                 ContainerResult(
@@ -259,9 +338,26 @@ class Runner:
 
     async def stop(self, job_id: str, executor_id: str, *, reason: str = "stopped") -> None:
         """Terminate the running execs of an execution; targets not yet started end CREATE_FAILED."""
-        await self._store.get_execution(job_id, executor_id)
+        execution = await self._store.get_execution(job_id, executor_id)
         await self._recovered.wait()  # a recovered execution is stoppable as soon as the server answers
+        await self._check_here(execution)
         await self._stop_run(job_id, executor_id, reason, EndReason.STOPPED)
+
+    async def _check_here(self, execution: Execution) -> None:
+        """Raise OwnedElsewhere when another live replica runs this unfinished execution (adopt it if gone)."""
+        key = (execution.job_id, execution.executor_id)
+        if key in self._runs or execution.owner_id == self.owner.owner_id:
+            return
+        results = await self._store.list_results(*key)
+        if all(r.status.is_final for r in results):
+            return
+        if execution.owner_id in await self.owner.alive():
+            raise OwnedElsewhere(
+                f"execution {execution.executor_id} is run by another replica of the service ({execution.owner_id});"
+                " send the request to that replica, or wait for it to end",
+                error_id="execution_owned_elsewhere",
+            )
+        await self.adopt()  # its owner is gone: this replica takes it over and controls it
 
     async def _stop_run(self, job_id: str, executor_id: str, reason: str, end_reason: EndReason) -> None:
         run = self._runs.get((job_id, executor_id))
@@ -274,7 +370,7 @@ class Runner:
 
     async def resume(self, job_id: str, executor_id: str) -> None:
         """Let a paused rolling execution start its waiting targets again (a no-op otherwise)."""
-        await self._store.get_execution(job_id, executor_id)
+        await self._check_here(await self._store.get_execution(job_id, executor_id))
         run = self._runs.get((job_id, executor_id))
         if run is not None and run.resume():
             log.info("execution %s of job %s resumed", executor_id, job_id)
@@ -296,6 +392,8 @@ class Runner:
             if job_id in self._deleting:
                 raise NotFound(job_id, error_id="job_id_not_found")  # another DELETE of it is under way
             await self._store.get_job(job_id)
+            for result in await self._store.list_unfinished_results(job_id=job_id):
+                await self._check_here(await self._store.get_execution(job_id, result.executor_id))
             self._deleting.add(job_id)
         try:
             running = [executor_id for (j, executor_id) in list(self._runs) if j == job_id]
@@ -332,13 +430,18 @@ class Runner:
             await asyncio.wait([asyncio.ensure_future(s) for s in stops], timeout=STOP_GRACE_S + 5)
         tasks = [r.task for _, r in left if r.task is not None and not r.task.done()]
         await self._watch.close()
-        background = [self._recovery] if self._recovery else []
+        background = [t for t in (self._recovery, self._leasing) if t is not None]
         for task in [*tasks, *background]:
             task.cancel()
         results = await asyncio.gather(*tasks, *background, return_exceptions=True)
         for outcome in results:
             if isinstance(outcome, DceJobsError):
                 log.warning("at shutdown: %s", outcome.message)
+        if self._leased and not any(r.task is not None and not r.task.done() for r in self._runs.values()):
+            try:
+                await self.owner.release()  # nothing of ours runs: others need not wait for the lease to expire
+            except DceJobsError as e:
+                log.warning("at shutdown, the lease could not be released: %s", e.message)
 
 
 def _recorded_target(execution: Execution, result: ContainerResult) -> Target:

@@ -29,6 +29,13 @@ def resolve_targets(service_name: str, requested: list[Target] | None, tasks: li
     return resolved
 
 
+def resolve_container_ids(service_name: str, container_ids: list[str], tasks: list[TaskContainer]) -> list[Target]:
+    """Targets for container ids (full or 12+ character prefixes), each a running task of the service anywhere."""
+    found = [_match(service_name, container_id, tasks) for container_id in container_ids]
+    requested = [Target(container_id=t.container_id, node_id=t.node_id) for t in found]
+    return resolve_targets(service_name, requested, tasks)
+
+
 def _match(service_name: str, container_id: str, tasks: list[TaskContainer]) -> TaskContainer:
     found = [t for t in tasks if t.container_id.startswith(container_id)]
     if not found:

@@ -22,6 +22,7 @@ _STATUS: list[tuple[type[errors.DceJobsError], int]] = [
     (errors.NotFound, 404),
     (errors.InvalidInput, 400),
     (errors.Conflict, 400),
+    (errors.OwnedElsewhere, 409),
     (errors.Unauthorized, 401),
     (errors.Forbidden, 403),
     (errors.PayloadTooLarge, 413),

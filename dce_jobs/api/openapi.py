@@ -32,6 +32,10 @@ _ERRORS: dict[int, tuple[str, str]] = {
     401: ("Unauthorized", "the API token is required (`unauthorized`)"),
     403: ("Forbidden", "a browser request from another site to a state-changing route (`cross_site_request`)"),
     404: ("NotFound", "no such job, execution or container (`job_id_not_found`, `executor_id_not_found`, ...)"),
+    409: (
+        "OwnedElsewhere",
+        "the execution is run by another live replica of the service (`execution_owned_elsewhere`, naming it)",
+    ),
     413: ("PayloadTooLarge", "the request body is over DCE_JOBS_MAX_BODY_BYTES (`payload_too_large`)"),
     502: ("EngineError", "a Docker engine refused or failed the call; the message carries its words"),
     503: ("Unavailable", "the store cannot be reached, or the server is shutting down"),
@@ -41,6 +45,7 @@ _PATH_PARAMS = {
     "job_id": "JobId of a job",
     "executor_id": "ExecutorId of an execution (a timestamp like 1496287694.460088)",
     "service_name": "name of a Swarm service",
+    "schedule_id": "ScheduleId of a schedule of the job",
 }
 
 
@@ -94,7 +99,31 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         body_required=True,
     ),
     ("DELETE", "/api/jobs/{job_id}"): Op(
-        "Delete a job, its executions and output (Content-Type may be absent)", (202, "Deleted"), (*_COMMON, 403)
+        "Delete a job, its schedules, executions and output (Content-Type may be absent); 409 while another "
+        "live replica runs one of its executions",
+        (202, "Deleted"),
+        (*_COMMON, 403, 409),
+    ),
+    ("GET", "/api/jobs/{job_id}/schedules"): Op(
+        "The job's schedules with NextRunTime and LastFire", (200, "ScheduleList"), _COMMON
+    ),
+    ("POST", "/api/jobs/{job_id}/schedules"): Op(
+        "Add a schedule: RunAt (epoch seconds, one-shot) or Cron (5 fields, in TimeZone)",
+        (200, "Schedule"),
+        _WRITE,
+        body="ScheduleInput",
+        body_required=True,
+    ),
+    ("GET", "/api/jobs/{job_id}/schedules/{schedule_id}"): Op("One schedule", (200, "Schedule"), _COMMON),
+    ("PUT", "/api/jobs/{job_id}/schedules/{schedule_id}"): Op(
+        "Edit a schedule; fields left out keep their stored values; due times count from the edit on",
+        (200, "Schedule"),
+        _WRITE,
+        body="ScheduleInput",
+        body_required=True,
+    ),
+    ("DELETE", "/api/jobs/{job_id}/schedules/{schedule_id}"): Op(
+        "Delete a schedule and its fires (Content-Type may be absent)", (200, "ScheduleDeleted"), (*_COMMON, 403)
     ),
     ("POST", "/api/jobs/{job_id}/start"): Op(
         "Start the job on targets (absent = every running container); Executors[-1] is the new ExecutorId",
@@ -104,16 +133,16 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         body_required=True,
     ),
     ("POST", "/api/jobs/{job_id}/executors/{executor_id}/stop"): Op(
-        "Terminate the running execs of an execution; returns its inspect body",
+        "Terminate the running execs of an execution; returns its inspect body (409 when another live replica runs it)",
         (200, "Inspect"),
-        _WRITE,
+        (*_WRITE, 409),
         body="EmptyInput",
         body_required=True,
     ),
     ("POST", "/api/jobs/{job_id}/executors/{executor_id}/resume"): Op(
         "Let a paused rolling execution start its waiting targets again (a no-op otherwise); returns its inspect body",
         (200, "Inspect"),
-        _WRITE,
+        (*_WRITE, 409),
         body="EmptyInput",
         body_required=True,
     ),
@@ -224,6 +253,8 @@ def _add_schemas(spec: APISpec, plugin: MarshmallowPlugin) -> None:
     spec.components.schema("RetryInput", schema=schemas.RetrySchema)
     spec.components.schema("EmptyInput", schema=schemas.EmptySchema)
     spec.components.schema("Error", schema=schemas.ErrorSchema)
+    spec.components.schema("ScheduleInput", schema=schemas.ScheduleSchema)
+    spec.components.schema("Schedule", shapes.schedule_schema(plugin))
     spec.components.schema("Job", shapes.job_schema(plugin))
     spec.components.schema("SavedJob", shapes.saved_job_schema(plugin))
     spec.components.schema("Service", schema=schemas.ServiceSchema)
@@ -247,6 +278,10 @@ def _add_responses(spec: APISpec) -> None:
     spec.components.response("Health", _json_response("store and version", "Health"))
     deleted = shapes.object_schema({"JobId": {"type": "string"}})
     spec.components.response("Deleted", {"description": "deleted", "content": {JSON: {"schema": deleted}}})
+    spec.components.response("Schedule", _json_response("the schedule", "Schedule"))
+    spec.components.response("ScheduleList", _json_list("the job's schedules, oldest first", "Schedule"))
+    gone = shapes.object_schema({"ScheduleId": {"type": "string"}})
+    spec.components.response("ScheduleDeleted", {"description": "deleted", "content": {JSON: {"schema": gone}}})
     log = {"description": "the stored output", "content": {"text/plain": {"schema": {"type": "string"}}}}
     log["headers"] = {"Content-Disposition": {"schema": {"type": "string"}, "description": "attachment; filename"}}
     spec.components.response("Log", log)

@@ -34,6 +34,19 @@ def saved_job_schema(plugin: MarshmallowPlugin) -> dict[str, Any]:
     return saved
 
 
+def schedule_schema(plugin: MarshmallowPlugin) -> dict[str, Any]:
+    """The schedule as answered: every field present, NextRunTime and LastFire included."""
+    assert plugin.converter is not None
+    out = copy.deepcopy(plugin.converter.schema2jsonschema(schemas.ScheduleOutSchema))  # type: ignore[no-untyped-call]
+    properties = {name: strip_input_rules(prop) for name, prop in out["properties"].items()}
+    for name in ("RunAt", "ContainerIds", "Timeout", "NextRunTime", "Parallelism", "Delay", "FailureAction"):
+        properties[name]["nullable"] = True
+    properties["MaxFailureRatio"]["nullable"] = True
+    last = plugin.converter.schema2jsonschema(schemas.LastFireSchema)  # type: ignore[no-untyped-call]
+    properties["LastFire"] = {**object_schema(last["properties"]), "nullable": True}
+    return object_schema(properties)
+
+
 def strip_input_rules(prop: dict[str, Any]) -> dict[str, Any]:
     """A request property as a response one: same type, without defaults or patterns (Python and ECMA differ)."""
     out = {k: v for k, v in prop.items() if k not in {"default", "pattern"}}

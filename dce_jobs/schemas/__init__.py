@@ -24,6 +24,14 @@ from .job import (
     merge_rolling,
     refuse_duplicate_targets,
 )
+from .schedule import (
+    LastFireSchema,
+    ScheduleOutSchema,
+    ScheduleSchema,
+    ScheduleView,
+    dump_schedule,
+    load_schedule,
+)
 from .service import (
     ContainerSchema,
     ErrorSchema,
@@ -39,6 +47,12 @@ from .service import (
 )
 
 __all__ = [
+    "LastFireSchema",
+    "ScheduleOutSchema",
+    "ScheduleSchema",
+    "ScheduleView",
+    "dump_schedule",
+    "load_schedule",
     "ContainerSchema",
     "ErrorSchema",
     "HealthSchema",

@@ -164,6 +164,20 @@ class InspectSchema(Schema):
         required=True,
         metadata={"description": "the ExecutorId this execution retries", "type": "string", "nullable": True},
     )
+    schedule_id = fields.Function(
+        lambda view: view.execution.schedule_id or None,
+        data_key="ScheduleId",
+        allow_none=True,
+        required=True,
+        metadata={"description": "the schedule that started it (null: by hand)", "type": "string", "nullable": True},
+    )
+    owner_id = fields.Function(
+        lambda view: view.execution.owner_id or None,
+        data_key="Owner",
+        allow_none=True,
+        required=True,
+        metadata={"description": "the service process (replica) that runs it", "type": "string", "nullable": True},
+    )
     state = fields.Enum(ExecutionState, by_value=True, data_key="State", attribute="summary.state", required=True)
     ended_at = _shown_or_null(fields.Float, "EndTime", "summary.ended_at", "when the last target ended (epoch s)")
     counts = fields.Dict(

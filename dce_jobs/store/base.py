@@ -12,11 +12,13 @@ from ..models import (
     Execution,
     FailureAction,
     Job,
+    Lease,
     Rolling,
     SecretArg,
     Status,
     Target,
 )
+from ..schedule import Fire, Schedule
 
 
 class Store(Protocol):
@@ -48,7 +50,7 @@ class Store(Protocol):
         """Replace a job's definition (not its executions)."""
 
     async def delete_job(self, job_id: str) -> None:
-        """Remove a job with its executions, results and output."""
+        """Remove a job with its schedules, executions, results and output."""
 
     async def create_execution(self, execution: Execution, results: list[ContainerResult]) -> None:
         """Insert an execution and its initial results."""
@@ -62,8 +64,44 @@ class Store(Protocol):
     async def save_result(self, result: ContainerResult) -> None:
         """Write one result (keyed by job, executor and index)."""
 
-    async def list_unfinished_results(self) -> list[ContainerResult]:
-        """Every result not in a final status, across all jobs (for recovery)."""
+    async def list_unfinished_results(self, *, job_id: str | None = None) -> list[ContainerResult]:
+        """Every result not in a final status, across all jobs or of one (for recovery and Skip)."""
+
+    async def take_over_execution(self, job_id: str, executor_id: str, *, from_owner: str, to_owner: str) -> bool:
+        """Make `to_owner` the owner of an execution still owned by `from_owner`; False if it was not."""
+
+    async def renew_lease(self, lease: Lease) -> None:
+        """Insert or replace a process's lease."""
+
+    async def drop_lease(self, owner_id: str) -> None:
+        """Remove a process's lease (at a clean shutdown)."""
+
+    async def list_leases(self) -> list[Lease]:
+        """Every lease, expired ones included."""
+
+    async def create_schedule(self, schedule: Schedule) -> None:
+        """Insert a schedule of an existing job (NotFound `job_id_not_found` otherwise)."""
+
+    async def get_schedule(self, job_id: str, schedule_id: str) -> Schedule:
+        """One schedule of a job (NotFound `schedule_id_not_found`)."""
+
+    async def list_schedules(self, *, job_id: str | None = None) -> list[Schedule]:
+        """Every schedule (of one job), oldest first."""
+
+    async def update_schedule(self, schedule: Schedule) -> None:
+        """Replace a schedule's definition (NotFound once gone)."""
+
+    async def delete_schedule(self, job_id: str, schedule_id: str) -> None:
+        """Remove a schedule and its fires."""
+
+    async def claim_fire(self, fire: Fire) -> bool:
+        """Record a due time of an existing schedule unless a replica did already: True for the one that did."""
+
+    async def update_fire(self, fire: Fire) -> None:
+        """Record what became of a claimed fire (nothing when its schedule is gone)."""
+
+    async def last_fires(self, *, job_id: str | None = None) -> dict[str, Fire]:
+        """The latest fire of each schedule (of one job), by ScheduleId."""
 
     async def append_output(
         self, result: ContainerResult, seq: int, data: bytes, *, streams: Sequence[tuple[int, int]] = ()
@@ -141,6 +179,8 @@ def execution_to_doc(execution: Execution) -> dict[str, Any]:
         "secret_lengths": None if execution.secret_lengths is None else list(execution.secret_lengths),
         "rolling": rolling_to_doc(execution.rolling),
         "retry_of": execution.retry_of,
+        "schedule_id": execution.schedule_id,
+        "owner_id": execution.owner_id,
     }
 
 
@@ -171,6 +211,8 @@ def execution_from_doc(doc: dict[str, Any]) -> Execution:
         secret_lengths=None if doc.get("secret_lengths") is None else tuple(int(n) for n in doc["secret_lengths"]),
         rolling=rolling_from_doc(doc.get("rolling")),
         retry_of=doc.get("retry_of") or "",
+        schedule_id=doc.get("schedule_id") or "",
+        owner_id=doc.get("owner_id") or "",
     )
 
 

@@ -23,6 +23,8 @@ from .base import (
     result_from_doc,
     result_to_doc,
 )
+from .mongo_schedules import INDEXES as SCHEDULE_INDEXES
+from .mongo_schedules import MongoSchedules
 
 _BATCH_CHUNKS = 16
 _SERVER_SELECTION_TIMEOUT_MS = 5000
@@ -93,7 +95,7 @@ def _has_transactions(hello: dict[str, Any]) -> bool:
     return "setName" in hello or hello.get("msg") == "isdbgrid"
 
 
-class MongoStore:
+class MongoStore(MongoSchedules):
     """Store in one MongoDB database: jobs, executions, results and output chunks.
 
     Writes that touch several documents (create_execution; delete_job once the output is gone) run in one
@@ -147,7 +149,7 @@ class MongoStore:
                 self._url, serverSelectionTimeoutMS=_SERVER_SELECTION_TIMEOUT_MS, tz_aware=False
             )
             self._db = self._client[self._db_name]
-            for name, keys, unique in _INDEXES:
+            for name, keys, unique in (*_INDEXES, *SCHEDULE_INDEXES):
                 await self._col(name).create_index(keys, unique=unique)
             if self._transactions_wanted is None:
                 self.transactions = _has_transactions(await self._client.admin.command("hello"))
@@ -222,7 +224,7 @@ class MongoStore:
         query = {"job_id": job_id}
 
         async def delete(session: Any) -> None:
-            for name in ("results", "executions", "jobs"):
+            for name in ("fires", "schedules", "results", "executions", "jobs"):
                 await self._col(name).delete_many(query, session=session)
 
         # children first: an interrupted delete leaves the job visible, so deleting it again finishes the
@@ -289,10 +291,12 @@ class MongoStore:
         with self._errors():
             await self._col("results").replace_one(_result_key(result), result_to_doc(result), upsert=True)
 
-    async def list_unfinished_results(self) -> list[ContainerResult]:
-        """Every result not in a final status, across all jobs (for recovery)."""
+    async def list_unfinished_results(self, *, job_id: str | None = None) -> list[ContainerResult]:
+        """Every result not in a final status, across all jobs or of one (for recovery and Skip)."""
         # $in on the open statuses (not $nin on the final ones) so the status index bounds the scan
-        query = {"status": {"$in": _UNFINISHED}}
+        query: dict[str, Any] = {"status": {"$in": _UNFINISHED}}
+        if job_id is not None:
+            query["job_id"] = job_id
         with self._errors():
             docs = await self._col("results").find(query, _NO_ID).sort(_RESULT_KEY).to_list()
         return [result_from_doc(d) for d in docs]

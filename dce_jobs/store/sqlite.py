@@ -23,6 +23,8 @@ from .base import (
     result_from_doc,
     result_to_doc,
 )
+from .sqlite_schedules import SCHEMA as SCHEDULES_SCHEMA
+from .sqlite_schedules import SqliteSchedules
 
 T = TypeVar("T")
 
@@ -43,9 +45,11 @@ CREATE TABLE IF NOT EXISTS output (
 """
 
 _BATCH_CHUNKS = 16
+#: how long a write waits for another process's transaction on the same file (replicas sharing one store)
+_BUSY_TIMEOUT_S = 30.0
 
 
-class SqliteStore:
+class SqliteStore(SqliteSchedules):
     """Store in one SQLite file (WAL mode); every call runs on a single dedicated thread."""
 
     def __init__(self, path: Path) -> None:
@@ -73,11 +77,12 @@ class SqliteStore:
 
         def connect() -> sqlite3.Connection:
             _make_private(self._path)
-            db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+            db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, timeout=_BUSY_TIMEOUT_S)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
             db.executescript(_SCHEMA)
+            db.executescript(SCHEDULES_SCHEMA)
             if "streams" not in {row[1] for row in db.execute("PRAGMA table_info(output)")}:
                 db.execute("ALTER TABLE output ADD COLUMN streams TEXT")  # a file from before streams were kept
             return db
@@ -177,7 +182,7 @@ class SqliteStore:
             with _transaction(db):
                 if db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)).rowcount == 0:
                     raise NotFound(job_id, error_id="job_id_not_found")
-                for table in ("executions", "results", "output"):
+                for table in ("executions", "results", "output", "schedules", "fires"):
                     db.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
 
         await self._run(delete)
@@ -190,6 +195,9 @@ class SqliteStore:
 
         def insert(db: sqlite3.Connection) -> None:
             with _transaction(db):
+                # another replica may have deleted the job since this one read it
+                if db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (execution.job_id,)).fetchone() is None:
+                    raise NotFound(execution.job_id, error_id="job_id_not_found")
                 try:
                     db.execute(
                         "INSERT INTO executions (job_id, executor_id, created_at, doc) VALUES (?, ?, ?, ?)",
@@ -237,14 +245,16 @@ class SqliteStore:
             )
         )
 
-    async def list_unfinished_results(self) -> list[ContainerResult]:
-        """Every result not in a final status."""
+    async def list_unfinished_results(self, *, job_id: str | None = None) -> list[ContainerResult]:
+        """Every result not in a final status (of one job)."""
         finals = tuple(s.value for s in FINAL_STATUSES)
+        of_job, params = (" AND job_id = ?", (*finals, job_id)) if job_id is not None else ("", finals)
 
         def fetch(db: sqlite3.Connection) -> list[ContainerResult]:
             marks = ",".join("?" * len(finals))
             rows = db.execute(
-                f"SELECT doc FROM results WHERE status NOT IN ({marks}) ORDER BY job_id, executor_id, idx", finals
+                f"SELECT doc FROM results WHERE status NOT IN ({marks}){of_job} ORDER BY job_id, executor_id, idx",
+                params,
             )
             return [result_from_doc(json.loads(r[0])) for r in rows]
 

@@ -54,10 +54,12 @@ def _config(seeded: Seeded) -> schemathesis.Config:
                 "doomed": {"values": seeded.doomed_job_ids},
                 "executors": {"values": seeded.executor_ids},
                 "containers": {"values": seeded.container_ids},
+                "schedules": {"values": seeded.schedule_ids},
             },
             "parameters": {
                 "path.job_id": bind("jobs"),
                 "path.executor_id": bind("executors"),
+                "path.schedule_id": bind("schedules"),
                 "query.ContainerId": bind("containers"),
             },
             "operations": [{"include-method": "DELETE", "parameters": {"path.job_id": bind("doomed")}}],

@@ -9,6 +9,7 @@ from pathlib import Path
 from dce_jobs import jobs
 from dce_jobs.cipher import SecretBox, load_keys
 from dce_jobs.models import ContainerResult, Execution, Status, Target, new_executor_id
+from dce_jobs.schedule import Schedule
 from dce_jobs.schemas import load_job
 from dce_jobs.store.sqlite import SqliteStore
 
@@ -23,6 +24,7 @@ class Seeded:
     doomed_job_ids: list[str]
     executor_ids: list[str]
     container_ids: list[str]
+    schedule_ids: list[str]
 
 
 def _job_body(name: str) -> dict[str, object]:
@@ -52,12 +54,17 @@ async def seed(data_dir: Path, *, executions: int = 3, doomed: int = 3) -> Seede
             executor_id, containers = await _execution(store, main.job_id, offset_s=i)
             executor_ids.append(executor_id)
             container_ids += containers
+        schedule_ids = []
+        for i, (cron, run_at) in enumerate((("*/5 * * * *", None), ("", 4_000_000_000.0))):
+            schedule = Schedule(f"fuzz-schedule-{i}", main.job_id, run_at=run_at, cron=cron, enabled=False)
+            await store.create_schedule(schedule)
+            schedule_ids.append(schedule.schedule_id)
         doomed_ids = [
             (await jobs.create_job(store, box, load_job(_job_body(f"doomed-{i}")))).job_id for i in range(doomed)
         ]
     finally:
         await store.close()
-    return Seeded([main.job_id, idle.job_id], doomed_ids, executor_ids, container_ids)
+    return Seeded([main.job_id, idle.job_id], doomed_ids, executor_ids, container_ids, schedule_ids)
 
 
 async def _execution(store: SqliteStore, job_id: str, *, offset_s: float) -> tuple[str, list[str]]:

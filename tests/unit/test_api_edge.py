@@ -10,12 +10,14 @@ import pytest
 from dce_jobs import keys
 from dce_jobs.api.openapi import OPERATIONS
 from dce_jobs.models import ContainerResult, Execution, Status, Target
+from dce_jobs.schedule import Schedule
 
 from .conftest import job_body
 
 EXECUTOR = "1496287694.460088"
 CONTAINER = "c" * 64
 NODE = "guv4tovwx67oa4j9evjrcgg5v"
+SCHEDULE = "5c4ed01e-0000-4000-8000-000000000001"
 #: what a cross-site form or no-cors fetch can send: the three simple content types, or none
 SIMPLE_TYPES = ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None]
 WRITES = [(method, path) for method, path in OPERATIONS if method != "GET"]
@@ -43,16 +45,18 @@ async def seeded(client: Any) -> tuple[dict[str, Any], str]:
         exit_code=1,
     )
     await store.create_execution(execution, [result])
+    await store.create_schedule(Schedule(schedule_id=SCHEDULE, job_id=job["JobId"], cron="0 3 * * *", enabled=False))
     return job, await snapshot(client, job)
 
 
 async def snapshot(client: Any, job: dict[str, Any]) -> str:
     jobs = await (await client.get("/api/jobs")).text()
-    return jobs + await (await client.get(f"/api/jobs/{job['JobId']}/inspect/{EXECUTOR}")).text()
+    schedules = await (await client.get(f"/api/jobs/{job['JobId']}/schedules")).text()
+    return jobs + schedules + await (await client.get(f"/api/jobs/{job['JobId']}/inspect/{EXECUTOR}")).text()
 
 
 def concrete(path: str, job_id: str) -> str:
-    ids = {"job_id": job_id, "executor_id": EXECUTOR, "service_name": "web"}
+    ids = {"job_id": job_id, "executor_id": EXECUTOR, "service_name": "web", "schedule_id": SCHEDULE}
     return re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], path)
 
 
