@@ -63,11 +63,12 @@ def create_app(
     store: Store | None = None,
     nodes: NodePool | None = None,
     clock: Callable[[], float] = time.time,
-    owner_id: str | None = None,
+    owner: Owner | None = None,
 ) -> web.Application:
     """Build the aiohttp application; resources open on startup and close on cleanup.
 
-    `clock` (epoch seconds) drives the schedules and the leases: tests pass one they can move.
+    `clock` (epoch seconds) drives the schedules and the leases: tests pass one they can move, and an
+    `owner` on the store they pass (this process among replicas).
     """
     prepare_data_dir(config)
     app = web.Application(
@@ -78,13 +79,7 @@ def create_app(
     app[SECRET_BOX] = SecretBox(load_keys(config.secret_keys, config.data_dir))
     app[STORE] = store if store is not None else open_store(config)
     app[NODES] = nodes if nodes is not None else NodePool(config)
-    owner = Owner(
-        store=app[STORE],
-        renew_s=config.lease_renew_s,
-        expiry_s=config.lease_expiry_s,
-        clock=clock,
-        owner_id=owner_id,
-    )
+    owner = owner or Owner(store=app[STORE], renew_s=config.lease_renew_s, expiry_s=config.lease_expiry_s, clock=clock)
     app[RUNNER] = Runner(config=config, store=app[STORE], nodes=app[NODES], box=app[SECRET_BOX], owner=owner)
     app[SCHEDULER] = Scheduler(config=config, store=app[STORE], runner=app[RUNNER], clock=clock)
     app.cleanup_ctx.append(_resources)

@@ -42,6 +42,7 @@ class Scheduler:
         self._task: asyncio.Task[None] | None = None
         #: held while a schedule fires in this process, and while it is edited or deleted
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._ticking = asyncio.Lock()  #: one tick at a time (the loop's, or one a caller runs)
 
     # -- the resource ------------------------------------------------------------------------------
 
@@ -75,6 +76,8 @@ class Scheduler:
 
     def _checked(self, schedule: Schedule, given: dict[str, Any], now_s: float) -> Schedule:
         """`given` over `schedule`, checked: one of RunAt or Cron, a known TimeZone, a RunAt still ahead."""
+        if given.get("cron") and given.get("run_at") is not None:
+            raise InvalidInput("RunAt, Cron: Give exactly one of RunAt (epoch seconds) or Cron (5 fields).")
         if given.get("cron"):
             given = {**given, "run_at": None}
         elif given.get("run_at") is not None:
@@ -118,6 +121,10 @@ class Scheduler:
 
     async def tick(self) -> list[Fire]:
         """Handle every due time reached by now that no replica claimed yet; the fires this replica handled."""
+        async with self._ticking:
+            return await self._tick()
+
+    async def _tick(self) -> list[Fire]:
         now_s = self.clock()
         last = await self._store.last_fires()
         handled = []
