@@ -165,3 +165,35 @@ def test_the_api_on_mongodb_over_the_wire(api: Api, mongo_lab: Lab, mongo_url: s
     api.server.restart()
     assert api.ok("GET", "/api/jobs") == []
     assert not list((api.server.log_path.parent / "data").glob("*.db")), "the server used SQLite, not MongoDB"
+
+
+def test_two_servers_on_one_mongodb_fire_each_due_time_once(
+    api: Api, mongo_lab: Lab, mongo_url: str, tmp_path: Path
+) -> None:
+    env = {
+        "DCE_JOBS_MONGO_URL": mongo_url,
+        "DCE_JOBS_MONGO_DB": api.db_name,
+        "DCE_JOBS_DOCKER_HOST": mongo_lab.manager.unix_url,
+        "DCE_JOBS_SCHEDULER_TICK_S": "0.2",
+        "DCE_JOBS_LEASE_RENEW_S": "1",
+        "DCE_JOBS_LEASE_EXPIRY_S": "3",
+    }
+    other = Api(Server(data_dir=tmp_path / "other", log_path=tmp_path / "other.log", env=env).wait_ready(), api.db_name)
+    try:
+        body = {"AppName": "mw", "ServiceName": SERVICE, "Name": "twice", "Cmd": "echo once"}
+        job_id = api.ok("POST", "/api/jobs", body)["JobId"]
+        url = f"/api/jobs/{job_id}/schedules"
+        due = time.time() + 4
+        created = [api.ok("POST", url, {"RunAt": due + i * 0.5, "ConcurrencyPolicy": "Allow"}) for i in range(4)]
+        deadline = time.monotonic() + 60
+        while not all(s["LastFire"] and s["LastFire"]["Outcome"] != "pending" for s in other.ok("GET", url)):
+            assert time.monotonic() < deadline, other.ok("GET", url)
+            time.sleep(0.2)
+        time.sleep(1.5)  # both servers keep ticking over the same due times meanwhile
+        executors = other.ok("GET", f"/api/jobs/{job_id}")["Executors"]
+        assert len(executors) == len(created)
+        fired = sorted(api.wait_final(job_id, e)["ScheduleId"] for e in executors)
+        assert fired == sorted(s["ScheduleId"] for s in created)
+        assert {s["LastFire"]["Outcome"] for s in api.ok("GET", url)} == {"fired"}
+    finally:
+        other.server.stop()

@@ -114,6 +114,11 @@ export const api = {
   // A paused rolling execution starts its waiting targets again.
   resumeExecution: (jobId, executorId) =>
     json('POST', `api/jobs/${enc(jobId)}/executors/${enc(executorId)}/resume`, { body: {} }),
+  listSchedules: (jobId) => json('GET', `api/jobs/${enc(jobId)}/schedules`),
+  createSchedule: (jobId, body) => json('POST', `api/jobs/${enc(jobId)}/schedules`, { body }),
+  updateSchedule: (jobId, scheduleId, body) =>
+    json('PUT', `api/jobs/${enc(jobId)}/schedules/${enc(scheduleId)}`, { body }),
+  deleteSchedule: (jobId, scheduleId) => json('DELETE', `api/jobs/${enc(jobId)}/schedules/${enc(scheduleId)}`),
   inspect: (jobId, executorId) => json('GET', `api/jobs/${enc(jobId)}/inspect/${enc(executorId)}`),
   services: () => json('GET', 'api/services'),
   settings: () => json('GET', 'api/settings'),

@@ -3,6 +3,8 @@
 const TITLES = {
   job_id_not_found: '作业不存在',
   executor_id_not_found: '执行记录不存在',
+  schedule_id_not_found: '定时执行不存在',
+  execution_owned_elsewhere: '该执行由另一个 dce-jobs 副本运行，请在该副本上操作或等待结束',
   container_id_not_found: '容器不在本次执行中',
   jobs_name_duplicated_error: '作业名称已存在',
   invalid_request: '参数有误',

@@ -7,6 +7,7 @@ import { effectiveTimeout, serverDefaults } from '../timeout.js';
 import { alertBox, badge, button, spinner, warningBox } from '../ui.js';
 import { deleteJob, editJob, executionHref, startJob } from './actions.js';
 import { listHref } from './jobs.js';
+import { schedulesCard } from './schedules.js';
 
 const PAGE = 20;
 // Each summary costs one inspect call, so only the newest few get one.
@@ -64,6 +65,7 @@ export function renderJob(root, { jobId }) {
       ),
       warnings && warnings.length ? warningBox(warnings) : null,
       h('section', { class: 'card' }, h('h2', {}, '作业配置'), definition(job)),
+      schedulesCard(job),
       h(
         'section',
         { class: 'card' },
