@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from dce_jobs import keys
 from dce_jobs.config import from_env
+from dce_jobs.errors import ConfigError
 from dce_jobs.execs import run_marker
 from dce_jobs.leases import Owner
 from dce_jobs.models import ContainerResult, Execution, Lease, Status, Target
@@ -109,3 +112,12 @@ async def test_an_owner_on_this_host_whose_process_is_gone_need_not_wait_for_its
         assert {lease.owner_id for lease in await store.list_leases()} == {"dead", "reused", "far", "late"}
     finally:
         await store.close()
+
+
+def test_a_lease_expiry_shorter_than_two_renewals_is_refused_at_start() -> None:
+    config = from_env({"DCE_JOBS_LEASE_RENEW_S": "2", "DCE_JOBS_LEASE_EXPIRY_S": "5", "DCE_JOBS_MISSED_FIRE_S": "0"})
+    assert (config.lease_renew_s, config.lease_expiry_s, config.missed_fire_s) == (2.0, 5.0, 0.0)
+    with pytest.raises(ConfigError, match="DCE_JOBS_LEASE_EXPIRY_S=3 must be at least twice"):
+        from_env({"DCE_JOBS_LEASE_RENEW_S": "2", "DCE_JOBS_LEASE_EXPIRY_S": "3"})
+    with pytest.raises(ConfigError, match="DCE_JOBS_SCHEDULER_TICK_S"):
+        from_env({"DCE_JOBS_SCHEDULER_TICK_S": "0"})
