@@ -78,7 +78,7 @@ class Runner:
         try:
             await self.owner.renew()
             self._leased = True
-            adopted = await self.adopt()
+            adopted = await self.adopt(legacy=True)
         finally:
             self._recovered.set()
         self._leasing = asyncio.create_task(self._keep_lease(), name="lease")
@@ -93,8 +93,11 @@ class Runner:
             except DceJobsError as e:
                 log.warning("lease renewal or adoption failed (retried in %g s): %s", self.owner.renew_s, e.message)
 
-    async def adopt(self) -> int:
-        """Register as runs of this process the unfinished executions of owners whose lease is gone."""
+    async def adopt(self, *, legacy: bool = False) -> int:
+        """Register as runs of this process the unfinished executions of owners whose lease is gone.
+
+        `legacy` (at start-up only) also takes those recorded without an owner, by a version before owners.
+        """
         pending = await self._store.list_unfinished_results()
         groups: dict[tuple[str, str], list[ContainerResult]] = defaultdict(list)
         for result in pending:
@@ -112,7 +115,7 @@ class Runner:
                     execution = await self._store.get_execution(job_id, executor_id)
                 except NotFound:
                     continue  # its job was deleted meanwhile
-                if execution.owner_id in alive:
+                if execution.owner_id in alive or not (execution.owner_id or legacy):
                     continue  # a live replica runs it (or this one, registering it right now)
                 me = self.owner.owner_id
                 if not await self._store.take_over_execution(
