@@ -17,6 +17,8 @@ from ..models import (
     Status,
     Target,
 )
+from ..stats import ExecutionStats, StatsQuery
+from ..timings import Timings
 
 
 class Store(Protocol):
@@ -25,6 +27,8 @@ class Store(Protocol):
     Job names are unique per AppName (Conflict `jobs_name_duplicated_error`); (JobId, ExecutorId) is
     unique (Conflict `executor_id_taken`). Missing records raise NotFound with the seed's ids.
     """
+
+    timings: Timings  #: how long the store's calls take
 
     async def open(self) -> None:
         """Connect and create tables / indexes."""
@@ -58,6 +62,12 @@ class Store(Protocol):
 
     async def list_results(self, job_id: str, executor_id: str) -> list[ContainerResult]:
         """The results of one execution, in target order."""
+
+    async def end_execution(self, execution: Execution, *, state: str, ended_at: float) -> None:
+        """Record an execution's final state (an ExecutionState value) and end time; its duration follows."""
+
+    async def execution_stats(self, query: StatsQuery) -> ExecutionStats:
+        """Executions of the query per (UTC hour, state) and duration percentiles, aggregated by the store."""
 
     async def save_result(self, result: ContainerResult) -> None:
         """Write one result (keyed by job, executor and index)."""

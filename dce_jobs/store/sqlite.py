@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import sqlite3
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any, TypeVar
 
 from ..errors import Conflict, NotFound, StoreUnavailable
 from ..models import FINAL_STATUSES, ContainerResult, Execution, Job, pick_stream
+from ..stats import PERCENTILES, ExecutionStats, StatsQuery, nearest_rank
+from ..timings import Timings
 from .base import (
     chunk_runs,
     execution_from_doc,
@@ -42,6 +45,18 @@ CREATE TABLE IF NOT EXISTS output (
     data BLOB NOT NULL, streams TEXT, PRIMARY KEY (job_id, executor_id, idx, seq));
 """
 
+#: columns added after the first release: (table, column, type), added to an older file at open
+_ADDED_COLUMNS = (
+    ("output", "streams", "TEXT"),
+    ("executions", "state", "TEXT"),
+    ("executions", "ended_at", "REAL"),
+    ("executions", "duration_s", "REAL"),
+)
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS executions_created ON executions (created_at)",
+    "CREATE INDEX IF NOT EXISTS executions_job_created ON executions (job_id, created_at)",
+)
+
 _BATCH_CHUNKS = 16
 
 
@@ -52,6 +67,7 @@ class SqliteStore:
         self._path = path
         self._db: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self.timings = Timings()  #: every call's time on the store thread, queueing included
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self._path)!r})"
@@ -60,12 +76,15 @@ class SqliteStore:
         if self._db is None or self._thread is None:
             raise StoreUnavailable("the SQLite store is not open")
         db = self._db
+        started = time.perf_counter()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._thread, fn, db)
         except sqlite3.IntegrityError as e:
             raise Conflict(f"the store refused a duplicate record: {e}", error_id="conflict") from e
         except sqlite3.Error as e:
             raise StoreUnavailable(f"SQLite store error: {e}") from e
+        finally:
+            self.timings.observe(time.perf_counter() - started)
 
     async def open(self) -> None:
         """Open the file and create the tables."""
@@ -78,8 +97,11 @@ class SqliteStore:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
             db.executescript(_SCHEMA)
-            if "streams" not in {row[1] for row in db.execute("PRAGMA table_info(output)")}:
-                db.execute("ALTER TABLE output ADD COLUMN streams TEXT")  # a file from before streams were kept
+            for table, column, kind in _ADDED_COLUMNS:  # a file from before these were kept
+                if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            for index in _INDEXES:
+                db.execute(index)
             return db
 
         try:
@@ -192,7 +214,8 @@ class SqliteStore:
             with _transaction(db):
                 try:
                     db.execute(
-                        "INSERT INTO executions (job_id, executor_id, created_at, doc) VALUES (?, ?, ?, ?)",
+                        "INSERT INTO executions (job_id, executor_id, created_at, doc, state)"
+                        " VALUES (?, ?, ?, ?, 'running')",
                         (execution.job_id, execution.executor_id, execution.created_at, doc),
                     )
                 except sqlite3.IntegrityError as e:
@@ -227,6 +250,20 @@ class SqliteStore:
             return [result_from_doc(json.loads(r[0])) for r in rows]
 
         return await self._run(fetch)
+
+    async def end_execution(self, execution: Execution, *, state: str, ended_at: float) -> None:
+        """Record an execution's final state and end time (and so its duration)."""
+        await self._run(
+            lambda db: db.execute(
+                "UPDATE executions SET state = ?, ended_at = ?, duration_s = MAX(0, ? - created_at)"
+                " WHERE job_id = ? AND executor_id = ?",
+                (state, ended_at, ended_at, execution.job_id, execution.executor_id),
+            )
+        )
+
+    async def execution_stats(self, query: StatsQuery) -> ExecutionStats:
+        """Executions per (UTC hour, state) and duration percentiles, computed by SQL."""
+        return await self._run(functools.partial(_execution_stats, query=query))
 
     async def save_result(self, result: ContainerResult) -> None:
         """Insert or replace one result."""
@@ -334,6 +371,32 @@ def _output_batch(db: sqlite3.Connection, *, key: tuple[str, str, int, int]) -> 
         f" ORDER BY seq LIMIT {_BATCH_CHUNKS}",
         key,
     ).fetchall()
+
+
+def _execution_stats(db: sqlite3.Connection, *, query: StatsQuery) -> ExecutionStats:
+    where = "e.created_at >= ? AND e.created_at < ?"
+    params: list[Any] = [query.since_s, query.until_s]
+    join = ""
+    if query.job_id is not None:
+        where += " AND e.job_id = ?"
+        params.append(query.job_id)
+    if query.app_name is not None:
+        join = " JOIN jobs j ON j.job_id = e.job_id"
+        where += " AND j.app_name = ?"
+        params.append(query.app_name)
+    rows = db.execute(
+        f"SELECT CAST(e.created_at / 3600 AS INTEGER), COALESCE(e.state, 'unknown'), COUNT(*)"
+        f" FROM executions e{join} WHERE {where} GROUP BY 1, 2",
+        params,
+    ).fetchall()
+    ended = f"FROM executions e{join} WHERE {where} AND e.duration_s IS NOT NULL"
+    (count,) = db.execute(f"SELECT COUNT(*) {ended}", params).fetchone()
+    durations: dict[int, float] = {}
+    for p in PERCENTILES if count else ():
+        (durations[p],) = db.execute(
+            f"SELECT e.duration_s {ended} ORDER BY e.duration_s LIMIT 1 OFFSET ?", [*params, nearest_rank(count, p)]
+        ).fetchone()
+    return ExecutionStats({(int(h), state): int(n) for h, state, n in rows}, int(count), durations)
 
 
 class _transaction:
