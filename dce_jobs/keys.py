@@ -9,10 +9,14 @@ from .config import Config
 from .nodes import NodePool
 from .runner import Runner
 from .store import Store
+from .timings import Timings
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", Store)
 SECRET_BOX = web.AppKey("secret_box", SecretBox)
 NODES = web.AppKey("nodes", NodePool)
 RUNNER = web.AppKey("runner", Runner)
+STARTED_AT = web.AppKey("started_at", float)  #: time.time() when the app was built
+#: request timings by (method, route template, status class)
+API_TIMINGS = web.AppKey("api_timings", dict[tuple[str, str, str], Timings])
 REQUEST_ID = web.RequestKey("request_id", str)

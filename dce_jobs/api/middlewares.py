@@ -130,7 +130,8 @@ def _cross_site(request: web.Request, allowed: tuple[str, ...]) -> str:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Require `Authorization: Bearer <token>` on /api routes when a token is configured."""
     token = request.app[CONFIG].api_token
-    if token and request.path.startswith("/api/") and request.path not in _OPEN_PATHS:
+    guarded = request.path.startswith("/api/") or request.path == "/metrics"
+    if token and guarded and request.path not in _OPEN_PATHS:
         given = request.headers.get("Authorization", "")
         scheme, _, value = given.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):

@@ -155,6 +155,24 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/services/{service_name}/containers"): Op(
         "Running task containers of a service", (200, "ContainerList"), (400, 401, 502)
     ),
+    ("GET", "/api/stats"): Op(
+        "The service's own load: running executions and execs per node, recent engine and store call latency, "
+        "threads, uptime, version",
+        (200, "ServiceStats"),
+        (400, 401),
+    ),
+    ("GET", "/api/stats/executions"): Op(
+        "Executions of the last Days local days (by creation): daily counts by state, success rate, "
+        "hour-of-day distribution, duration percentiles; aggregated by the store",
+        (200, "ExecutionStats"),
+        (400, 401, 503),
+        query=(
+            ("Days", "1 to 365 (default 30), today included"),
+            ("JobId", "only this job's executions"),
+            ("AppName", "only executions of this app's jobs"),
+            ("TimeZone", "IANA name the days and hours are counted in (default UTC)"),
+        ),
+    ),
     ("GET", "/api/health"): Op("Store reachable, version", (200, "Health"), (400,), public=True),
     ("GET", "/api/openapi.json"): Op("This document", (200, "OpenApi"), (400,), public=True),
 }
@@ -232,6 +250,8 @@ def _add_schemas(spec: APISpec, plugin: MarshmallowPlugin) -> None:
     spec.components.schema("Inspect", schema=schemas.InspectSchema)
     spec.components.schema("Container", schema=schemas.ContainerSchema)
     spec.components.schema("Health", schema=schemas.HealthSchema)
+    spec.components.schema("ServiceStats", schema=schemas.ServiceStatsSchema)
+    spec.components.schema("ExecutionStats", schema=schemas.ExecutionStatsSchema)
 
 
 def _add_responses(spec: APISpec) -> None:
@@ -245,6 +265,8 @@ def _add_responses(spec: APISpec) -> None:
     spec.components.response("Inspect", _json_response("the execution", "Inspect"))
     spec.components.response("ContainerList", _json_list("running task containers", "Container"))
     spec.components.response("Health", _json_response("store and version", "Health"))
+    spec.components.response("ServiceStats", _json_response("the service's load", "ServiceStats"))
+    spec.components.response("ExecutionStats", _json_response("execution statistics", "ExecutionStats"))
     deleted = shapes.object_schema({"JobId": {"type": "string"}})
     spec.components.response("Deleted", {"description": "deleted", "content": {JSON: {"schema": deleted}}})
     log = {"description": "the stored output", "content": {"text/plain": {"schema": {"type": "string"}}}}

@@ -37,8 +37,13 @@ from .service import (
     dump_settings,
     dump_warnings,
 )
+from .stats import ExecutionStatsSchema, ServiceStatsSchema, dump_execution_stats, load_stats_query
 
 __all__ = [
+    "ExecutionStatsSchema",
+    "ServiceStatsSchema",
+    "dump_execution_stats",
+    "load_stats_query",
     "ContainerSchema",
     "ErrorSchema",
     "HealthSchema",
