@@ -135,6 +135,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             ("ContainerId", "one container: its full id or a prefix of 12+ characters"),
             ("Stream", "stdout or stderr: only that stream's bytes (default both, in arrival order)"),
             ("Follow", "1: stream the output as written until the container's status is final (needs ContainerId)"),
+            ("Offset", "with ContainerId: the first byte to answer (206), of the Stream's bytes when given"),
+            ("Length", "with ContainerId: how many bytes from Offset (206; at most 4 MiB are answered)"),
         ),
     ),
     ("GET", "/api/jobs/{job_id}/executors/{executor_id}/events"): Op(
@@ -274,6 +276,12 @@ def _add_responses(spec: APISpec) -> None:
     spec.components.response("Log", log)
     events = {"description": "the event stream", "content": {"text/event-stream": {"schema": shapes.sse_event()}}}
     spec.components.response("Events", events)
+    part = {"description": "one byte range of one container's output", "content": log["content"]}
+    part["headers"] = {"Content-Range": {"schema": {"type": "string"}, "description": "bytes first-last/total"}}
+    spec.components.response("LogRange", part)
+    unsatisfiable = _json_response("the range starts past the end (Content-Range: bytes */total)", "Error")
+    unsatisfiable["headers"] = {"Content-Range": {"schema": {"type": "string"}, "description": "bytes */total"}}
+    spec.components.response("RangeNotSatisfiable", unsatisfiable)
     spec.components.response("OpenApi", {"description": "OpenAPI 3 document", "content": {JSON: {"schema": {}}}})
 
 
@@ -297,6 +305,10 @@ def _operation(method: str, path: str, op: Op) -> dict[str, Any]:
     }
     if path == "/api/health":
         operation["responses"]["503"] = {**_json_response("the store cannot be reached", "Health")}
+    if path.startswith("/api/jobs/{job_id}/log/"):
+        operation["parameters"].append(_RANGE_HEADER)
+        operation["responses"]["206"] = "LogRange"
+        operation["responses"]["416"] = "RangeNotSatisfiable"
     if op.public:
         operation["security"] = []
     if op.body is not None:
@@ -307,6 +319,14 @@ def _operation(method: str, path: str, op: Op) -> dict[str, Any]:
                 "`{}` or an empty body (still with Content-Type: application/json)"
             )
     return operation
+
+
+_RANGE_HEADER = {
+    "name": "Range",
+    "in": "header",
+    "schema": {"type": "string"},
+    "description": "with ContainerId, one range: bytes=first-last, bytes=first- or bytes=-count (206; at most 4 MiB)",
+}
 
 
 def _operation_id(method: str, path: str) -> str:

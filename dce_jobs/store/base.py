@@ -19,6 +19,7 @@ from ..models import (
 )
 from ..stats import ExecutionStats, StatsQuery
 from ..timings import Timings
+from .ranges import ByteRange, OutputRange
 
 
 class Store(Protocol):
@@ -84,6 +85,14 @@ class Store(Protocol):
         self, job_id: str, executor_id: str, index: int, *, stream: int | None = None
     ) -> AsyncIterator[bytes]:
         """Yield one target's stored output in order (only `stream`'s bytes when given), a few chunks at a time."""
+
+    async def read_output_range(
+        self, job_id: str, executor_id: str, index: int, *, wanted: ByteRange, stream: int | None = None
+    ) -> OutputRange:
+        """A byte range of one target's output (of `stream`'s bytes when given), reading only the chunks it spans.
+
+        RangeNotSatisfiable when the range starts past the end; a range longer than MAX_RANGE_BYTES is cut there.
+        """
 
     async def tail_output(self, job_id: str, executor_id: str, index: int, *, max_bytes: int) -> tuple[bytes, bool]:
         """The last `max_bytes` of one target's output, and whether earlier bytes were left out."""

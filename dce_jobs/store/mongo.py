@@ -26,6 +26,7 @@ from .base import (
     result_from_doc,
     result_to_doc,
 )
+from .ranges import ByteRange, ChunkSize, OutputRange, cut, plan
 
 _BATCH_CHUNKS = 16
 _SERVER_SELECTION_TIMEOUT_MS = 5000
@@ -64,6 +65,14 @@ def _result_key(result: ContainerResult) -> dict[str, Any]:
 def _execution_doc(execution: Execution) -> dict[str, Any]:
     """The execution's document with the fields statistics group on: its UTC hour and its state."""
     return {**execution_to_doc(execution), "hour": hour_of(execution.created_at), "state": "running"}
+
+
+def _stored_runs(doc: dict[str, Any]) -> list[tuple[int, int]]:
+    return [(int(k), int(n)) for k, n in doc.get("streams") or ()]
+
+
+def _chunk_size(doc: dict[str, Any]) -> ChunkSize:
+    return ChunkSize(int(doc["seq"]), int(doc["size"]), _stored_runs(doc))
 
 
 def _job_not_found(job_id: str) -> NotFound:
@@ -368,7 +377,7 @@ class MongoStore:
     ) -> None:
         """Store output chunk number `seq` of one target (writing the same seq again replaces it)."""
         key = {**_result_key(result), "seq": seq}
-        fields = {"data": bytes(data), "streams": [list(run) for run in streams] or None}
+        fields = {"data": bytes(data), "size": len(data), "streams": [list(run) for run in streams] or None}
         with self._errors():
             # $set rather than replace_one: same outcome, and wire servers that cannot replace a document
             # holding binary data (nx-27017) can still update one
@@ -406,6 +415,33 @@ class MongoStore:
                 yield last_seq, chunk, chunk_runs(chunk, doc.get("streams"))
             if len(batch) < _BATCH_CHUNKS:
                 return
+
+    async def read_output_range(
+        self, job_id: str, executor_id: str, index: int, *, wanted: ByteRange, stream: int | None = None
+    ) -> OutputRange:
+        """A byte range of one target's output (in `stream`'s bytes when given), reading only its chunks."""
+        key = _chunk_key(job_id, executor_id, index)
+        with self._errors():
+            sizes = [_chunk_size(doc) for doc in await self._chunk_sizes(key)]
+            seqs, first_offset, start, stop = plan(sizes, wanted, stream)
+            docs = []
+            if seqs:
+                query = {**key, "seq": {"$gte": seqs[0], "$lte": seqs[-1]}}
+                projection = {"_id": False, "seq": True, "data": True, "streams": True}
+                docs = await self._col("output").find(query, projection).sort("seq", ASCENDING).to_list()
+        chunks = [(bytes(d["data"]), _stored_runs(d)) for d in docs if d["seq"] in set(seqs)]
+        total = sum(c.size_of(stream) for c in sizes)
+        return OutputRange(cut(chunks, first_offset, start, stop, stream), start, total)
+
+    async def _chunk_sizes(self, key: dict[str, Any]) -> list[dict[str, Any]]:
+        """Each chunk's seq, size and runs; the data only of chunks stored before their size was kept."""
+        projection = {"_id": False, "seq": True, "size": True, "streams": True}
+        docs: list[dict[str, Any]] = await self._col("output").find(key, projection).sort("seq", ASCENDING).to_list()
+        for doc in docs:
+            if doc.get("size") is None:
+                old = await self._col("output").find_one({**key, "seq": doc["seq"]}, {"_id": False, "data": True})
+                doc["size"] = len(old["data"]) if old else 0
+        return docs
 
     async def _output_batch(
         self, job_id: str, executor_id: str, index: int, *, after_seq: int | None

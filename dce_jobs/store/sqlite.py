@@ -26,6 +26,7 @@ from .base import (
     result_from_doc,
     result_to_doc,
 )
+from .ranges import ByteRange, ChunkSize, OutputRange, cut, plan
 
 T = TypeVar("T")
 
@@ -354,6 +355,43 @@ class SqliteStore:
             return joined[-max_bytes:] if max_bytes else b"", cut
 
         return await self._run(fetch)
+
+    async def read_output_range(
+        self, job_id: str, executor_id: str, index: int, *, wanted: ByteRange, stream: int | None = None
+    ) -> OutputRange:
+        """A byte range of one target's output (in `stream`'s bytes when given), reading only its chunks."""
+        return await self._run(
+            functools.partial(_read_range, key=(job_id, executor_id, index), wanted=wanted, stream=stream)
+        )
+
+
+def _read_range(
+    db: sqlite3.Connection, *, key: tuple[str, str, int], wanted: ByteRange, stream: int | None
+) -> OutputRange:
+    where = "job_id = ? AND executor_id = ? AND idx = ?"
+    # length() of a BLOB comes from the record header: the chunks' bytes are not read for the plan
+    sizes = [
+        ChunkSize(seq, size, _runs(runs))
+        for seq, size, runs in db.execute(
+            f"SELECT seq, length(data), streams FROM output WHERE {where} ORDER BY seq", key
+        )
+    ]
+    seqs, first_offset, start, stop = plan(sizes, wanted, stream)
+    rows = (
+        db.execute(
+            f"SELECT seq, data, streams FROM output WHERE {where} AND seq BETWEEN ? AND ? ORDER BY seq",
+            (*key, seqs[0], seqs[-1]),
+        ).fetchall()
+        if seqs
+        else []
+    )
+    chunks = [(bytes(data), _runs(runs)) for seq, data, runs in rows if seq in set(seqs)]
+    total = sum(c.size_of(stream) for c in sizes)
+    return OutputRange(cut(chunks, first_offset, start, stop, stream), start, total)
+
+
+def _runs(text: str | None) -> list[tuple[int, int]]:
+    return [(int(k), int(n)) for k, n in json.loads(text)] if text else []
 
 
 def _make_private(path: Path) -> None:
