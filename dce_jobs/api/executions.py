@@ -93,11 +93,13 @@ async def _inspect_body(request: web.Request, job_id: str, executor_id: str) -> 
     store = request.app[STORE]
     execution = await store.get_execution(job_id, executor_id)
     results = await store.list_results(job_id, executor_id)
+    with_output = [r.index for r in results if r.status.value in {"RUNNING", "RUNNING_FAILED", "FINISHED"}]
+    tails = await store.tail_outputs(job_id, executor_id, with_output, max_bytes=INSPECT_TAIL_BYTES)
     views = []
     for result in results:
         output, cut = None, False
-        if result.status.value in {"RUNNING", "RUNNING_FAILED", "FINISHED"}:
-            data, cut = await store.tail_output(job_id, executor_id, result.index, max_bytes=INSPECT_TAIL_BYTES)
+        if result.index in tails:
+            data, cut = tails[result.index]
             output = _from_line_start(data, cut).decode("utf-8", errors="replace")
         target = execution.targets[result.index] if result.index < len(execution.targets) else None
         views.append(schemas.ResultView(result, target, output, cut))

@@ -86,6 +86,11 @@ class Store(Protocol):
     ) -> AsyncIterator[bytes]:
         """Yield one target's stored output in order (only `stream`'s bytes when given), a few chunks at a time."""
 
+    async def tail_outputs(
+        self, job_id: str, executor_id: str, indexes: Sequence[int], *, max_bytes: int
+    ) -> dict[int, tuple[bytes, bool]]:
+        """tail_output of several targets of one execution at once (one query where the store can)."""
+
     async def read_output_range(
         self, job_id: str, executor_id: str, index: int, *, wanted: ByteRange, stream: int | None = None
     ) -> OutputRange:

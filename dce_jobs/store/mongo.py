@@ -416,6 +416,12 @@ class MongoStore:
             if len(batch) < _BATCH_CHUNKS:
                 return
 
+    async def tail_outputs(
+        self, job_id: str, executor_id: str, indexes: Sequence[int], *, max_bytes: int
+    ) -> dict[int, tuple[bytes, bool]]:
+        """The last `max_bytes` of several targets' output (and whether earlier bytes were left out)."""
+        return {i: await self.tail_output(job_id, executor_id, i, max_bytes=max_bytes) for i in indexes}
+
     async def read_output_range(
         self, job_id: str, executor_id: str, index: int, *, wanted: ByteRange, stream: int | None = None
     ) -> OutputRange:

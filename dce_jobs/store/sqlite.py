@@ -356,6 +356,14 @@ class SqliteStore:
 
         return await self._run(fetch)
 
+    async def tail_outputs(
+        self, job_id: str, executor_id: str, indexes: Sequence[int], *, max_bytes: int
+    ) -> dict[int, tuple[bytes, bool]]:
+        """The last `max_bytes` of several targets' output (and whether earlier bytes were left out), in one query."""
+        return await self._run(
+            functools.partial(_tails, key=(job_id, executor_id), indexes=set(indexes), max_bytes=max_bytes)
+        )
+
     async def read_output_range(
         self, job_id: str, executor_id: str, index: int, *, wanted: ByteRange, stream: int | None = None
     ) -> OutputRange:
@@ -388,6 +396,30 @@ def _read_range(
     chunks = [(bytes(data), _runs(runs)) for seq, data, runs in rows if seq in set(seqs)]
     total = sum(c.size_of(stream) for c in sizes)
     return OutputRange(cut(chunks, first_offset, start, stop, stream), start, total)
+
+
+def _tails(
+    db: sqlite3.Connection, *, key: tuple[str, str], indexes: set[int], max_bytes: int
+) -> dict[int, tuple[bytes, bool]]:
+    # newest chunks first per target, only those the tail reaches; sizes from the record headers
+    rows = db.execute(
+        "SELECT idx, data, total FROM (SELECT idx, seq, data,"
+        " SUM(length(data)) OVER (PARTITION BY idx ORDER BY seq DESC) - length(data) AS after,"
+        " SUM(length(data)) OVER (PARTITION BY idx) AS total"
+        " FROM output WHERE job_id = ? AND executor_id = ?) WHERE after < MAX(?, 1) ORDER BY idx, seq",
+        (*key, max_bytes),
+    )
+    parts: dict[int, list[bytes]] = {}
+    totals: dict[int, int] = {}
+    for idx, data, total in rows:
+        if idx in indexes:
+            parts.setdefault(idx, []).append(bytes(data))
+            totals[idx] = total
+    tails = {idx: (b"", False) for idx in indexes}
+    for idx, chunks in parts.items():
+        joined = b"".join(chunks)
+        tails[idx] = (joined[-max_bytes:] if max_bytes else b"", totals[idx] > max_bytes)
+    return tails
 
 
 def _runs(text: str | None) -> list[tuple[int, int]]:

@@ -72,3 +72,18 @@ async def test_no_output_is_not_satisfiable(store: Store) -> None:
 
 def test_a_long_range_is_cut_at_the_cap() -> None:
     assert ByteRange(first=10).resolve(10 * MAX_RANGE_BYTES) == (10, 10 + MAX_RANGE_BYTES)
+
+
+@pytest.mark.parametrize("max_bytes", [0, 4, 5, 12, 15, 1000])
+async def test_tail_outputs_of_several_targets_match_tail_output(store: Store, max_bytes: int) -> None:
+    job = make_job()
+    await store.create_job(job)
+    results = await started(store, job, "1.000000", 1.0, targets=3)
+    for seq, (data, runs) in enumerate(CHUNKS):
+        await store.append_output(results[0], seq, data, streams=runs)
+    await store.append_output(results[1], 0, b"only\n")
+
+    tails = await store.tail_outputs(job.job_id, "1.000000", [0, 1, 2], max_bytes=max_bytes)
+
+    assert tails == {i: await store.tail_output(job.job_id, "1.000000", i, max_bytes=max_bytes) for i in (0, 1, 2)}
+    assert tails[2] == (b"", False)
