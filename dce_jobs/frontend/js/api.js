@@ -115,6 +115,8 @@ export const api = {
   resumeExecution: (jobId, executorId) =>
     json('POST', `api/jobs/${enc(jobId)}/executors/${enc(executorId)}/resume`, { body: {} }),
   inspect: (jobId, executorId) => json('GET', `api/jobs/${enc(jobId)}/inspect/${enc(executorId)}`),
+  // { Days, AppName, JobId, TimeZone }, each optional
+  executionStats: (query) => json('GET', 'api/stats/executions', { query }),
   services: () => json('GET', 'api/services'),
   settings: () => json('GET', 'api/settings'),
   containers: (serviceName) => json('GET', `api/services/${enc(serviceName)}/containers`),
