@@ -65,7 +65,8 @@ def test_statistics_view(panel: Panel, panel_server: Any) -> None:
 
     panel.el("stats-days")
     panel.driver.execute_script(
-        "const s = document.querySelector('[data-testid=stats-days]'); s.value = '7'; s.dispatchEvent(new Event('change'))"
+        "const s = document.querySelector('[data-testid=stats-days]');"
+        " s.value = '7'; s.dispatchEvent(new Event('change'))"
     )
     panel.wait(lambda: len(panel.find('[data-testid="stats-day"]')) == 7, what="a 7-day chart")
     assert panel.driver.current_url.endswith("#/stats?days=7")
