@@ -54,7 +54,10 @@ _ADDED_COLUMNS = (
     ("executions", "duration_s", "REAL"),
 )
 _INDEXES = (
-    "CREATE INDEX IF NOT EXISTS executions_created ON executions (created_at)",
+    # covering indexes of the statistics: counts per hour and state by a range scan of the first, duration
+    # percentiles by walking the second in duration order (no sort, no table reads)
+    "CREATE INDEX IF NOT EXISTS executions_created ON executions (created_at, state, duration_s)",
+    "CREATE INDEX IF NOT EXISTS executions_duration ON executions (duration_s, created_at)",
     "CREATE INDEX IF NOT EXISTS executions_job_created ON executions (job_id, created_at)",
 )
 
