@@ -11,13 +11,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .api import events, executions, health, jobs, openapi, schedules, services, settings
+from .api import events, executions, health, jobs, metrics, openapi, schedules, services, settings, stats
 from .api.headers import add_security_headers
 from .api.middlewares import auth_middleware, edge_middleware, errors_middleware
 from .cipher import SecretBox, load_keys
 from .config import Config
 from .errors import ConfigError
-from .keys import CONFIG, NODES, RUNNER, SCHEDULER, SECRET_BOX, STORE
+from .keys import API_TIMINGS, CONFIG, NODES, RUNNER, SCHEDULER, SECRET_BOX, STARTED_AT, STORE
 from .leases import Owner
 from .nodes import NodePool
 from .runner import Runner
@@ -72,10 +72,13 @@ def create_app(
     """
     prepare_data_dir(config)
     app = web.Application(
-        middlewares=[errors_middleware, edge_middleware, auth_middleware], client_max_size=config.max_body_bytes
+        middlewares=[metrics.timing_middleware, errors_middleware, edge_middleware, auth_middleware],
+        client_max_size=config.max_body_bytes,
     )
     app.on_response_prepare.append(add_security_headers)
     app[CONFIG] = config
+    app[STARTED_AT] = time.time()
+    app[API_TIMINGS] = {}
     app[SECRET_BOX] = SecretBox(load_keys(config.secret_keys, config.data_dir))
     app[STORE] = store if store is not None else open_store(config)
     app[NODES] = nodes if nodes is not None else NodePool(config)
@@ -92,7 +95,9 @@ def create_app(
         schedules.routes,
         services.routes,
         settings.routes,
+        stats.routes,
         openapi.routes,
+        metrics.routes,
     ):
         app.add_routes(table)
     if FRONTEND_DIR.is_dir():

@@ -21,6 +21,16 @@ class InvalidInput(DceJobsError):
     error_id = "invalid_request"
 
 
+class RangeNotSatisfiable(DceJobsError):
+    """A byte range of a log that holds none of it (HTTP 416 with `Content-Range: bytes */<total>`)."""
+
+    error_id = "range_not_satisfiable"
+
+    def __init__(self, message: str, *, total: int) -> None:
+        super().__init__(message)
+        self.total = total
+
+
 class Conflict(DceJobsError):
     """The request clashes with stored state, e.g. a duplicate job name (HTTP 400 in the seed)."""
 

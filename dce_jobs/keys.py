@@ -10,6 +10,7 @@ from .nodes import NodePool
 from .runner import Runner
 from .scheduler import Scheduler
 from .store import Store
+from .timings import Timings
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", Store)
@@ -17,4 +18,7 @@ SECRET_BOX = web.AppKey("secret_box", SecretBox)
 NODES = web.AppKey("nodes", NodePool)
 RUNNER = web.AppKey("runner", Runner)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
+STARTED_AT = web.AppKey("started_at", float)  #: time.time() when the app was built
+#: request timings by (method, route template, status class)
+API_TIMINGS = web.AppKey("api_timings", dict[tuple[str, str, str], Timings])
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
@@ -20,6 +21,7 @@ from docker.tls import TLSConfig
 
 from .config import Config
 from .errors import ContainerUnavailable, EngineError, InvalidInput, NodeUnreachable
+from .timings import Timings
 
 __all__ = ["Engine", "EngineHandle", "NodePool", "ServiceInfo", "TaskContainer", "engine_errors", "ping_engine"]
 
@@ -119,8 +121,12 @@ class EngineHandle:
         """Run `fn(client)` in a thread; EngineError (or a subclass) naming `what` when the engine fails."""
 
         def translated() -> T:
-            with engine_errors(what):
-                return fn(self.client)
+            started = time.perf_counter()
+            try:
+                with engine_errors(what):
+                    return fn(self.client)
+            finally:
+                self._pool.timings_of(self.node_id).observe(time.perf_counter() - started)
 
         if not slot:
             return await self._pool.run_blocking(translated)
@@ -150,6 +156,19 @@ class NodePool:
         self._engines: dict[str, EngineHandle] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._endpoints = dict(config.node_endpoints)
+        #: engine call durations per NodeId (in the engine's thread, slot waits left out)
+        self.timings: dict[str, Timings] = {}
+
+    def timings_of(self, node_id: str) -> Timings:
+        """The call durations of one node (created on its first call)."""
+        found = self.timings.get(node_id)
+        if found is None:
+            found = self.timings.setdefault(node_id, Timings())
+        return found
+
+    def threads(self) -> dict[str, int]:
+        """Threads started and calls queued in the engine call pool."""
+        return {"call_threads": len(self._calls._threads), "call_queue": self._calls._work_queue.qsize()}
 
     async def run_blocking(self, fn: Callable[[], T]) -> T:
         """Run a short blocking docker-py call in the bounded call pool."""

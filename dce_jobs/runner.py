@@ -6,7 +6,7 @@ import asyncio
 import logging
 import shlex
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from .cipher import SecretBox
@@ -24,7 +24,17 @@ from .execs import ExecSpec
 from .execution_run import ExecutionRun
 from .leases import Owner
 from .live import Broadcaster
-from .models import ContainerResult, EndReason, Execution, Job, Rolling, Target, new_executor_id, summarize
+from .models import (
+    ContainerResult,
+    EndReason,
+    Execution,
+    Job,
+    Rolling,
+    Status,
+    Target,
+    new_executor_id,
+    summarize,
+)
 from .nodes import NodePool
 from .recovery import RecoveredTarget
 from .store import Store
@@ -49,6 +59,8 @@ class Runner:
         self._box = box
         self._running = asyncio.Semaphore(config.max_running)  #: execs running at once; the rest wait STARTING
         self._runs: dict[tuple[str, str], ExecutionRun] = {}
+        #: since start, for /metrics: ("started", ""), ("ended", state), ("target", "<status> <end reason>")
+        self.counts: Counter[tuple[str, str]] = Counter()
         #: held while an execution of the job is recorded and registered, and while its deletion begins
         self._job_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         #: jobs whose DELETE is under way: no execution of them may start any more
@@ -279,8 +291,33 @@ class Runner:
 
     def _register(self, run: ExecutionRun) -> None:
         self._runs[run.key] = run
-        run.task = asyncio.create_task(run.run(), name=f"run {run.key[0]} {run.key[1]}")
+        self.counts["started", ""] += 1
+        run.task = asyncio.create_task(self._run_and_record(run), name=f"run {run.key[0]} {run.key[1]}")
         run.task.add_done_callback(lambda task: self._ended(run.key, task))
+
+    async def _run_and_record(self, run: ExecutionRun) -> None:
+        """Run the execution, then record its final state and end time (what statistics count)."""
+        await run.run()
+        summary = summarize([t.result for t in run.targets])
+        self.counts["ended", summary.state.value] += 1
+        for target in run.targets:
+            reason = target.result.end_reason
+            self.counts["target", f"{target.result.status.value} {reason.value if reason else ''}".strip()] += 1
+        await self._store.end_execution(run.execution, state=summary.state, ended_at=summary.ended_at or time.time())
+
+    def running_targets(self) -> dict[str, int]:
+        """Targets of live executions whose exec is created or running, per NodeId."""
+        per_node: dict[str, int] = defaultdict(int)
+        for run in list(self._runs.values()):
+            for target in run.targets:
+                if target.result.status in (Status.CREATED, Status.RUNNING):
+                    per_node[target.result.node_id] += 1
+        return dict(per_node)
+
+    @property
+    def running_executions(self) -> int:
+        """Executions this process runs now (recovered ones included)."""
+        return len(self._runs)
 
     def _ended(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
         run = self._runs.pop(key, None)

@@ -11,6 +11,8 @@ from .. import jobs, schemas
 from ..errors import InvalidInput, NotFound
 from ..keys import RUNNER, STORE
 from ..models import STREAM_NAMES, ContainerResult, Job, summarize
+from ..store.ranges import ByteRange
+from . import log_range
 from .body import read_json
 from .events import follow_log, follow_wanted
 from .respond import json_response
@@ -91,16 +93,26 @@ async def _inspect_body(request: web.Request, job_id: str, executor_id: str) -> 
     store = request.app[STORE]
     execution = await store.get_execution(job_id, executor_id)
     results = await store.list_results(job_id, executor_id)
+    with_output = [r.index for r in results if r.status.value in {"RUNNING", "RUNNING_FAILED", "FINISHED"}]
+    tails = await store.tail_outputs(job_id, executor_id, with_output, max_bytes=INSPECT_TAIL_BYTES)
     views = []
     for result in results:
         output, cut = None, False
-        if result.status.value in {"RUNNING", "RUNNING_FAILED", "FINISHED"}:
-            data, cut = await store.tail_output(job_id, executor_id, result.index, max_bytes=INSPECT_TAIL_BYTES)
-            output = data.decode("utf-8", errors="replace")
+        if result.index in tails:
+            data, cut = tails[result.index]
+            output = _from_line_start(data, cut).decode("utf-8", errors="replace")
         target = execution.targets[result.index] if result.index < len(execution.targets) else None
         views.append(schemas.ResultView(result, target, output, cut))
     summary = summarize(results, paused=request.app[RUNNER].is_paused(job_id, executor_id))
     return schemas.dump_inspect(schemas.InspectView(execution, summary, views))
+
+
+def _from_line_start(data: bytes, cut: bool) -> bytes:
+    """A cut tail without its partial first line (kept when the tail holds no line break at all)."""
+    if not cut:
+        return data
+    newline = data.find(b"\n")
+    return data[newline + 1 :] if 0 <= newline < len(data) - 1 else data
 
 
 @routes.get("/api/jobs/{job_id}/log/{executor_id}")
@@ -115,6 +127,13 @@ async def download_log(request: web.Request) -> web.StreamResponse:
     follow = follow_wanted(request)
     if follow and not container_id:
         raise InvalidInput("Follow: needs a ContainerId (one container's output is followed)")
+    wanted = log_range.wanted(request.headers.get("Range"), request.query)
+    if wanted is not None and follow:
+        raise InvalidInput("Follow and a byte range cannot be combined", error_id="invalid_range")
+    if wanted is not None:
+        if not container_id:
+            raise InvalidInput("a byte range needs one container: add ContainerId", error_id="range_needs_container")
+        return await _log_range(request, job, execution.executor_id, _find(results, container_id), wanted, stream)
     if container_id:
         results = [_find(results, container_id)]
     response = web.StreamResponse(
@@ -140,6 +159,24 @@ async def download_log(request: web.Request) -> web.StreamResponse:
     except ConnectionResetError:  # the client closed the download: a normal end, not a failure
         log.debug("log download %s/%s: the client went away", job.job_id, execution.executor_id)
     return response
+
+
+async def _log_range(
+    request: web.Request, job: Job, executor_id: str, result: ContainerResult, wanted: ByteRange, stream: int | None
+) -> web.Response:
+    """206 with one byte range of one container's output (of the selected stream's bytes when Stream is given)."""
+    part = await request.app[STORE].read_output_range(
+        job.job_id, executor_id, result.index, wanted=wanted, stream=stream
+    )
+    return web.Response(
+        status=206,
+        body=part.data,
+        headers={
+            "Content-Type": "text/plain; charset=utf-8",
+            "Content-Range": f"bytes {part.start}-{part.start + len(part.data) - 1}/{part.total}",
+            "Content-Disposition": _disposition(job, executor_id, result.container_id),
+        },
+    )
 
 
 def _stream(name: str) -> int | None:

@@ -26,6 +26,7 @@ _STATUS: list[tuple[type[errors.DceJobsError], int]] = [
     (errors.Unauthorized, 401),
     (errors.Forbidden, 403),
     (errors.PayloadTooLarge, 413),
+    (errors.RangeNotSatisfiable, 416),
     (errors.ServiceUnavailable, 503),
     (errors.StoreUnavailable, 503),
     (errors.EngineError, 502),  # the Swarm manager or a node's engine failed: its words help the user
@@ -58,7 +59,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
                 "request %s %s %s failed: %s (%s)", request_id, request.method, request.raw_path, e.error_id, e.message
             )
             return error_response(500, "internal_error", f"internal error (request id {request_id})", request_id)
-        return error_response(status, e.error_id, e.message, request_id)
+        response = error_response(status, e.error_id, e.message, request_id)
+        if isinstance(e, errors.RangeNotSatisfiable):
+            response.headers["Content-Range"] = f"bytes */{e.total}"
+        return response
     except web.HTTPRequestEntityTooLarge:
         return error_response(413, "payload_too_large", "the request body is too large", request_id)
     except web.HTTPException as e:
@@ -131,7 +135,8 @@ def _cross_site(request: web.Request, allowed: tuple[str, ...]) -> str:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Require `Authorization: Bearer <token>` on /api routes when a token is configured."""
     token = request.app[CONFIG].api_token
-    if token and request.path.startswith("/api/") and request.path not in _OPEN_PATHS:
+    guarded = request.path.startswith("/api/") or request.path == "/metrics"
+    if token and guarded and request.path not in _OPEN_PATHS:
         given = request.headers.get("Authorization", "")
         scheme, _, value = given.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):

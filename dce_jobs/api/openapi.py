@@ -164,6 +164,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             ("ContainerId", "one container: its full id or a prefix of 12+ characters"),
             ("Stream", "stdout or stderr: only that stream's bytes (default both, in arrival order)"),
             ("Follow", "1: stream the output as written until the container's status is final (needs ContainerId)"),
+            ("Offset", "with ContainerId: the first byte to answer (206), of the Stream's bytes when given"),
+            ("Length", "with ContainerId: how many bytes from Offset (206; at most 4 MiB are answered)"),
         ),
     ),
     ("GET", "/api/jobs/{job_id}/executors/{executor_id}/events"): Op(
@@ -183,6 +185,24 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
     ("GET", "/api/services/{service_name}/containers"): Op(
         "Running task containers of a service", (200, "ContainerList"), (400, 401, 502)
+    ),
+    ("GET", "/api/stats"): Op(
+        "The service's own load: running executions and execs per node, recent engine and store call latency, "
+        "threads, uptime, version",
+        (200, "ServiceStats"),
+        (400, 401),
+    ),
+    ("GET", "/api/stats/executions"): Op(
+        "Executions of the last Days local days (by creation): daily counts by state, success rate, "
+        "hour-of-day distribution, duration percentiles; aggregated by the store",
+        (200, "ExecutionStats"),
+        (400, 401, 503),
+        query=(
+            ("Days", "1 to 365 (default 30), today included"),
+            ("JobId", "only this job's executions"),
+            ("AppName", "only executions of this app's jobs"),
+            ("TimeZone", "IANA name the days and hours are counted in (default UTC)"),
+        ),
     ),
     ("GET", "/api/health"): Op("Store reachable, version", (200, "Health"), (400,), public=True),
     ("GET", "/api/openapi.json"): Op("This document", (200, "OpenApi"), (400,), public=True),
@@ -263,6 +283,8 @@ def _add_schemas(spec: APISpec, plugin: MarshmallowPlugin) -> None:
     spec.components.schema("Inspect", schema=schemas.InspectSchema)
     spec.components.schema("Container", schema=schemas.ContainerSchema)
     spec.components.schema("Health", schema=schemas.HealthSchema)
+    spec.components.schema("ServiceStats", schema=schemas.ServiceStatsSchema)
+    spec.components.schema("ExecutionStats", schema=schemas.ExecutionStatsSchema)
 
 
 def _add_responses(spec: APISpec) -> None:
@@ -276,6 +298,8 @@ def _add_responses(spec: APISpec) -> None:
     spec.components.response("Inspect", _json_response("the execution", "Inspect"))
     spec.components.response("ContainerList", _json_list("running task containers", "Container"))
     spec.components.response("Health", _json_response("store and version", "Health"))
+    spec.components.response("ServiceStats", _json_response("the service's load", "ServiceStats"))
+    spec.components.response("ExecutionStats", _json_response("execution statistics", "ExecutionStats"))
     deleted = shapes.object_schema({"JobId": {"type": "string"}})
     spec.components.response("Deleted", {"description": "deleted", "content": {JSON: {"schema": deleted}}})
     spec.components.response("Schedule", _json_response("the schedule", "Schedule"))
@@ -287,6 +311,12 @@ def _add_responses(spec: APISpec) -> None:
     spec.components.response("Log", log)
     events = {"description": "the event stream", "content": {"text/event-stream": {"schema": shapes.sse_event()}}}
     spec.components.response("Events", events)
+    part = {"description": "one byte range of one container's output", "content": log["content"]}
+    part["headers"] = {"Content-Range": {"schema": {"type": "string"}, "description": "bytes first-last/total"}}
+    spec.components.response("LogRange", part)
+    unsatisfiable = _json_response("the range starts past the end (Content-Range: bytes */total)", "Error")
+    unsatisfiable["headers"] = {"Content-Range": {"schema": {"type": "string"}, "description": "bytes */total"}}
+    spec.components.response("RangeNotSatisfiable", unsatisfiable)
     spec.components.response("OpenApi", {"description": "OpenAPI 3 document", "content": {JSON: {"schema": {}}}})
 
 
@@ -310,6 +340,10 @@ def _operation(method: str, path: str, op: Op) -> dict[str, Any]:
     }
     if path == "/api/health":
         operation["responses"]["503"] = {**_json_response("the store cannot be reached", "Health")}
+    if path.startswith("/api/jobs/{job_id}/log/"):
+        operation["parameters"].append(_RANGE_HEADER)
+        operation["responses"]["206"] = "LogRange"
+        operation["responses"]["416"] = "RangeNotSatisfiable"
     if op.public:
         operation["security"] = []
     if op.body is not None:
@@ -320,6 +354,14 @@ def _operation(method: str, path: str, op: Op) -> dict[str, Any]:
                 "`{}` or an empty body (still with Content-Type: application/json)"
             )
     return operation
+
+
+_RANGE_HEADER = {
+    "name": "Range",
+    "in": "header",
+    "schema": {"type": "string"},
+    "description": "with ContainerId, one range: bytes=first-last, bytes=first- or bytes=-count (206; at most 4 MiB)",
+}
 
 
 def _operation_id(method: str, path: str) -> str:

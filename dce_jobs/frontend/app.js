@@ -5,12 +5,14 @@ import { button, closeDialogs, toast } from './js/ui.js';
 import { renderExecution } from './js/views/execution.js';
 import { renderJob } from './js/views/job.js';
 import { renderJobs } from './js/views/jobs.js';
+import { renderStats } from './js/views/stats.js';
 import { askForToken } from './js/views/token.js';
 
 // A route is the hash's path; what follows `?` (the list's filter and search) is the view's own state.
 const ROUTES = [
   [/^#\/jobs\/([^/]+)\/executions\/([^/]+)$/, (root, m) => renderExecution(root, { jobId: m[1], executorId: m[2] })],
   [/^#\/jobs\/([^/]+)$/, (root, m) => renderJob(root, { jobId: m[1] })],
+  [/^#\/stats$/, (root, m, query) => renderStats(root, { query })],
   [/^#?\/?$/, (root, m, query) => renderJobs(root, { query })],
 ];
 

@@ -45,6 +45,7 @@ from .service import (
     dump_settings,
     dump_warnings,
 )
+from .stats import ExecutionStatsSchema, ServiceStatsSchema, dump_execution_stats, load_stats_query
 
 __all__ = [
     "LastFireSchema",
@@ -53,6 +54,10 @@ __all__ = [
     "ScheduleView",
     "dump_schedule",
     "load_schedule",
+    "ExecutionStatsSchema",
+    "ServiceStatsSchema",
+    "dump_execution_stats",
+    "load_stats_query",
     "ContainerSchema",
     "ErrorSchema",
     "HealthSchema",

@@ -19,6 +19,9 @@ from ..models import (
     Target,
 )
 from ..schedule import Fire, Schedule
+from ..stats import ExecutionStats, StatsQuery
+from ..timings import Timings
+from .ranges import ByteRange, OutputRange
 
 
 class Store(Protocol):
@@ -27,6 +30,8 @@ class Store(Protocol):
     Job names are unique per AppName (Conflict `jobs_name_duplicated_error`); (JobId, ExecutorId) is
     unique (Conflict `executor_id_taken`). Missing records raise NotFound with the seed's ids.
     """
+
+    timings: Timings  #: how long the store's calls take
 
     async def open(self) -> None:
         """Connect and create tables / indexes."""
@@ -60,6 +65,12 @@ class Store(Protocol):
 
     async def list_results(self, job_id: str, executor_id: str) -> list[ContainerResult]:
         """The results of one execution, in target order."""
+
+    async def end_execution(self, execution: Execution, *, state: str, ended_at: float) -> None:
+        """Record an execution's final state (an ExecutionState value) and end time; its duration follows."""
+
+    async def execution_stats(self, query: StatsQuery) -> ExecutionStats:
+        """Executions of the query per (UTC hour, state) and duration percentiles, aggregated by the store."""
 
     async def save_result(self, result: ContainerResult) -> None:
         """Write one result (keyed by job, executor and index)."""
@@ -112,6 +123,19 @@ class Store(Protocol):
         self, job_id: str, executor_id: str, index: int, *, stream: int | None = None
     ) -> AsyncIterator[bytes]:
         """Yield one target's stored output in order (only `stream`'s bytes when given), a few chunks at a time."""
+
+    async def tail_outputs(
+        self, job_id: str, executor_id: str, indexes: Sequence[int], *, max_bytes: int
+    ) -> dict[int, tuple[bytes, bool]]:
+        """tail_output of several targets of one execution at once (one query where the store can)."""
+
+    async def read_output_range(
+        self, job_id: str, executor_id: str, index: int, *, wanted: ByteRange, stream: int | None = None
+    ) -> OutputRange:
+        """A byte range of one target's output (of `stream`'s bytes when given), reading only the chunks it spans.
+
+        RangeNotSatisfiable when the range starts past the end; a range longer than MAX_RANGE_BYTES is cut there.
+        """
 
     async def tail_output(self, job_id: str, executor_id: str, index: int, *, max_bytes: int) -> tuple[bytes, bool]:
         """The last `max_bytes` of one target's output, and whether earlier bytes were left out."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +15,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from ..errors import Conflict, DceJobsError, NotFound, StoreUnavailable
 from ..models import ContainerResult, Execution, Job, Status, pick_stream
+from ..stats import PERCENTILES, STATES, ExecutionStats, StatsQuery, hour_of, nearest_rank
+from ..timings import Timings
 from .base import (
     chunk_runs,
     execution_from_doc,
@@ -25,6 +28,7 @@ from .base import (
 )
 from .mongo_schedules import INDEXES as SCHEDULE_INDEXES
 from .mongo_schedules import MongoSchedules
+from .ranges import ByteRange, ChunkSize, OutputRange, cut, plan
 
 _BATCH_CHUNKS = 16
 _SERVER_SELECTION_TIMEOUT_MS = 5000
@@ -44,6 +48,8 @@ _INDEXES: tuple[tuple[str, list[tuple[str, int]], bool], ...] = (
     ("jobs", [("app_name", ASCENDING), ("name", ASCENDING)], True),
     ("jobs", [("job_id", ASCENDING)], True),
     ("executions", [("job_id", ASCENDING), ("executor_id", ASCENDING)], True),
+    ("executions", [("created_at", ASCENDING)], False),
+    ("executions", [("job_id", ASCENDING), ("created_at", ASCENDING)], False),
     ("results", _RESULT_KEY, True),
     ("results", [("status", ASCENDING)], False),
     ("output", [*_RESULT_KEY, ("seq", ASCENDING)], True),
@@ -56,6 +62,19 @@ def _chunk_key(job_id: str, executor_id: str, index: int) -> dict[str, Any]:
 
 def _result_key(result: ContainerResult) -> dict[str, Any]:
     return _chunk_key(result.job_id, result.executor_id, result.index)
+
+
+def _execution_doc(execution: Execution) -> dict[str, Any]:
+    """The execution's document with the fields statistics group on: its UTC hour and its state."""
+    return {**execution_to_doc(execution), "hour": hour_of(execution.created_at), "state": "running"}
+
+
+def _stored_runs(doc: dict[str, Any]) -> list[tuple[int, int]]:
+    return [(int(k), int(n)) for k, n in doc.get("streams") or ()]
+
+
+def _chunk_size(doc: dict[str, Any]) -> ChunkSize:
+    return ChunkSize(int(doc["seq"]), int(doc["size"]), _stored_runs(doc))
 
 
 def _job_not_found(job_id: str) -> NotFound:
@@ -120,13 +139,15 @@ class MongoStore(MongoSchedules):
         # Any: the client is an AsyncMongoClient or a test double with the same methods
         self._client: Any = None
         self._db: Any = None
+        self.timings = Timings()  #: every driver call's time
 
     def __repr__(self) -> str:
         return f"MongoStore(hosts={self._url_parts.hosts!r}, db_name={self._db_name!r})"
 
     @contextmanager
     def _errors(self, conflict: Conflict | None = None) -> Iterator[None]:
-        """Translate driver errors into domain errors at this one boundary."""
+        """Translate driver errors into domain errors at this one boundary (and time the calls inside)."""
+        started = time.perf_counter()
         try:
             yield
         except PyMongoError as e:
@@ -136,6 +157,8 @@ class MongoStore(MongoSchedules):
             reason = str(e).split(", Topology Description:")[0][:_MAX_REASON_CHARS]
             detail = self._url_parts.scrub(f"{type(e).__name__}: {reason}")
             raise StoreUnavailable(f"MongoDB at {self._url_parts.hosts} failed: {detail}") from e
+        finally:
+            self.timings.observe(time.perf_counter() - started)
 
     def _col(self, name: str) -> Any:
         if self._db is None:
@@ -151,10 +174,17 @@ class MongoStore(MongoSchedules):
             self._db = self._client[self._db_name]
             for name, keys, unique in (*_INDEXES, *SCHEDULE_INDEXES):
                 await self._col(name).create_index(keys, unique=unique)
+            await self._add_stat_fields()
             if self._transactions_wanted is None:
                 self.transactions = _has_transactions(await self._client.admin.command("hello"))
             else:
                 self.transactions = self._transactions_wanted
+
+    async def _add_stat_fields(self) -> None:
+        """Give executions stored before statistics were kept their hour (their state stays unknown)."""
+        executions = self._col("executions")
+        async for doc in executions.find({"hour": {"$exists": False}}, {"_id": True, "created_at": True}):
+            await executions.update_one({"_id": doc["_id"]}, {"$set": {"hour": hour_of(doc["created_at"])}})
 
     async def close(self) -> None:
         """Close the client."""
@@ -242,7 +272,7 @@ class MongoStore(MongoSchedules):
         taken = Conflict(execution.executor_id, error_id="executor_id_taken")
 
         async def insert(session: Any) -> None:
-            await self._col("executions").insert_one(execution_to_doc(execution), session=session)
+            await self._col("executions").insert_one(_execution_doc(execution), session=session)
             if results:
                 await self._col("results").insert_many([result_to_doc(r) for r in results], session=session)
 
@@ -251,7 +281,7 @@ class MongoStore(MongoSchedules):
                 await self._in_transaction(insert)
             return
         with self._errors(taken):
-            execution_doc = {"_id": ObjectId(), **execution_to_doc(execution)}
+            execution_doc = {"_id": ObjectId(), **_execution_doc(execution)}
             await self._col("executions").insert_one(execution_doc)
         if results:
             await self._insert_results_or_undo(execution_doc["_id"], results, taken)
@@ -286,6 +316,49 @@ class MongoStore(MongoSchedules):
             docs = await self._col("results").find(query, _NO_ID).sort("index", ASCENDING).to_list()
         return [result_from_doc(d) for d in docs]
 
+    async def end_execution(self, execution: Execution, *, state: str, ended_at: float) -> None:
+        """Record an execution's final state and end time (and so its duration)."""
+        key = {"job_id": execution.job_id, "executor_id": execution.executor_id}
+        fields = {"state": state, "ended_at": ended_at, "duration_s": max(0.0, ended_at - execution.created_at)}
+        with self._errors():
+            await self._col("executions").update_one(key, {"$set": fields})
+
+    async def execution_stats(self, query: StatsQuery) -> ExecutionStats:
+        """Executions per (UTC hour, state) by one aggregation, duration percentiles by sorted index reads."""
+        match: dict[str, Any] = {"created_at": {"$gte": query.since_s, "$lt": query.until_s}}
+        with self._errors():
+            if query.app_name is not None:
+                ids = await self._job_ids_of(query.app_name)
+                match["job_id"] = {"$in": [j for j in ids if query.job_id in (None, j)]}
+            elif query.job_id is not None:
+                match["job_id"] = query.job_id
+            per_hour = await self._per_hour(match)
+            ended = {**match, "duration_s": {"$type": "number"}}
+            count = await self._col("executions").count_documents(ended)
+            durations: dict[int, float] = {}
+            for p in PERCENTILES if count else ():
+                cursor = self._col("executions").find(ended, {"_id": False, "duration_s": True})
+                docs = await cursor.sort("duration_s", ASCENDING).skip(nearest_rank(count, p)).limit(1).to_list()
+                durations[p] = float(docs[0]["duration_s"])
+        return ExecutionStats(per_hour, count, durations)
+
+    async def _per_hour(self, match: dict[str, Any]) -> dict[tuple[int, str], int]:
+        # one grouping on the stored hour per state: a compound group key (or $facet) would do on MongoDB,
+        # but not correctly on every wire server the store is tested against
+        known = [s for s in STATES if s != "unknown"]
+        per_hour: dict[tuple[int, str], int] = {}
+        for state in STATES:
+            which = {"$nin": known} if state == "unknown" else state
+            pipeline = [{"$match": {**match, "state": which}}, {"$group": {"_id": "$hour", "n": {"$sum": 1}}}]
+            for group in await (await self._col("executions").aggregate(pipeline)).to_list():
+                per_hour[(int(group["_id"]), state)] = int(group["n"])
+        return per_hour
+
+    async def _job_ids_of(self, app_name: str) -> list[str]:
+        """The JobIds of one AppName (bounded by that app's jobs, not by every job)."""
+        cursor = self._col("jobs").find({"app_name": app_name}, {"_id": False, "job_id": True})
+        return [doc["job_id"] async for doc in cursor]
+
     async def save_result(self, result: ContainerResult) -> None:
         """Write one result (keyed by job, executor and index)."""
         with self._errors():
@@ -308,7 +381,7 @@ class MongoStore(MongoSchedules):
     ) -> None:
         """Store output chunk number `seq` of one target (writing the same seq again replaces it)."""
         key = {**_result_key(result), "seq": seq}
-        fields = {"data": bytes(data), "streams": [list(run) for run in streams] or None}
+        fields = {"data": bytes(data), "size": len(data), "streams": [list(run) for run in streams] or None}
         with self._errors():
             # $set rather than replace_one: same outcome, and wire servers that cannot replace a document
             # holding binary data (nx-27017) can still update one
@@ -346,6 +419,39 @@ class MongoStore(MongoSchedules):
                 yield last_seq, chunk, chunk_runs(chunk, doc.get("streams"))
             if len(batch) < _BATCH_CHUNKS:
                 return
+
+    async def tail_outputs(
+        self, job_id: str, executor_id: str, indexes: Sequence[int], *, max_bytes: int
+    ) -> dict[int, tuple[bytes, bool]]:
+        """The last `max_bytes` of several targets' output (and whether earlier bytes were left out)."""
+        return {i: await self.tail_output(job_id, executor_id, i, max_bytes=max_bytes) for i in indexes}
+
+    async def read_output_range(
+        self, job_id: str, executor_id: str, index: int, *, wanted: ByteRange, stream: int | None = None
+    ) -> OutputRange:
+        """A byte range of one target's output (in `stream`'s bytes when given), reading only its chunks."""
+        key = _chunk_key(job_id, executor_id, index)
+        with self._errors():
+            sizes = [_chunk_size(doc) for doc in await self._chunk_sizes(key)]
+            seqs, first_offset, start, stop = plan(sizes, wanted, stream)
+            docs = []
+            if seqs:
+                query = {**key, "seq": {"$gte": seqs[0], "$lte": seqs[-1]}}
+                projection = {"_id": False, "seq": True, "data": True, "streams": True}
+                docs = await self._col("output").find(query, projection).sort("seq", ASCENDING).to_list()
+        chunks = [(bytes(d["data"]), _stored_runs(d)) for d in docs if d["seq"] in set(seqs)]
+        total = sum(c.size_of(stream) for c in sizes)
+        return OutputRange(cut(chunks, first_offset, start, stop, stream), start, total)
+
+    async def _chunk_sizes(self, key: dict[str, Any]) -> list[dict[str, Any]]:
+        """Each chunk's seq, size and runs; the data only of chunks stored before their size was kept."""
+        projection = {"_id": False, "seq": True, "size": True, "streams": True}
+        docs: list[dict[str, Any]] = await self._col("output").find(key, projection).sort("seq", ASCENDING).to_list()
+        for doc in docs:
+            if doc.get("size") is None:
+                old = await self._col("output").find_one({**key, "seq": doc["seq"]}, {"_id": False, "data": True})
+                doc["size"] = len(old["data"]) if old else 0
+        return docs
 
     async def _output_batch(
         self, job_id: str, executor_id: str, index: int, *, after_seq: int | None

@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import sqlite3
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any, TypeVar
 
 from ..errors import Conflict, NotFound, StoreUnavailable
 from ..models import FINAL_STATUSES, ContainerResult, Execution, Job, pick_stream
+from ..stats import PERCENTILES, ExecutionStats, StatsQuery, nearest_rank
+from ..timings import Timings
 from .base import (
     chunk_runs,
     execution_from_doc,
@@ -23,6 +26,7 @@ from .base import (
     result_from_doc,
     result_to_doc,
 )
+from .ranges import ByteRange, ChunkSize, OutputRange, cut, plan
 from .sqlite_schedules import SCHEMA as SCHEDULES_SCHEMA
 from .sqlite_schedules import SqliteSchedules
 
@@ -44,6 +48,21 @@ CREATE TABLE IF NOT EXISTS output (
     data BLOB NOT NULL, streams TEXT, PRIMARY KEY (job_id, executor_id, idx, seq));
 """
 
+#: columns added after the first release: (table, column, type), added to an older file at open
+_ADDED_COLUMNS = (
+    ("output", "streams", "TEXT"),
+    ("executions", "state", "TEXT"),
+    ("executions", "ended_at", "REAL"),
+    ("executions", "duration_s", "REAL"),
+)
+_INDEXES = (
+    # covering indexes of the statistics: counts per hour and state by a range scan of the first, duration
+    # percentiles by walking the second in duration order (no sort, no table reads)
+    "CREATE INDEX IF NOT EXISTS executions_created ON executions (created_at, state, duration_s)",
+    "CREATE INDEX IF NOT EXISTS executions_duration ON executions (duration_s, created_at)",
+    "CREATE INDEX IF NOT EXISTS executions_job_created ON executions (job_id, created_at)",
+)
+
 _BATCH_CHUNKS = 16
 #: how long a write waits for another process's transaction on the same file (replicas sharing one store)
 _BUSY_TIMEOUT_S = 30.0
@@ -56,6 +75,7 @@ class SqliteStore(SqliteSchedules):
         self._path = path
         self._db: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self.timings = Timings()  #: every call's time on the store thread, queueing included
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self._path)!r})"
@@ -64,12 +84,15 @@ class SqliteStore(SqliteSchedules):
         if self._db is None or self._thread is None:
             raise StoreUnavailable("the SQLite store is not open")
         db = self._db
+        started = time.perf_counter()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._thread, fn, db)
         except sqlite3.IntegrityError as e:
             raise Conflict(f"the store refused a duplicate record: {e}", error_id="conflict") from e
         except sqlite3.Error as e:
             raise StoreUnavailable(f"SQLite store error: {e}") from e
+        finally:
+            self.timings.observe(time.perf_counter() - started)
 
     async def open(self) -> None:
         """Open the file and create the tables."""
@@ -83,8 +106,11 @@ class SqliteStore(SqliteSchedules):
             db.execute("PRAGMA foreign_keys=ON")
             db.executescript(_SCHEMA)
             db.executescript(SCHEDULES_SCHEMA)
-            if "streams" not in {row[1] for row in db.execute("PRAGMA table_info(output)")}:
-                db.execute("ALTER TABLE output ADD COLUMN streams TEXT")  # a file from before streams were kept
+            for table, column, kind in _ADDED_COLUMNS:  # a file from before these were kept
+                if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            for index in _INDEXES:
+                db.execute(index)
             return db
 
         try:
@@ -200,7 +226,8 @@ class SqliteStore(SqliteSchedules):
                     raise NotFound(execution.job_id, error_id="job_id_not_found")
                 try:
                     db.execute(
-                        "INSERT INTO executions (job_id, executor_id, created_at, doc) VALUES (?, ?, ?, ?)",
+                        "INSERT INTO executions (job_id, executor_id, created_at, doc, state)"
+                        " VALUES (?, ?, ?, ?, 'running')",
                         (execution.job_id, execution.executor_id, execution.created_at, doc),
                     )
                 except sqlite3.IntegrityError as e:
@@ -235,6 +262,20 @@ class SqliteStore(SqliteSchedules):
             return [result_from_doc(json.loads(r[0])) for r in rows]
 
         return await self._run(fetch)
+
+    async def end_execution(self, execution: Execution, *, state: str, ended_at: float) -> None:
+        """Record an execution's final state and end time (and so its duration)."""
+        await self._run(
+            lambda db: db.execute(
+                "UPDATE executions SET state = ?, ended_at = ?, duration_s = MAX(0, ? - created_at)"
+                " WHERE job_id = ? AND executor_id = ?",
+                (state, ended_at, ended_at, execution.job_id, execution.executor_id),
+            )
+        )
+
+    async def execution_stats(self, query: StatsQuery) -> ExecutionStats:
+        """Executions per (UTC hour, state) and duration percentiles, computed by SQL."""
+        return await self._run(functools.partial(_execution_stats, query=query))
 
     async def save_result(self, result: ContainerResult) -> None:
         """Insert or replace one result."""
@@ -328,6 +369,75 @@ class SqliteStore(SqliteSchedules):
 
         return await self._run(fetch)
 
+    async def tail_outputs(
+        self, job_id: str, executor_id: str, indexes: Sequence[int], *, max_bytes: int
+    ) -> dict[int, tuple[bytes, bool]]:
+        """The last `max_bytes` of several targets' output (and whether earlier bytes were left out), in one query."""
+        return await self._run(
+            functools.partial(_tails, key=(job_id, executor_id), indexes=set(indexes), max_bytes=max_bytes)
+        )
+
+    async def read_output_range(
+        self, job_id: str, executor_id: str, index: int, *, wanted: ByteRange, stream: int | None = None
+    ) -> OutputRange:
+        """A byte range of one target's output (in `stream`'s bytes when given), reading only its chunks."""
+        return await self._run(
+            functools.partial(_read_range, key=(job_id, executor_id, index), wanted=wanted, stream=stream)
+        )
+
+
+def _read_range(
+    db: sqlite3.Connection, *, key: tuple[str, str, int], wanted: ByteRange, stream: int | None
+) -> OutputRange:
+    where = "job_id = ? AND executor_id = ? AND idx = ?"
+    # length() of a BLOB comes from the record header: the chunks' bytes are not read for the plan
+    sizes = [
+        ChunkSize(seq, size, _runs(runs))
+        for seq, size, runs in db.execute(
+            f"SELECT seq, length(data), streams FROM output WHERE {where} ORDER BY seq", key
+        )
+    ]
+    seqs, first_offset, start, stop = plan(sizes, wanted, stream)
+    rows = (
+        db.execute(
+            f"SELECT seq, data, streams FROM output WHERE {where} AND seq BETWEEN ? AND ? ORDER BY seq",
+            (*key, seqs[0], seqs[-1]),
+        ).fetchall()
+        if seqs
+        else []
+    )
+    chunks = [(bytes(data), _runs(runs)) for seq, data, runs in rows if seq in set(seqs)]
+    total = sum(c.size_of(stream) for c in sizes)
+    return OutputRange(cut(chunks, first_offset, start, stop, stream), start, total)
+
+
+def _tails(
+    db: sqlite3.Connection, *, key: tuple[str, str], indexes: set[int], max_bytes: int
+) -> dict[int, tuple[bytes, bool]]:
+    # newest chunks first per target, only those the tail reaches; sizes from the record headers
+    rows = db.execute(
+        "SELECT idx, data, total FROM (SELECT idx, seq, data,"
+        " SUM(length(data)) OVER (PARTITION BY idx ORDER BY seq DESC) - length(data) AS after,"
+        " SUM(length(data)) OVER (PARTITION BY idx) AS total"
+        " FROM output WHERE job_id = ? AND executor_id = ?) WHERE after < MAX(?, 1) ORDER BY idx, seq",
+        (*key, max_bytes),
+    )
+    parts: dict[int, list[bytes]] = {}
+    totals: dict[int, int] = {}
+    for idx, data, total in rows:
+        if idx in indexes:
+            parts.setdefault(idx, []).append(bytes(data))
+            totals[idx] = total
+    tails = {idx: (b"", False) for idx in indexes}
+    for idx, chunks in parts.items():
+        joined = b"".join(chunks)
+        tails[idx] = (joined[-max_bytes:] if max_bytes else b"", totals[idx] > max_bytes)
+    return tails
+
+
+def _runs(text: str | None) -> list[tuple[int, int]]:
+    return [(int(k), int(n)) for k, n in json.loads(text)] if text else []
+
 
 def _make_private(path: Path) -> None:
     """Create the database file 0600 in a 0700 folder (SQLite gives its -wal and -shm files the same mode)."""
@@ -344,6 +454,32 @@ def _output_batch(db: sqlite3.Connection, *, key: tuple[str, str, int, int]) -> 
         f" ORDER BY seq LIMIT {_BATCH_CHUNKS}",
         key,
     ).fetchall()
+
+
+def _execution_stats(db: sqlite3.Connection, *, query: StatsQuery) -> ExecutionStats:
+    where = "e.created_at >= ? AND e.created_at < ?"
+    params: list[Any] = [query.since_s, query.until_s]
+    join = ""
+    if query.job_id is not None:
+        where += " AND e.job_id = ?"
+        params.append(query.job_id)
+    if query.app_name is not None:
+        join = " JOIN jobs j ON j.job_id = e.job_id"
+        where += " AND j.app_name = ?"
+        params.append(query.app_name)
+    rows = db.execute(
+        f"SELECT CAST(e.created_at / 3600 AS INTEGER), COALESCE(e.state, 'unknown'), COUNT(*)"
+        f" FROM executions e{join} WHERE {where} GROUP BY 1, 2",
+        params,
+    ).fetchall()
+    ended = f"FROM executions e{join} WHERE {where} AND e.duration_s IS NOT NULL"
+    (count,) = db.execute(f"SELECT COUNT(*) {ended}", params).fetchone()
+    durations: dict[int, float] = {}
+    for p in PERCENTILES if count else ():
+        (durations[p],) = db.execute(
+            f"SELECT e.duration_s {ended} ORDER BY e.duration_s LIMIT 1 OFFSET ?", [*params, nearest_rank(count, p)]
+        ).fetchone()
+    return ExecutionStats({(int(h), state): int(n) for h, state, n in rows}, int(count), durations)
 
 
 class _transaction:

@@ -149,6 +149,11 @@ class FakeAsyncCollection:
         """Like AsyncCollection.find: lazy, nothing runs until the cursor is read."""
         return FakeAsyncCursor(self.database.client, self._sync.find(*args, **kwargs))
 
+    async def aggregate(self, pipeline: list[dict[str, Any]], **kwargs: Any) -> FakeAsyncCursor:
+        """Like AsyncCollection.aggregate: awaited, answers a cursor."""
+        await self.database.client._io("aggregate")
+        return FakeAsyncCursor(self.database.client, iter(self._sync.aggregate(pipeline, **kwargs)))
+
     insert_one = _operation("insert_one")
     insert_many = _operation("insert_many")
     find_one = _operation("find_one")

@@ -120,6 +120,8 @@ export const api = {
     json('PUT', `api/jobs/${enc(jobId)}/schedules/${enc(scheduleId)}`, { body }),
   deleteSchedule: (jobId, scheduleId) => json('DELETE', `api/jobs/${enc(jobId)}/schedules/${enc(scheduleId)}`),
   inspect: (jobId, executorId) => json('GET', `api/jobs/${enc(jobId)}/inspect/${enc(executorId)}`),
+  // { Days, AppName, JobId, TimeZone }, each optional
+  executionStats: (query) => json('GET', 'api/stats/executions', { query }),
   services: () => json('GET', 'api/services'),
   settings: () => json('GET', 'api/settings'),
   containers: (serviceName) => json('GET', `api/services/${enc(serviceName)}/containers`),
