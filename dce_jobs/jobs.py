@@ -14,6 +14,7 @@ from .cipher import SecretBox
 from .errors import EngineError, InvalidInput
 from .models import Job, Rolling
 from .nodes import NodePool
+from .params import check_cmd
 from .schemas import merge_rolling
 from .store import Store
 
@@ -34,7 +35,11 @@ class JobWarning:
 
 def _attributes(data: dict[str, Any], rolling: Rolling) -> dict[str, Any]:
     """Job attributes from loaded fields (SecretArgs apart), the rolling settings given merged over `rolling`."""
-    attributes = {k: tuple(v) if k == "env" else v for k, v in data.items() if k not in ("secret_args", "rolling")}
+    attributes = {
+        k: tuple(v) if k in ("env", "params", "status_hook_events") else v
+        for k, v in data.items()
+        if k not in ("secret_args", "rolling")
+    }
     return {**attributes, "rolling": merge_rolling(data.get("rolling"), rolling)}
 
 
@@ -48,6 +53,7 @@ async def create_job(store: Store, box: SecretBox, data: dict[str, Any]) -> Job:
         updated_at=now,
         **_attributes(data, Rolling()),
     )
+    check_cmd(job.cmd, job.params)
     await store.create_job(job)
     log.info("job %s created: %r of app %s on service %s", job.job_id, job.name, job.app_name, job.service_name)
     return job
@@ -59,6 +65,7 @@ async def update_job(store: Store, box: SecretBox, current: Job, data: dict[str,
     if "secret_args" in data:
         secret_args = box.merge(current.secret_args, data["secret_args"])
     job = current.replace(secret_args=secret_args, updated_at=time.time(), **_attributes(data, current.rolling))
+    check_cmd(job.cmd, job.params)
     await store.update_job(job)
     log.info("job %s edited: %r of app %s on service %s", job.job_id, job.name, job.app_name, job.service_name)
     return job

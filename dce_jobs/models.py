@@ -110,6 +110,20 @@ class SecretArg:
 
 
 @dataclass(frozen=True)
+class Param:
+    """A run-time parameter a job declares; its value replaces `${NAME}` inside the words of Cmd."""
+
+    name: str
+    default: str | None = None  #: used when a start gives no value (None: the empty string)
+    required: bool = False  #: a start must give a value (a Default is then refused at save)
+    pattern: str = ""  #: a Python regular expression the whole value must match ("" = any value)
+
+
+#: what a job's StatusHook is told about
+HOOK_EVENTS = ("start", "end")
+
+
+@dataclass(frozen=True)
 class Job:
     """A job definition. `executors` is filled by the store from the job's executions."""
 
@@ -127,6 +141,11 @@ class Job:
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     executors: tuple[str, ...] = ()
+    params: tuple[Param, ...] = ()
+    retries: int = 0  #: automatic retries of failed targets, along one chain of executions
+    retry_delay_s: float = 0.0  #: between an execution's end and its automatic retry
+    status_hook: str = ""  #: http(s) URL told about the job's executions ("" = none)
+    status_hook_events: tuple[str, ...] = ("end",)
 
     def replace(self, **changes: Any) -> Job:
         """Return a copy with `changes` applied."""
@@ -156,6 +175,13 @@ class Execution:
     secret_lengths: tuple[int, ...] | None = None
     rolling: Rolling = field(default_factory=Rolling)
     retry_of: str = ""  #: the ExecutorId this execution retries ("" for a start)
+    params: dict[str, str] = field(default_factory=dict)  #: the parameter values this run used
+    retried_by: str = ""  #: the ExecutorId of the execution that retried this one ("" = none yet)
+    retry_attempt: int = 0  #: 1..Retries for an automatic retry, 0 for a start or a manual retry
+
+    def replace(self, **changes: Any) -> Execution:
+        """Return a copy with `changes` applied."""
+        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from .execution_run import ExecutionRun
 from .live import Broadcaster
 from .models import ContainerResult, EndReason, Execution, Job, Rolling, Target, new_executor_id, summarize
 from .nodes import NodePool
+from .params import expand, resolve
 from .recovery import RecoveredTarget
 from .store import Store
 from .target_run import STOP_GRACE_S, RunContext, TargetRun
@@ -100,12 +101,14 @@ class Runner:
         *,
         timeout_s: float | None = None,
         rolling: Rolling | None = None,
+        params: dict[str, str] | None = None,
     ) -> Execution:
-        """Check the targets against the Swarm, record the execution and run it in the background."""
+        """Check the parameters and the targets, record the execution and run it in the background."""
         self._check_accepting(job.job_id)
+        values = resolve(job.params, params or {})
         tasks = await self._nodes.running_tasks(job.service_name)
         targets = resolve_targets(job.service_name, requested, tasks)
-        return await self._launch(job.job_id, targets, timeout_s=timeout_s, rolling=rolling)
+        return await self._launch(job.job_id, targets, timeout_s=timeout_s, rolling=rolling, params=values)
 
     async def retry(
         self, job: Job, executor_id: str, *, everything: bool = False, follow_slots: bool = True
@@ -117,6 +120,8 @@ class Runner:
         """
         self._check_accepting(job.job_id)
         previous = await self._store.get_execution(job.job_id, executor_id)
+        # the values the retried run used, for the parameters the job still declares
+        values = resolve(job.params, {k: v for k, v in previous.params.items() if k in {p.name for p in job.params}})
         results = await self._store.list_results(job.job_id, executor_id)
         if (job.job_id, executor_id) in self._runs or any(not r.status.is_final for r in results):
             raise InvalidInput(
@@ -145,7 +150,13 @@ class Runner:
                 )
         gone = frozenset(i for i, current in enumerate(now) if current is None)
         return await self._launch(
-            job.job_id, targets, timeout_s=previous.timeout_s, rolling=previous.rolling, gone=gone, retry_of=executor_id
+            job.job_id,
+            targets,
+            timeout_s=previous.timeout_s,
+            rolling=previous.rolling,
+            gone=gone,
+            retry_of=executor_id,
+            params=values,
         )
 
     def _timeout(self, *choices: float | None) -> float | None:
@@ -170,6 +181,7 @@ class Runner:
         rolling: Rolling | None,
         gone: frozenset[int] = frozenset(),
         retry_of: str = "",
+        params: dict[str, str] | None = None,
     ) -> Execution:
         # Recorded and registered under the job's lock, which a DELETE takes before it collects the job's runs:
         # a start either lands before (and is stopped by the delete) or finds the job gone.
@@ -177,7 +189,9 @@ class Runner:
             self._check_accepting(job_id)
             job = await self._store.get_job(job_id)  # the definition as of now, and NotFound once deleted
             timeout_s = self._timeout(timeout_s, job.timeout_s)
-            execution, results = await self._record(job, targets, timeout_s, rolling or job.rolling, retry_of)
+            execution, results = await self._record(
+                job, targets, timeout_s, rolling or job.rolling, retry_of, params or {}
+            )
             self._register(self._prepare(job, execution, results, gone))
         return execution
 
@@ -190,9 +204,9 @@ class Runner:
             failure = ""
         except SecretUndecryptable as e:
             secrets, failure = (), e.message
-        spec = ExecSpec(
-            argv=shlex.split(job.cmd) + list(secrets), user=job.user, privileged=job.privileged, env=list(job.env)
-        )
+        # substituted per word after the split: a value can never become further words or shell syntax
+        argv = expand(shlex.split(job.cmd), execution.params)
+        spec = ExecSpec(argv=argv + list(secrets), user=job.user, privileged=job.privileged, env=list(job.env))
         broadcaster = Broadcaster(results)
         context = self._context(execution, spec=spec, secrets=secrets, broadcaster=broadcaster)
         targets = [TargetRun(r, context) for r in results]
@@ -224,7 +238,13 @@ class Runner:
             log.info("%s %s of job %s ended %s: %s in %.1f s", what, key[1], key[0], summary.state, counts, took_s)
 
     async def _record(
-        self, job: Job, targets: list[Target], timeout_s: float | None, rolling: Rolling, retry_of: str
+        self,
+        job: Job,
+        targets: list[Target],
+        timeout_s: float | None,
+        rolling: Rolling,
+        retry_of: str,
+        params: dict[str, str],
     ) -> tuple[Execution, list[ContainerResult]]:
         now_s = time.time()
         for attempt in range(100):
@@ -237,6 +257,7 @@ class Runner:
                 secret_lengths=tuple(s.length for s in job.secret_args),
                 rolling=rolling,
                 retry_of=retry_of,
+                params=params,
             )
             results = [
                 ContainerResult(

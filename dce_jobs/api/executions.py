@@ -26,9 +26,11 @@ async def start(request: web.Request) -> web.Response:
     """Start the job on the given targets (all running containers when Target is absent)."""
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
-    targets, timeout_s, rolling = schemas.load_start(await read_json(request, optional=True), job)
+    payload = await read_json(request, optional=True)
+    targets, timeout_s, rolling = schemas.load_start(payload, job)
+    params = schemas.load_start_params(payload)
     jobs.check_runnable(job)
-    execution = await request.app[RUNNER].start(job, targets, timeout_s=timeout_s, rolling=rolling)
+    execution = await request.app[RUNNER].start(job, targets, timeout_s=timeout_s, rolling=rolling, params=params)
     log.info(
         "job %s started execution %s on %d targets (timeout %s)",
         job.job_id,

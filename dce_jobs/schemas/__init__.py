@@ -10,6 +10,7 @@ from .job import (
     OPTIONAL_JOB_FIELDS,
     EmptySchema,
     JobSchema,
+    ParamSchema,
     RetrySchema,
     StartSchema,
     TargetSchema,
@@ -21,6 +22,7 @@ from .job import (
     load_job_edit,
     load_retry,
     load_start,
+    load_start_params,
     merge_rolling,
     refuse_duplicate_targets,
 )
@@ -56,6 +58,7 @@ __all__ = [
     "InspectSchema",
     "InspectView",
     "JobSchema",
+    "ParamSchema",
     "ResultSchema",
     "ResultView",
     "RetrySchema",
@@ -72,6 +75,7 @@ __all__ = [
     "load_job_edit",
     "load_retry",
     "load_start",
+    "load_start_params",
     "merge_rolling",
     "refuse_duplicate_targets",
 ]

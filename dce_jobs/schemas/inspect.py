@@ -164,6 +164,14 @@ class InspectSchema(Schema):
         required=True,
         metadata={"description": "the ExecutorId this execution retries", "type": "string", "nullable": True},
     )
+    params = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        data_key="Params",
+        attribute="execution.params",
+        required=True,
+        metadata={"description": "the parameter values this run used (not secret)"},
+    )
     state = fields.Enum(ExecutionState, by_value=True, data_key="State", attribute="summary.state", required=True)
     ended_at = _shown_or_null(fields.Float, "EndTime", "summary.ended_at", "when the last target ended (epoch s)")
     counts = fields.Dict(

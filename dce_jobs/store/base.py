@@ -12,6 +12,7 @@ from ..models import (
     Execution,
     FailureAction,
     Job,
+    Param,
     Rolling,
     SecretArg,
     Status,
@@ -107,6 +108,13 @@ def job_to_doc(job: Job) -> dict[str, Any]:
         "rolling": rolling_to_doc(job.rolling),
         "created_at": job.created_at,
         "updated_at": job.updated_at,
+        "params": [
+            {"name": p.name, "default": p.default, "required": p.required, "pattern": p.pattern} for p in job.params
+        ],
+        "retries": job.retries,
+        "retry_delay_s": job.retry_delay_s,
+        "status_hook": job.status_hook,
+        "status_hook_events": list(job.status_hook_events),
     }
 
 
@@ -127,6 +135,11 @@ def job_from_doc(doc: dict[str, Any], executors: list[str]) -> Job:
         created_at=float(doc["created_at"]),
         updated_at=float(doc["updated_at"]),
         executors=tuple(executors),
+        params=tuple(Param(**p) for p in doc.get("params") or ()),
+        retries=int(doc.get("retries") or 0),
+        retry_delay_s=float(doc.get("retry_delay_s") or 0.0),
+        status_hook=doc.get("status_hook") or "",
+        status_hook_events=tuple(doc.get("status_hook_events") or ("end",)),
     )
 
 
@@ -141,6 +154,9 @@ def execution_to_doc(execution: Execution) -> dict[str, Any]:
         "secret_lengths": None if execution.secret_lengths is None else list(execution.secret_lengths),
         "rolling": rolling_to_doc(execution.rolling),
         "retry_of": execution.retry_of,
+        "params": dict(execution.params),
+        "retried_by": execution.retried_by,
+        "retry_attempt": execution.retry_attempt,
     }
 
 
@@ -171,6 +187,9 @@ def execution_from_doc(doc: dict[str, Any]) -> Execution:
         secret_lengths=None if doc.get("secret_lengths") is None else tuple(int(n) for n in doc["secret_lengths"]),
         rolling=rolling_from_doc(doc.get("rolling")),
         retry_of=doc.get("retry_of") or "",
+        params=dict(doc.get("params") or {}),
+        retried_by=doc.get("retried_by") or "",
+        retry_attempt=int(doc.get("retry_attempt") or 0),
     )
 
 
