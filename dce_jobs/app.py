@@ -16,8 +16,11 @@ from .api.middlewares import auth_middleware, edge_middleware, errors_middleware
 from .cipher import SecretBox, load_keys
 from .config import Config
 from .errors import ConfigError
-from .keys import CONFIG, NODES, RUNNER, SECRET_BOX, STORE
+from .followups import FollowUps
+from .hooks import HookSender
+from .keys import CONFIG, FOLLOW_UPS, NODES, RUNNER, SECRET_BOX, STORE, SWEEPER
 from .nodes import NodePool
+from .retention import Sweeper
 from .runner import Runner
 from .store import Store
 
@@ -66,6 +69,8 @@ def create_app(config: Config, *, store: Store | None = None, nodes: NodePool | 
     app[STORE] = store if store is not None else open_store(config)
     app[NODES] = nodes if nodes is not None else NodePool(config)
     app[RUNNER] = Runner(config=config, store=app[STORE], nodes=app[NODES], box=app[SECRET_BOX])
+    app[FOLLOW_UPS] = FollowUps(config=config, store=app[STORE], runner=app[RUNNER], sender=HookSender(config))
+    app[SWEEPER] = Sweeper(config=config, store=app[STORE], runner=app[RUNNER])
     app.cleanup_ctx.append(_resources)
     events.track_streams(app)
     for table in (
@@ -89,8 +94,12 @@ def create_app(config: Config, *, store: Store | None = None, nodes: NodePool | 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     await app[STORE].open()
     app[RUNNER].recover()
+    app[FOLLOW_UPS].start()
+    app[SWEEPER].start()
     yield
+    await app[SWEEPER].close()
     await app[RUNNER].close(grace_s=app[CONFIG].shutdown_grace_s)
+    await app[FOLLOW_UPS].close()  # after the runner: the last runs' ends are recorded first
     app[NODES].close()
     await app[STORE].close()
 

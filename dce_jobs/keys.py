@@ -6,7 +6,9 @@ from aiohttp import web
 
 from .cipher import SecretBox
 from .config import Config
+from .followups import FollowUps
 from .nodes import NodePool
+from .retention import Sweeper
 from .runner import Runner
 from .store import Store
 
@@ -15,4 +17,6 @@ STORE = web.AppKey("store", Store)
 SECRET_BOX = web.AppKey("secret_box", SecretBox)
 NODES = web.AppKey("nodes", NodePool)
 RUNNER = web.AppKey("runner", Runner)
+FOLLOW_UPS = web.AppKey("follow_ups", FollowUps)
+SWEEPER = web.AppKey("sweeper", Sweeper)
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -184,6 +184,34 @@ class Execution:
         return dataclasses.replace(self, **changes)
 
 
+class TaskState(StrEnum):
+    """Where a follow-up task stands."""
+
+    PENDING = "pending"  #: due at `due_at` (again, after a failed attempt)
+    DONE = "done"  #: carried out (a hook answered 2xx; a retry started)
+    FAILED = "failed"  #: given up (a hook past its retry window; a retry that could not start)
+    CANCELLED = "cancelled"  #: no longer wanted (the execution was stopped by a user)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Work due after an execution, kept in the store as an outbox: an automatic retry or a hook delivery."""
+
+    kind: str  #: "retry" or "hook"
+    task_id: str  #: unique; a hook's delivery id, sent with every attempt of that delivery
+    job_id: str
+    executor_id: str
+    due_at: float
+    created_at: float
+    state: TaskState = TaskState.PENDING
+    payload: dict[str, Any] = field(default_factory=dict)
+    attempts: tuple[dict[str, Any], ...] = ()  #: one entry per attempt: when, the outcome, how long it took
+
+    def replace(self, **changes: Any) -> FollowUp:
+        """Return a copy with `changes` applied."""
+        return dataclasses.replace(self, **changes)
+
+
 @dataclass(frozen=True)
 class ContainerResult:
     """What happened in one target container of one execution."""

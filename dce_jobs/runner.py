@@ -7,6 +7,7 @@ import logging
 import shlex
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from .cipher import SecretBox
@@ -27,6 +28,10 @@ from .watch import NodeWatch
 
 log = logging.getLogger("dce_jobs.runner")
 
+#: told (event, execution, results) when an execution starts ("start"), ends ("end") or is stopped on request
+#: ("stop", also once it has ended); it must not block: it schedules its own work
+Listener = Callable[[str, Execution, list[ContainerResult]], None]
+
 
 class Runner:
     """Starts executions in the background and owns them until they end, recovered ones included."""
@@ -45,12 +50,28 @@ class Runner:
         self._accepting = True
         self._recovery: asyncio.Task[int] | None = None
         self._recovered = asyncio.Event()  #: set once recovered executions are registered in _runs
+        self._listeners: list[Listener] = []
         self._watch = NodeWatch(
             nodes,
             interval_s=1.0,
             lost_s=max(3.0, 2 * config.connect_timeout_s),
             ping_timeout_s=config.connect_timeout_s,
         )
+
+    def listen(self, listener: Listener) -> None:
+        """Tell `listener` about every execution's start, end and stop from now on."""
+        self._listeners.append(listener)
+
+    def _tell(self, event: str, execution: Execution, results: list[ContainerResult]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event, execution, results)
+            except Exception:  # a listener's fault never touches the run
+                log.exception("listener of %s events failed on %s", event, execution.executor_id)
+
+    def is_running(self, job_id: str, executor_id: str) -> bool:
+        """True while this runner owns a live run of the execution."""
+        return (job_id, executor_id) in self._runs
 
     def recover(self) -> asyncio.Task[int]:
         """Reconcile, in the background, what a previous process left unfinished (as runs of this runner)."""
@@ -111,12 +132,13 @@ class Runner:
         return await self._launch(job.job_id, targets, timeout_s=timeout_s, rolling=rolling, params=values)
 
     async def retry(
-        self, job: Job, executor_id: str, *, everything: bool = False, follow_slots: bool = True
+        self, job: Job, executor_id: str, *, everything: bool = False, follow_slots: bool = True, attempt: int = 0
     ) -> Execution:
         """Start the targets of an execution again: those that did not finish with exit code 0, or all.
 
         By default each target runs in the current task of its Swarm slot (Swarm may have replaced the
-        container since); with follow_slots False only the very same containers are tried.
+        container since); with follow_slots False only the very same containers are tried. `attempt` numbers
+        an automatic retry (0: a manual one). The retried execution records the new one as RetriedBy.
         """
         self._check_accepting(job.job_id)
         previous = await self._store.get_execution(job.job_id, executor_id)
@@ -149,7 +171,7 @@ class Runner:
                     target.container_id[:12],
                 )
         gone = frozenset(i for i, current in enumerate(now) if current is None)
-        return await self._launch(
+        execution = await self._launch(
             job.job_id,
             targets,
             timeout_s=previous.timeout_s,
@@ -157,7 +179,13 @@ class Runner:
             gone=gone,
             retry_of=executor_id,
             params=values,
+            attempt=attempt,
         )
+        try:
+            await self._store.update_execution(previous.replace(retried_by=execution.executor_id))
+        except NotFound:
+            pass  # swept or deleted meanwhile: the new execution still names it in RetryOf
+        return execution
 
     def _timeout(self, *choices: float | None) -> float | None:
         """The first timeout given, else the server's default (so that nothing runs forever unless configured)."""
@@ -182,6 +210,7 @@ class Runner:
         gone: frozenset[int] = frozenset(),
         retry_of: str = "",
         params: dict[str, str] | None = None,
+        attempt: int = 0,
     ) -> Execution:
         # Recorded and registered under the job's lock, which a DELETE takes before it collects the job's runs:
         # a start either lands before (and is stopped by the delete) or finds the job gone.
@@ -190,9 +219,10 @@ class Runner:
             job = await self._store.get_job(job_id)  # the definition as of now, and NotFound once deleted
             timeout_s = self._timeout(timeout_s, job.timeout_s)
             execution, results = await self._record(
-                job, targets, timeout_s, rolling or job.rolling, retry_of, params or {}
+                job, targets, timeout_s, rolling or job.rolling, retry_of, params or {}, attempt
             )
             self._register(self._prepare(job, execution, results, gone))
+        self._tell("start", execution, results)
         return execution
 
     def _prepare(
@@ -231,6 +261,7 @@ class Runner:
             # every target has its own guard; this is a failure before or around them (e.g. the store)
             log.error("execution %s of job %s failed", key[1], key[0], exc_info=task.exception())
         elif run is not None:
+            self._tell("end", run.execution, [t.result for t in run.targets])
             summary = summarize([t.result for t in run.targets])
             counts = ", ".join(f"{n} {outcome}" for outcome, n in summary.counts.items() if n)
             took_s = (summary.ended_at or time.time()) - run.execution.created_at
@@ -245,12 +276,13 @@ class Runner:
         rolling: Rolling,
         retry_of: str,
         params: dict[str, str],
+        attempt: int,
     ) -> tuple[Execution, list[ContainerResult]]:
         now_s = time.time()
-        for attempt in range(100):
+        for clash in range(100):
             execution = Execution(
                 job_id=job.job_id,
-                executor_id=new_executor_id(now_s + attempt * 1e-6),
+                executor_id=new_executor_id(now_s + clash * 1e-6),
                 created_at=now_s,
                 targets=tuple(targets),
                 timeout_s=timeout_s,
@@ -258,6 +290,7 @@ class Runner:
                 rolling=rolling,
                 retry_of=retry_of,
                 params=params,
+                retry_attempt=attempt,
             )
             results = [
                 ContainerResult(
@@ -280,8 +313,9 @@ class Runner:
 
     async def stop(self, job_id: str, executor_id: str, *, reason: str = "stopped") -> None:
         """Terminate the running execs of an execution; targets not yet started end CREATE_FAILED."""
-        await self._store.get_execution(job_id, executor_id)
+        execution = await self._store.get_execution(job_id, executor_id)
         await self._recovered.wait()  # a recovered execution is stoppable as soon as the server answers
+        self._tell("stop", execution, [])
         await self._stop_run(job_id, executor_id, reason, EndReason.STOPPED)
 
     async def _stop_run(self, job_id: str, executor_id: str, reason: str, end_reason: EndReason) -> None:

@@ -102,7 +102,8 @@ async def _inspect_body(request: web.Request, job_id: str, executor_id: str) -> 
         target = execution.targets[result.index] if result.index < len(execution.targets) else None
         views.append(schemas.ResultView(result, target, output, cut))
     summary = summarize(results, paused=request.app[RUNNER].is_paused(job_id, executor_id))
-    return schemas.dump_inspect(schemas.InspectView(execution, summary, views))
+    deliveries = tuple(t for t in await store.list_follow_ups(job_id, executor_id) if t.kind == "hook")
+    return schemas.dump_inspect(schemas.InspectView(execution, summary, views, deliveries))
 
 
 @routes.get("/api/jobs/{job_id}/log/{executor_id}")

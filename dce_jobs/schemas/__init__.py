@@ -26,6 +26,7 @@ from .job import (
     merge_rolling,
     refuse_duplicate_targets,
 )
+from .ops import HookBodySchema, HookDeliverySchema, HookView, dump_hook_body
 from .service import (
     ContainerSchema,
     ErrorSchema,
@@ -41,6 +42,10 @@ from .service import (
 )
 
 __all__ = [
+    "HookBodySchema",
+    "HookDeliverySchema",
+    "HookView",
+    "dump_hook_body",
     "ContainerSchema",
     "ErrorSchema",
     "HealthSchema",

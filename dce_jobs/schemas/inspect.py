@@ -14,11 +14,13 @@ from ..models import (
     Execution,
     ExecutionState,
     FailureAction,
+    FollowUp,
     Status,
     Summary,
     Target,
 )
 from .job import TargetSchema
+from .ops import HookDeliverySchema
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +145,7 @@ class InspectView:
     execution: Execution
     summary: Summary
     results: list[ResultView]
+    deliveries: tuple[FollowUp, ...] = ()  #: the hook deliveries of this execution
 
 
 class InspectSchema(Schema):
@@ -163,6 +166,30 @@ class InspectSchema(Schema):
         allow_none=True,
         required=True,
         metadata={"description": "the ExecutorId this execution retries", "type": "string", "nullable": True},
+    )
+    retried_by = fields.Function(
+        lambda view: view.execution.retried_by or None,
+        data_key="RetriedBy",
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "the ExecutorId of the execution that retried this one",
+            "type": "string",
+            "nullable": True,
+        },
+    )
+    retry_attempt = fields.Integer(
+        data_key="RetryAttempt",
+        attribute="execution.retry_attempt",
+        required=True,
+        metadata={"description": "1..Retries for an automatic retry, 0 for a start or a manual retry"},
+    )
+    hook_deliveries = fields.List(
+        fields.Nested(HookDeliverySchema),
+        data_key="HookDeliveries",
+        attribute="deliveries",
+        required=True,
+        metadata={"description": "the StatusHook deliveries of this execution with their attempts"},
     )
     params = fields.Dict(
         keys=fields.String(),

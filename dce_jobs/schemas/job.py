@@ -6,11 +6,12 @@ import dataclasses
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from ..errors import InvalidInput
-from ..models import FailureAction, Job, Param, Rolling, Target
+from ..models import HOOK_EVENTS, FailureAction, Job, Param, Rolling, Target
 from .base import (
     _CONTAINER_RE,
     _ENV_RE,
@@ -44,7 +45,32 @@ OPTIONAL_JOB_FIELDS = (
     "failure_action",
     "max_failure_ratio",
     "params",
+    "retries",
+    "retry_delay_s",
+    "status_hook",
+    "status_hook_events",
 )
+
+MAX_RETRIES = 10
+MAX_RETRY_DELAY_S = 24 * 3600.0
+
+
+def _hook_url(value: str) -> None:
+    if not value:
+        return  # "" clears the hook
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValidationError("Must not contain spaces or control characters.")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("Must be an http:// or https:// URL with a host.")
+    if "@" in parts.netloc:
+        # they would be stored and shown in clear: a receiver checks the signature instead
+        raise ValidationError("Must not carry credentials (user:password@); receivers check the signature.")
+    try:
+        parts.port  # noqa: B018 (it raises on a bad port)
+    except ValueError:
+        raise ValidationError("Has an invalid port.") from None
+
 
 MAX_PARAMS = 32
 MAX_PATTERN_CHARS = 512
@@ -95,6 +121,11 @@ class ParamSchema(Schema):
     @post_load
     def _param(self, data: dict[str, Any], **kwargs: Any) -> Param:
         return Param(**data)
+
+
+def _distinct(values: list[str]) -> None:
+    if len(set(values)) != len(values):
+        raise ValidationError("Lists a value twice.")
 
 
 def _unique_names(params: list[Param]) -> None:
@@ -182,6 +213,33 @@ class JobSchema(Schema, RollingFields):
         data_key="Params",
         load_default=list,
         validate=[validate.Length(max=MAX_PARAMS), _unique_names],
+    )
+    retries = fields.Integer(
+        data_key="Retries",
+        strict=True,
+        load_default=0,
+        validate=validate.Range(0, MAX_RETRIES),
+        metadata={"description": "automatic retries of the failed targets, as new executions (0 = none)"},
+    )
+    retry_delay_s = StrictNumber(
+        data_key="RetryDelay",
+        load_default=0.0,
+        allow_nan=False,
+        validate=validate.Range(0, MAX_RETRY_DELAY_S),
+        metadata={"description": "seconds between an execution's end and its automatic retry"},
+    )
+    status_hook = fields.String(
+        data_key="StatusHook",
+        load_default="",
+        validate=[validate.Length(max=2048), _hook_url],
+        metadata={"description": "http(s) URL that receives a signed JSON summary of each execution ('' = none)"},
+    )
+    status_hook_events = fields.List(
+        fields.String(validate=validate.OneOf(HOOK_EVENTS)),
+        data_key="StatusHookEvents",
+        load_default=lambda: ["end"],
+        validate=[validate.Length(min=1, max=len(HOOK_EVENTS)), _distinct],
+        metadata={"description": "when the hook is told: start, end (default end)"},
     )
 
 

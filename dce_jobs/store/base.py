@@ -11,12 +11,14 @@ from ..models import (
     EndReason,
     Execution,
     FailureAction,
+    FollowUp,
     Job,
     Param,
     Rolling,
     SecretArg,
     Status,
     Target,
+    TaskState,
 )
 
 
@@ -84,12 +86,60 @@ class Store(Protocol):
     ) -> AsyncGenerator[tuple[int, bytes, tuple[tuple[int, int], ...]], None]:
         """Yield (seq, data, runs of (stream, length)) of the chunks after `after_seq`, in order (runs never empty)."""
 
+    async def update_execution(self, execution: Execution) -> None:
+        """Replace an execution's record (its results stay); NotFound when it is gone."""
+
+    async def delete_execution(self, job_id: str, executor_id: str) -> None:
+        """Remove one execution with its results, output and follow-ups (nothing when it is gone)."""
+
+    async def reclaim_space(self) -> None:
+        """Give the space of removed records back where the backend needs to be told (after a sweep)."""
+
+    async def save_follow_up(self, task: FollowUp) -> None:
+        """Insert or replace a follow-up task (keyed by its task_id)."""
+
+    async def list_pending_follow_ups(self) -> list[FollowUp]:
+        """Every follow-up still pending, across all jobs, soonest due first."""
+
+    async def list_follow_ups(self, job_id: str, executor_id: str) -> list[FollowUp]:
+        """The follow-ups of one execution, oldest first."""
+
 
 def chunk_runs(data: bytes, runs: Sequence[Sequence[int]] | None) -> tuple[tuple[int, int], ...]:
     """A chunk's runs as stored, or all of it as stdout for chunks stored before streams were kept."""
     if not runs:
         return ((STDOUT, len(data)),) if data else ()
     return tuple((int(s), int(n)) for s, n in runs)
+
+
+def follow_up_to_doc(task: FollowUp) -> dict[str, Any]:
+    """A follow-up task as a plain document."""
+    return {
+        "kind": task.kind,
+        "task_id": task.task_id,
+        "job_id": task.job_id,
+        "executor_id": task.executor_id,
+        "due_at": task.due_at,
+        "created_at": task.created_at,
+        "state": task.state.value,
+        "payload": task.payload,
+        "attempts": list(task.attempts),
+    }
+
+
+def follow_up_from_doc(doc: dict[str, Any]) -> FollowUp:
+    """Rebuild a follow-up task from its document."""
+    return FollowUp(
+        kind=doc["kind"],
+        task_id=doc["task_id"],
+        job_id=doc["job_id"],
+        executor_id=doc["executor_id"],
+        due_at=float(doc["due_at"]),
+        created_at=float(doc["created_at"]),
+        state=TaskState(doc["state"]),
+        payload=dict(doc.get("payload") or {}),
+        attempts=tuple(doc.get("attempts") or ()),
+    )
 
 
 def job_to_doc(job: Job) -> dict[str, Any]:
