@@ -84,3 +84,25 @@ def test_params_in_the_start_dialog_and_retry_links_in_the_execution_view(panel:
     assert [i.get_attribute("placeholder") for i in inputs] == ["必填", "fast"]
     assert "不保密" in panel.text("start-params", dialog)
     panel.shot("ops-01-start-params")
+
+
+def test_retry_and_hook_settings_in_the_job_form(panel: Panel, panel_server: Any) -> None:
+    server = panel_server(DCE_JOBS_HOOK_SECRET="e2e", DCE_JOBS_HOOK_ALLOWED_HOSTS="hooks.example")
+    body = {"AppName": "2048", "ServiceName": "2048_2048", "Name": "备份", "Cmd": "backup ${DAY}"}
+    job = api(server, "POST", "/api/jobs", {**body, "Params": [{"Name": "DAY"}]})
+    panel.open(server.url, "#/")
+    panel.click("edit-job", panel.job_row("备份"))
+    panel.fill("job-retries", "x")
+    panel.fill("job-statushook", "https://elsewhere.example/h")
+    panel.click("save-job")
+    assert "整数" in panel.el("job-form-dialog").text
+    panel.fill("job-retries", "2")
+    panel.fill("job-retrydelay", "30")
+    panel.click("save-job")
+    panel.wait(lambda: "DCE_JOBS_HOOK_ALLOWED_HOSTS" in panel.el("job-form-dialog").text, what="the host refused")
+    panel.shot("ops-02-hook-host-refused")
+    panel.fill("job-statushook", "https://hooks.example/h")
+    panel.save_job_form()
+    saved = api(server, "GET", f"/api/jobs/{job['JobId']}")
+    assert (saved["Retries"], saved["RetryDelay"], saved["StatusHook"]) == (2, 30, "https://hooks.example/h")
+    assert saved["Params"] == job["Params"]  # the form does not send Params: the declarations are kept
