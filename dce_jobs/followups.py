@@ -150,7 +150,9 @@ class FollowUps:
                 if task.task_id in self._inflight:
                     continue
                 if task.due_at <= now:
-                    self._inflight[task.task_id] = asyncio.create_task(self._carry_out(task))
+                    # another replica on the same store may be carrying it out: take it first
+                    if await self._claim(task, now):
+                        self._inflight[task.task_id] = asyncio.create_task(self._carry_out(task))
                 else:
                     wait_s = min(wait_s, task.due_at - now)
             try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow the cancel of close()
@@ -158,6 +160,15 @@ class FollowUps:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+
+    async def _claim(self, task: FollowUp, now: float) -> bool:
+        # past the claim (an attempt's timeout and a margin) a process that died holding it is taken over
+        until = now + self._config.hook_timeout_s + self._config.docker_timeout_s + 5
+        try:
+            return await self._store.claim_follow_up(task.task_id, now=now, until=until)
+        except DceJobsError as e:
+            log.warning("cannot claim follow-up %s: %s", task.task_id, e.message)
+            return False
 
     async def _carry_out(self, task: FollowUp) -> None:
         try:

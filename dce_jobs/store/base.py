@@ -101,6 +101,12 @@ class Store(Protocol):
     async def list_pending_follow_ups(self) -> list[FollowUp]:
         """Every follow-up still pending, across all jobs, soonest due first."""
 
+    async def claim_follow_up(self, task_id: str, *, now: float, until: float) -> bool:
+        """Take a pending follow-up until `until` unless another process holds it past `now`; True when taken.
+
+        Saving the follow-up (its outcome) ends the claim.
+        """
+
     async def list_follow_ups(self, job_id: str, executor_id: str) -> list[FollowUp]:
         """The follow-ups of one execution, oldest first."""
 
@@ -124,6 +130,7 @@ def follow_up_to_doc(task: FollowUp) -> dict[str, Any]:
         "state": task.state.value,
         "payload": task.payload,
         "attempts": list(task.attempts),
+        "claim_until": 0.0,
     }
 
 

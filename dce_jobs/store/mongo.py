@@ -424,6 +424,13 @@ class MongoStore:
             docs = await self._col("follow_ups").find({"state": TaskState.PENDING.value}, _NO_ID).sort(order).to_list()
         return [follow_up_from_doc(d) for d in docs]
 
+    async def claim_follow_up(self, task_id: str, *, now: float, until: float) -> bool:
+        """Take a pending follow-up unless another process holds it past `now` (one conditional update)."""
+        query = {"task_id": task_id, "state": TaskState.PENDING.value, "claim_until": {"$lte": now}}
+        with self._errors():
+            outcome = await self._col("follow_ups").update_one(query, {"$set": {"claim_until": until}})
+        return bool(outcome.modified_count == 1)
+
     async def list_follow_ups(self, job_id: str, executor_id: str) -> list[FollowUp]:
         """The follow-ups of one execution, oldest first."""
         order = [("created_at", ASCENDING), ("task_id", ASCENDING)]

@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS output (
     data BLOB NOT NULL, streams TEXT, PRIMARY KEY (job_id, executor_id, idx, seq));
 CREATE TABLE IF NOT EXISTS follow_ups (
     task_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, executor_id TEXT NOT NULL, state TEXT NOT NULL,
-    due_at REAL NOT NULL, created_at REAL NOT NULL, doc TEXT NOT NULL);
+    due_at REAL NOT NULL, created_at REAL NOT NULL, doc TEXT NOT NULL, claim_until REAL NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS follow_ups_state ON follow_ups (state, due_at);
 CREATE INDEX IF NOT EXISTS follow_ups_execution ON follow_ups (job_id, executor_id);
 """
@@ -393,6 +393,16 @@ class SqliteStore:
             return [follow_up_from_doc(json.loads(r[0])) for r in rows]
 
         return await self._run(fetch)
+
+    async def claim_follow_up(self, task_id: str, *, now: float, until: float) -> bool:
+        """Take a pending follow-up unless another process holds it past `now`."""
+        cursor = await self._run(
+            lambda db: db.execute(
+                "UPDATE follow_ups SET claim_until = ? WHERE task_id = ? AND state = ? AND claim_until <= ?",
+                (until, task_id, TaskState.PENDING.value, now),
+            )
+        )
+        return cursor.rowcount == 1
 
     async def list_follow_ups(self, job_id: str, executor_id: str) -> list[FollowUp]:
         """The follow-ups of one execution, oldest first."""

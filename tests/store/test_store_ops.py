@@ -92,3 +92,21 @@ async def test_follow_ups_are_replaced_by_id_and_listed_pending_soonest_first(st
 
 def _fields(task: FollowUp) -> dict[str, object]:
     return {"state": task.state, "attempts": task.attempts}
+
+
+async def test_a_pending_follow_up_is_claimed_by_one_process_until_its_claim_ends(store: Store) -> None:
+    job = make_job()
+    await store.create_job(job)
+    execution = make_execution(job, "1.000001", 1.0)
+    await store.create_execution(execution, results_of(execution))
+    task = _task("1.000001", job.job_id, "t", 5.0)
+    await store.save_follow_up(task)
+
+    assert await store.claim_follow_up("t", now=10.0, until=40.0)
+    assert not await store.claim_follow_up("t", now=20.0, until=50.0)  # another replica: held
+    assert await store.claim_follow_up("t", now=41.0, until=70.0)  # the holder died: taken over after the claim
+    await store.save_follow_up(task.replace(due_at=80.0))  # an attempt's outcome ends the claim
+    assert await store.claim_follow_up("t", now=42.0, until=72.0)
+    await store.save_follow_up(task.replace(state=TaskState.DONE))
+    assert not await store.claim_follow_up("t", now=100.0, until=130.0)  # only pending ones
+    assert not await store.claim_follow_up("nope", now=100.0, until=130.0)

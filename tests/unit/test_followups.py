@@ -290,3 +290,23 @@ async def test_bad_hook_and_retry_settings_are_refused(
     assert response.status == 400
     assert (await response.json())["message"].startswith(message)
     assert await (await client.get("/api/jobs")).json() == []
+
+
+async def test_two_processes_on_one_store_deliver_a_hook_once(make_client: Any) -> None:
+    from dce_jobs.config import from_env
+    from dce_jobs.nodes import NodePool
+
+    swarm = FakeSwarm(containers=1)
+    settings = {"DCE_JOBS_DOCKER_HOST": "unix:///fake.sock", **FAST, "DCE_JOBS_FOLLOW_UP_POLL_S": "0.01"}
+    receiver = Receiver(200)
+    async with receiver as url:
+        one, two = [
+            await make_client(settings, nodes=NodePool(from_env(settings), client_factory=swarm.factory))
+            for _ in range(2)
+        ]
+        job = await _job(one, StatusHook=url)
+        for _ in range(5):
+            executor_id = await start(one, job)
+            await _deliveries(two, job, executor_id, "done")
+    assert len(receiver.requests) == 5
+    assert len({h["X-DCE-Jobs-Delivery"] for h, _ in receiver.requests}) == 5
