@@ -172,6 +172,10 @@ class FollowUps:
 
     async def _carry_out(self, task: FollowUp) -> None:
         try:
+            if not await self._execution_exists(task):
+                # recorded just as its job was deleted (or its execution swept): drop it, never act on it
+                await self._store.delete_execution(task.job_id, task.executor_id)
+                return
             updated = await (self._retry(task) if task.kind == RETRY else self._deliver(task))
             if updated is not None:
                 await self._save_unless_gone(updated)
@@ -184,12 +188,16 @@ class FollowUps:
             self._inflight.pop(task.task_id, None)
             self._wake.set()
 
-    async def _save_unless_gone(self, task: FollowUp) -> None:
+    async def _execution_exists(self, task: FollowUp) -> bool:
         try:
             await self._store.get_execution(task.job_id, task.executor_id)
         except NotFound:
-            return  # deleted or swept meanwhile: its follow-ups went with it
-        await self._store.save_follow_up(task)
+            return False
+        return True
+
+    async def _save_unless_gone(self, task: FollowUp) -> None:
+        if await self._execution_exists(task):  # deleted or swept meanwhile: its follow-ups went with it
+            await self._store.save_follow_up(task)
 
     async def _retry(self, task: FollowUp) -> FollowUp | None:
         attempt = int(task.payload.get("attempt", 1))

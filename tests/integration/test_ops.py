@@ -61,7 +61,7 @@ async def test_a_failing_target_is_retried_automatically(make_client: Any, lab: 
 async def test_hooks_to_real_receivers_retry_and_never_hold_the_execution(
     make_client: Any, lab: Lab, local_service: str
 ) -> None:
-    client = await make_client({**HOOKS, "DCE_JOBS_HOOK_RETRY_WINDOW_S": "1"})
+    client = await make_client({**HOOKS, "DCE_JOBS_HOOK_RETRY_WINDOW_S": "3"})
     flaky, silent = Receiver(502, 200), Receiver(None)
     target = targets_of(lab, local_service, 1)
     async with flaky as flaky_url, silent as silent_url:

@@ -208,7 +208,7 @@ async def test_a_hook_that_fails_first_is_retried_with_the_same_delivery_id(fake
 
 
 async def test_a_hook_that_never_answers_neither_delays_nor_fails_the_execution(fake_app: Maker) -> None:
-    client, _ = await fake_app({**FAST, "DCE_JOBS_HOOK_TIMEOUT_S": "0.1", "DCE_JOBS_HOOK_RETRY_WINDOW_S": "0.3"})
+    client, _ = await fake_app({**FAST, "DCE_JOBS_HOOK_TIMEOUT_S": "0.1", "DCE_JOBS_HOOK_RETRY_WINDOW_S": "3"})
     receiver = Receiver(None)
     async with receiver as url:
         job = await _job(client, StatusHook=url, StatusHookEvents=["start", "end"])
@@ -310,3 +310,24 @@ async def test_two_processes_on_one_store_deliver_a_hook_once(make_client: Any) 
             await _deliveries(two, job, executor_id, "done")
     assert len(receiver.requests) == 5
     assert len({h["X-DCE-Jobs-Delivery"] for h, _ in receiver.requests}) == 5
+
+
+async def test_a_follow_up_of_a_deleted_execution_is_dropped_not_sent(fake_app: Maker) -> None:
+    client, _ = await fake_app(FAST, containers=1)
+    receiver = Receiver(200)
+    async with receiver as url:
+        job = await _job(client, StatusHook=url)
+        executor_id = await start(client, job)
+        (delivered,) = (await _deliveries(client, job, executor_id, "done"))["HookDeliveries"]
+        store = client.server.app[STORE]
+        (task,) = await store.list_follow_ups(job["JobId"], executor_id)
+        assert (await client.delete(f"/api/jobs/{job['JobId']}")).status == 202
+        # as if the end had been recorded just after the DELETE removed everything of the job
+        await store.save_follow_up(task.replace(task_id="late", state=TaskState.PENDING, attempts=()))
+        for _ in range(500):
+            if not await store.list_pending_follow_ups():
+                break
+            await asyncio.sleep(0.01)
+    assert await store.list_pending_follow_ups() == []
+    assert await store.list_follow_ups(job["JobId"], executor_id) == []
+    assert [h["X-DCE-Jobs-Delivery"] for h, _ in receiver.requests] == [delivered["DeliveryId"]]
