@@ -9,18 +9,20 @@ from collections.abc import Mapping, Sequence
 from .errors import InvalidInput
 from .models import Param
 
-#: a reference to a parameter inside one word of Cmd
-REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: a reference to a parameter inside one word of Cmd; `$${NAME}` is an escaped, literal `${NAME}`
+REFERENCE = re.compile(r"(\$?)\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_VALUE_CHARS = 4096
 
 
 def referenced(cmd: str) -> set[str]:
     """The parameter names the words of `cmd` refer to."""
-    return {m.group(1) for word in shlex.split(cmd) for m in REFERENCE.finditer(word)}
+    return {m.group(2) for word in shlex.split(cmd) for m in REFERENCE.finditer(word) if not m.group(1)}
 
 
 def check_cmd(cmd: str, params: Sequence[Param]) -> None:
-    """Refuse a Cmd that refers to a parameter the job does not declare."""
+    """Refuse a Cmd that refers to a parameter the job does not declare (a job without Params keeps Cmd literal)."""
+    if not params:
+        return
     undeclared = sorted(referenced(cmd) - {p.name for p in params})
     if undeclared:
         names = ", ".join(f"${{{n}}}" for n in undeclared)
@@ -49,5 +51,16 @@ def resolve(params: Sequence[Param], given: Mapping[str, str]) -> dict[str, str]
 
 
 def expand(argv: Sequence[str], values: Mapping[str, str]) -> list[str]:
-    """Replace `${NAME}` inside each word: a value stays inside its word, never split nor read by a shell."""
-    return [REFERENCE.sub(lambda m: values.get(m.group(1), m.group(0)), word) for word in argv]
+    """Replace `${NAME}` inside each word: a value stays inside its word, never split nor read by a shell.
+
+    Without values (a job that declares no Params) the words stay as they are; with them `$${NAME}` is `${NAME}`.
+    """
+    if not values:
+        return list(argv)
+
+    def value(m: re.Match[str]) -> str:
+        if m.group(1):
+            return m.group(0)[1:]  # escaped
+        return values.get(m.group(2), m.group(0))
+
+    return [REFERENCE.sub(value, word) for word in argv]

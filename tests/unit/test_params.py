@@ -41,6 +41,11 @@ def test_a_value_stays_one_word_whatever_it_holds() -> None:
     ]
 
 
+def test_without_params_cmd_stays_literal_and_with_them_dollar_dollar_escapes() -> None:
+    assert expand(["echo", "${HOME}", "$${HOME}"], {}) == ["echo", "${HOME}", "$${HOME}"]
+    assert expand(["echo", "${V}", "$${V}", "a$${V}b"], {"V": "x"}) == ["echo", "x", "${V}", "a${V}b"]
+
+
 def test_resolve_applies_defaults_required_and_patterns() -> None:
     params = [Param("A", required=True), Param("B", default="1", pattern=r"\d+"), Param("C")]
     assert resolve(params, {"A": "x"}) == {"A": "x", "B": "1", "C": ""}
@@ -87,7 +92,7 @@ async def test_bad_start_params_are_refused_naming_the_parameter(
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"Cmd": "echo ${NOPE}"}, "Cmd: ${NOPE} not declared in Params"),
+        ({"Cmd": "echo ${A} ${NOPE}", "Params": [{"Name": "A"}]}, "Cmd: ${NOPE} not declared in Params"),
         ({"Params": [{"Name": "1A"}]}, "Params.0.Name: Must match"),
         ({"Params": [{"Name": "A"}, {"Name": "A"}]}, "Params: Parameter A is declared twice."),
         ({"Params": [{"Name": "A", "Pattern": "(unclosed"}]}, "Params.0.Pattern: Not a valid Python regular"),
@@ -107,6 +112,13 @@ async def test_bad_declarations_are_refused_at_save(
     refused = await _refused(client, "POST", "/api/jobs", body)
     assert refused["message"].startswith(message), refused
     assert await (await client.get("/api/jobs")).json() == []
+
+
+async def test_a_job_without_params_keeps_dollar_braces_literal(fake_app: Maker) -> None:
+    client, swarm = await fake_app(containers=1)
+    job = await create_job(client, SERVICE, "echo ${HOME} $${X}", app="unit")
+    body = await until(client, job, await start(client, job), all_final)
+    assert swarm.started()[0].argv == ["echo", "${HOME}", "$${X}"] and body["Params"] == {}
 
 
 async def test_an_edit_checks_cmd_against_the_kept_params(fake_app: Maker) -> None:
