@@ -7,6 +7,7 @@ import logging
 import shlex
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from .cipher import SecretBox
@@ -36,6 +37,7 @@ from .models import (
     summarize,
 )
 from .nodes import NodePool
+from .params import expand, resolve
 from .recovery import RecoveredTarget
 from .store import Store
 from .target_run import STOP_GRACE_S, RunContext, TargetRun
@@ -44,6 +46,10 @@ from .targets import resolve_container_ids, resolve_targets
 from .watch import NodeWatch
 
 log = logging.getLogger("dce_jobs.runner")
+
+#: told (event, execution, results) when an execution starts ("start"), ends ("end") or is stopped on request
+#: ("stop", also once it has ended); it must not block: it schedules its own work
+Listener = Callable[[str, Execution, list[ContainerResult]], None]
 
 
 class Runner:
@@ -70,12 +76,28 @@ class Runner:
         self._leasing: asyncio.Task[None] | None = None
         self._leased = False  #: this process's lease was taken (and is dropped at a clean shutdown)
         self._recovered = asyncio.Event()  #: set once recovered executions are registered in _runs
+        self._listeners: list[Listener] = []
         self._watch = NodeWatch(
             nodes,
             interval_s=1.0,
             lost_s=max(3.0, 2 * config.connect_timeout_s),
             ping_timeout_s=config.connect_timeout_s,
         )
+
+    def listen(self, listener: Listener) -> None:
+        """Tell `listener` about every execution's start, end and stop from now on."""
+        self._listeners.append(listener)
+
+    def _tell(self, event: str, execution: Execution, results: list[ContainerResult]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event, execution, results)
+            except Exception:  # a listener's fault never touches the run
+                log.exception("listener of %s events failed on %s", event, execution.executor_id)
+
+    def is_running(self, job_id: str, executor_id: str) -> bool:
+        """True while this runner owns a live run of the execution."""
+        return (job_id, executor_id) in self._runs
 
     def recover(self) -> asyncio.Task[int]:
         """Take this process's lease, then adopt, in the background, the runs of owners that are gone.
@@ -176,29 +198,36 @@ class Runner:
         rolling: Rolling | None = None,
         container_ids: list[str] | None = None,
         schedule_id: str = "",
+        params: dict[str, str] | None = None,
     ) -> Execution:
-        """Check the targets against the Swarm, record the execution and run it in the background.
+        """Check the parameters and the targets, record the execution and run it in the background.
 
         `container_ids` (a schedule's fixed targets) are found among the running tasks on whichever node.
         """
         self._check_accepting(job.job_id)
+        values = resolve(job.params, params or {})
         tasks = await self._nodes.running_tasks(job.service_name)
         if container_ids is not None:
             targets = resolve_container_ids(job.service_name, container_ids, tasks)
         else:
             targets = resolve_targets(job.service_name, requested, tasks)
-        return await self._launch(job.job_id, targets, timeout_s=timeout_s, rolling=rolling, schedule_id=schedule_id)
+        return await self._launch(
+            job.job_id, targets, timeout_s=timeout_s, rolling=rolling, schedule_id=schedule_id, params=values
+        )
 
     async def retry(
-        self, job: Job, executor_id: str, *, everything: bool = False, follow_slots: bool = True
+        self, job: Job, executor_id: str, *, everything: bool = False, follow_slots: bool = True, attempt: int = 0
     ) -> Execution:
         """Start the targets of an execution again: those that did not finish with exit code 0, or all.
 
         By default each target runs in the current task of its Swarm slot (Swarm may have replaced the
-        container since); with follow_slots False only the very same containers are tried.
+        container since); with follow_slots False only the very same containers are tried. `attempt` numbers
+        an automatic retry (0: a manual one). The retried execution records the new one as RetriedBy.
         """
         self._check_accepting(job.job_id)
         previous = await self._store.get_execution(job.job_id, executor_id)
+        # the values the retried run used, for the parameters the job still declares
+        values = resolve(job.params, {k: v for k, v in previous.params.items() if k in {p.name for p in job.params}})
         results = await self._store.list_results(job.job_id, executor_id)
         if (job.job_id, executor_id) in self._runs or any(not r.status.is_final for r in results):
             raise InvalidInput(
@@ -226,9 +255,21 @@ class Runner:
                     target.container_id[:12],
                 )
         gone = frozenset(i for i, current in enumerate(now) if current is None)
-        return await self._launch(
-            job.job_id, targets, timeout_s=previous.timeout_s, rolling=previous.rolling, gone=gone, retry_of=executor_id
+        execution = await self._launch(
+            job.job_id,
+            targets,
+            timeout_s=previous.timeout_s,
+            rolling=previous.rolling,
+            gone=gone,
+            retry_of=executor_id,
+            params=values,
+            attempt=attempt,
         )
+        try:
+            await self._store.update_execution(previous.replace(retried_by=execution.executor_id))
+        except NotFound:
+            pass  # swept or deleted meanwhile: the new execution still names it in RetryOf
+        return execution
 
     def _timeout(self, *choices: float | None) -> float | None:
         """The first timeout given, else the server's default (so that nothing runs forever unless configured)."""
@@ -253,6 +294,8 @@ class Runner:
         gone: frozenset[int] = frozenset(),
         retry_of: str = "",
         schedule_id: str = "",
+        params: dict[str, str] | None = None,
+        attempt: int = 0,
     ) -> Execution:
         # Recorded and registered under the job's lock, which a DELETE takes before it collects the job's runs:
         # a start either lands before (and is stopped by the delete) or finds the job gone.
@@ -261,9 +304,17 @@ class Runner:
             job = await self._store.get_job(job_id)  # the definition as of now, and NotFound once deleted
             timeout_s = self._timeout(timeout_s, job.timeout_s)
             execution, results = await self._record(
-                job, targets, timeout_s, rolling or job.rolling, retry_of=retry_of, schedule_id=schedule_id
+                job,
+                targets,
+                timeout_s,
+                rolling or job.rolling,
+                retry_of=retry_of,
+                schedule_id=schedule_id,
+                params=params or {},
+                attempt=attempt,
             )
             self._register(self._prepare(job, execution, results, gone))
+        self._tell("start", execution, results)
         return execution
 
     def _prepare(
@@ -275,9 +326,9 @@ class Runner:
             failure = ""
         except SecretUndecryptable as e:
             secrets, failure = (), e.message
-        spec = ExecSpec(
-            argv=shlex.split(job.cmd) + list(secrets), user=job.user, privileged=job.privileged, env=list(job.env)
-        )
+        # substituted per word after the split: a value can never become further words or shell syntax
+        argv = expand(shlex.split(job.cmd), execution.params)
+        spec = ExecSpec(argv=argv + list(secrets), user=job.user, privileged=job.privileged, env=list(job.env))
         broadcaster = Broadcaster(results)
         context = self._context(execution, spec=spec, secrets=secrets, broadcaster=broadcaster)
         targets = [TargetRun(r, context) for r in results]
@@ -327,6 +378,7 @@ class Runner:
             # every target has its own guard; this is a failure before or around them (e.g. the store)
             log.error("execution %s of job %s failed", key[1], key[0], exc_info=task.exception())
         elif run is not None:
+            self._tell("end", run.execution, [t.result for t in run.targets])
             summary = summarize([t.result for t in run.targets])
             counts = ", ".join(f"{n} {outcome}" for outcome, n in summary.counts.items() if n)
             took_s = (summary.ended_at or time.time()) - run.execution.created_at
@@ -342,12 +394,14 @@ class Runner:
         *,
         retry_of: str,
         schedule_id: str,
+        params: dict[str, str],
+        attempt: int,
     ) -> tuple[Execution, list[ContainerResult]]:
         now_s = time.time()
-        for attempt in range(100):
+        for clash in range(100):
             execution = Execution(
                 job_id=job.job_id,
-                executor_id=new_executor_id(now_s + attempt * 1e-6),
+                executor_id=new_executor_id(now_s + clash * 1e-6),
                 created_at=now_s,
                 targets=tuple(targets),
                 timeout_s=timeout_s,
@@ -356,6 +410,8 @@ class Runner:
                 retry_of=retry_of,
                 schedule_id=schedule_id,
                 owner_id=self.owner.owner_id,
+                params=params,
+                retry_attempt=attempt,
             )
             results = [
                 ContainerResult(
@@ -381,6 +437,7 @@ class Runner:
         execution = await self._store.get_execution(job_id, executor_id)
         await self._recovered.wait()  # a recovered execution is stoppable as soon as the server answers
         await self._check_here(execution)
+        self._tell("stop", execution, [])
         await self._stop_run(job_id, executor_id, reason, EndReason.STOPPED)
 
     async def _check_here(self, execution: Execution) -> None:

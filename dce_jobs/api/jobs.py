@@ -28,7 +28,7 @@ async def list_jobs(request: web.Request) -> web.Response:
 async def create_job(request: web.Request) -> web.Response:
     """Create a job; SecretArgs come in clear only here."""
     data = schemas.load_job(await read_json(request))
-    job = await jobs.create_job(request.app[STORE], request.app[SECRET_BOX], data)
+    job = await jobs.create_job(request.app[STORE], request.app[SECRET_BOX], data, hooks=_hook_policy(request))
     return await _saved(request, job)
 
 
@@ -45,7 +45,13 @@ async def update_job(request: web.Request) -> web.Response:
     store = request.app[STORE]
     current = await store.get_job(request.match_info["job_id"])  # 404 before 400, as the seed lists it
     data = schemas.load_job_edit(await read_json(request))
-    return await _saved(request, await jobs.update_job(store, request.app[SECRET_BOX], current, data))
+    saved = await jobs.update_job(store, request.app[SECRET_BOX], current, data, hooks=_hook_policy(request))
+    return await _saved(request, saved)
+
+
+def _hook_policy(request: web.Request) -> jobs.HookPolicy:
+    config = request.app[CONFIG]
+    return jobs.HookPolicy(secret_set=bool(config.hook_secret), allowed_hosts=config.hook_allowed_hosts)
 
 
 async def _saved(request: web.Request, job: Job) -> web.Response:

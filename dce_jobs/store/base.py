@@ -11,12 +11,15 @@ from ..models import (
     EndReason,
     Execution,
     FailureAction,
+    FollowUp,
     Job,
     Lease,
+    Param,
     Rolling,
     SecretArg,
     Status,
     Target,
+    TaskState,
 )
 from ..schedule import Fire, Schedule
 from ..stats import ExecutionStats, StatsQuery
@@ -145,12 +148,67 @@ class Store(Protocol):
     ) -> AsyncGenerator[tuple[int, bytes, tuple[tuple[int, int], ...]], None]:
         """Yield (seq, data, runs of (stream, length)) of the chunks after `after_seq`, in order (runs never empty)."""
 
+    async def update_execution(self, execution: Execution) -> None:
+        """Replace an execution's record (its results stay); NotFound when it is gone."""
+
+    async def delete_execution(self, job_id: str, executor_id: str) -> None:
+        """Remove one execution with its results, output and follow-ups (nothing when it is gone)."""
+
+    async def reclaim_space(self) -> None:
+        """Give the space of removed records back where the backend needs to be told (after a sweep)."""
+
+    async def save_follow_up(self, task: FollowUp) -> None:
+        """Insert or replace a follow-up task (keyed by its task_id)."""
+
+    async def list_pending_follow_ups(self) -> list[FollowUp]:
+        """Every follow-up still pending, across all jobs, soonest due first."""
+
+    async def claim_follow_up(self, task_id: str, *, now: float, until: float) -> bool:
+        """Take a pending follow-up until `until` unless another process holds it past `now`; True when taken.
+
+        Saving the follow-up (its outcome) ends the claim.
+        """
+
+    async def list_follow_ups(self, job_id: str, executor_id: str) -> list[FollowUp]:
+        """The follow-ups of one execution, oldest first."""
+
 
 def chunk_runs(data: bytes, runs: Sequence[Sequence[int]] | None) -> tuple[tuple[int, int], ...]:
     """A chunk's runs as stored, or all of it as stdout for chunks stored before streams were kept."""
     if not runs:
         return ((STDOUT, len(data)),) if data else ()
     return tuple((int(s), int(n)) for s, n in runs)
+
+
+def follow_up_to_doc(task: FollowUp) -> dict[str, Any]:
+    """A follow-up task as a plain document."""
+    return {
+        "kind": task.kind,
+        "task_id": task.task_id,
+        "job_id": task.job_id,
+        "executor_id": task.executor_id,
+        "due_at": task.due_at,
+        "created_at": task.created_at,
+        "state": task.state.value,
+        "payload": task.payload,
+        "attempts": list(task.attempts),
+        "claim_until": 0.0,
+    }
+
+
+def follow_up_from_doc(doc: dict[str, Any]) -> FollowUp:
+    """Rebuild a follow-up task from its document."""
+    return FollowUp(
+        kind=doc["kind"],
+        task_id=doc["task_id"],
+        job_id=doc["job_id"],
+        executor_id=doc["executor_id"],
+        due_at=float(doc["due_at"]),
+        created_at=float(doc["created_at"]),
+        state=TaskState(doc["state"]),
+        payload=dict(doc.get("payload") or {}),
+        attempts=tuple(doc.get("attempts") or ()),
+    )
 
 
 def job_to_doc(job: Job) -> dict[str, Any]:
@@ -169,6 +227,13 @@ def job_to_doc(job: Job) -> dict[str, Any]:
         "rolling": rolling_to_doc(job.rolling),
         "created_at": job.created_at,
         "updated_at": job.updated_at,
+        "params": [
+            {"name": p.name, "default": p.default, "required": p.required, "pattern": p.pattern} for p in job.params
+        ],
+        "retries": job.retries,
+        "retry_delay_s": job.retry_delay_s,
+        "status_hook": job.status_hook,
+        "status_hook_events": list(job.status_hook_events),
     }
 
 
@@ -189,6 +254,11 @@ def job_from_doc(doc: dict[str, Any], executors: list[str]) -> Job:
         created_at=float(doc["created_at"]),
         updated_at=float(doc["updated_at"]),
         executors=tuple(executors),
+        params=tuple(Param(**p) for p in doc.get("params") or ()),
+        retries=int(doc.get("retries") or 0),
+        retry_delay_s=float(doc.get("retry_delay_s") or 0.0),
+        status_hook=doc.get("status_hook") or "",
+        status_hook_events=tuple(doc.get("status_hook_events") or ("end",)),
     )
 
 
@@ -205,6 +275,9 @@ def execution_to_doc(execution: Execution) -> dict[str, Any]:
         "retry_of": execution.retry_of,
         "schedule_id": execution.schedule_id,
         "owner_id": execution.owner_id,
+        "params": dict(execution.params),
+        "retried_by": execution.retried_by,
+        "retry_attempt": execution.retry_attempt,
     }
 
 
@@ -237,6 +310,9 @@ def execution_from_doc(doc: dict[str, Any]) -> Execution:
         retry_of=doc.get("retry_of") or "",
         schedule_id=doc.get("schedule_id") or "",
         owner_id=doc.get("owner_id") or "",
+        params=dict(doc.get("params") or {}),
+        retried_by=doc.get("retried_by") or "",
+        retry_attempt=int(doc.get("retry_attempt") or 0),
     )
 
 

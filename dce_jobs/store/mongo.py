@@ -14,13 +14,15 @@ from pymongo import timeout as operation_timeout
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from ..errors import Conflict, DceJobsError, NotFound, StoreUnavailable
-from ..models import ContainerResult, Execution, Job, Status, pick_stream
+from ..models import ContainerResult, Execution, FollowUp, Job, Status, TaskState, pick_stream
 from ..stats import PERCENTILES, STATES, ExecutionStats, StatsQuery, hour_of, nearest_rank
 from ..timings import Timings
 from .base import (
     chunk_runs,
     execution_from_doc,
     execution_to_doc,
+    follow_up_from_doc,
+    follow_up_to_doc,
     job_from_doc,
     job_to_doc,
     result_from_doc,
@@ -53,6 +55,9 @@ _INDEXES: tuple[tuple[str, list[tuple[str, int]], bool], ...] = (
     ("results", _RESULT_KEY, True),
     ("results", [("status", ASCENDING)], False),
     ("output", [*_RESULT_KEY, ("seq", ASCENDING)], True),
+    ("follow_ups", [("task_id", ASCENDING)], True),
+    ("follow_ups", [("state", ASCENDING), ("due_at", ASCENDING)], False),
+    ("follow_ups", [("job_id", ASCENDING), ("executor_id", ASCENDING)], False),
 )
 
 
@@ -254,7 +259,7 @@ class MongoStore(MongoSchedules):
         query = {"job_id": job_id}
 
         async def delete(session: Any) -> None:
-            for name in ("fires", "schedules", "results", "executions", "jobs"):
+            for name in ("fires", "schedules", "follow_ups", "results", "executions", "jobs"):
                 await self._col(name).delete_many(query, session=session)
 
         # children first: an interrupted delete leaves the job visible, so deleting it again finishes the
@@ -490,3 +495,56 @@ class MongoStore(MongoSchedules):
             finally:
                 await cursor.close()
         return parts
+
+    # -- executions after the fact and their follow-ups ----------------------------------------------
+
+    async def update_execution(self, execution: Execution) -> None:
+        """Rewrite an execution's record (its results stay, and so do the statistics fields kept beside it)."""
+        key = {"job_id": execution.job_id, "executor_id": execution.executor_id}
+        with self._errors():
+            outcome = await self._col("executions").update_one(key, {"$set": execution_to_doc(execution)})
+        if outcome.matched_count == 0:
+            raise NotFound(execution.executor_id, error_id="executor_id_not_found")
+
+    async def delete_execution(self, job_id: str, executor_id: str) -> None:
+        """Remove one execution: its output first, then its follow-ups, results and the execution itself."""
+        # as delete_job: children first, so an interrupted sweep leaves the execution to be swept again
+        query = {"job_id": job_id, "executor_id": executor_id}
+
+        async def delete(session: Any) -> None:
+            for name in ("follow_ups", "results", "executions"):
+                await self._col(name).delete_many(query, session=session)
+
+        with self._errors():
+            await self._col("output").delete_many(query)
+            await self._in_transaction(delete)
+
+    async def reclaim_space(self) -> None:
+        """Nothing to do: the server reuses the space of removed documents."""
+
+    async def save_follow_up(self, task: FollowUp) -> None:
+        """Insert or replace a follow-up task (keyed by its task_id)."""
+        with self._errors():
+            await self._col("follow_ups").replace_one({"task_id": task.task_id}, follow_up_to_doc(task), upsert=True)
+
+    async def list_pending_follow_ups(self) -> list[FollowUp]:
+        """Every pending follow-up, soonest due first."""
+        order = [("due_at", ASCENDING), ("task_id", ASCENDING)]
+        with self._errors():
+            docs = await self._col("follow_ups").find({"state": TaskState.PENDING.value}, _NO_ID).sort(order).to_list()
+        return [follow_up_from_doc(d) for d in docs]
+
+    async def claim_follow_up(self, task_id: str, *, now: float, until: float) -> bool:
+        """Take a pending follow-up unless another process holds it past `now` (one conditional update)."""
+        query = {"task_id": task_id, "state": TaskState.PENDING.value, "claim_until": {"$lte": now}}
+        with self._errors():
+            outcome = await self._col("follow_ups").update_one(query, {"$set": {"claim_until": until}})
+        return bool(outcome.modified_count == 1)
+
+    async def list_follow_ups(self, job_id: str, executor_id: str) -> list[FollowUp]:
+        """The follow-ups of one execution, oldest first."""
+        order = [("created_at", ASCENDING), ("task_id", ASCENDING)]
+        query = {"job_id": job_id, "executor_id": executor_id}
+        with self._errors():
+            docs = await self._col("follow_ups").find(query, _NO_ID).sort(order).to_list()
+        return [follow_up_from_doc(d) for d in docs]

@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import Conflict, NotFound, StoreUnavailable
-from ..models import FINAL_STATUSES, ContainerResult, Execution, Job, pick_stream
+from ..models import FINAL_STATUSES, ContainerResult, Execution, FollowUp, Job, TaskState, pick_stream
 from ..stats import PERCENTILES, ExecutionStats, StatsQuery, nearest_rank
 from ..timings import Timings
 from .base import (
     chunk_runs,
     execution_from_doc,
     execution_to_doc,
+    follow_up_from_doc,
+    follow_up_to_doc,
     job_from_doc,
     job_to_doc,
     result_from_doc,
@@ -46,6 +48,11 @@ CREATE INDEX IF NOT EXISTS results_status ON results (status);
 CREATE TABLE IF NOT EXISTS output (
     job_id TEXT NOT NULL, executor_id TEXT NOT NULL, idx INTEGER NOT NULL, seq INTEGER NOT NULL,
     data BLOB NOT NULL, streams TEXT, PRIMARY KEY (job_id, executor_id, idx, seq));
+CREATE TABLE IF NOT EXISTS follow_ups (
+    task_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, executor_id TEXT NOT NULL, state TEXT NOT NULL,
+    due_at REAL NOT NULL, created_at REAL NOT NULL, doc TEXT NOT NULL, claim_until REAL NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS follow_ups_state ON follow_ups (state, due_at);
+CREATE INDEX IF NOT EXISTS follow_ups_execution ON follow_ups (job_id, executor_id);
 """
 
 #: columns added after the first release: (table, column, type), added to an older file at open
@@ -62,6 +69,8 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS executions_duration ON executions (duration_s, created_at)",
     "CREATE INDEX IF NOT EXISTS executions_job_created ON executions (job_id, created_at)",
 )
+#: the tables that hold an execution's records, removed with it
+_EXECUTION_TABLES = ("executions", "results", "output", "follow_ups")
 
 _BATCH_CHUNKS = 16
 #: how long a write waits for another process's transaction on the same file (replicas sharing one store)
@@ -101,6 +110,8 @@ class SqliteStore(SqliteSchedules):
         def connect() -> sqlite3.Connection:
             _make_private(self._path)
             db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, timeout=_BUSY_TIMEOUT_S)
+            # takes effect on a new file only (an older one keeps reusing its free pages, see reclaim_space)
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
@@ -208,7 +219,7 @@ class SqliteStore(SqliteSchedules):
             with _transaction(db):
                 if db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)).rowcount == 0:
                     raise NotFound(job_id, error_id="job_id_not_found")
-                for table in ("executions", "results", "output", "schedules", "fires"):
+                for table in (*_EXECUTION_TABLES, "schedules", "fires"):
                     db.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
 
         await self._run(delete)
@@ -384,6 +395,92 @@ class SqliteStore(SqliteSchedules):
         return await self._run(
             functools.partial(_read_range, key=(job_id, executor_id, index), wanted=wanted, stream=stream)
         )
+
+    # -- executions after the fact and their follow-ups ----------------------------------------------
+
+    async def update_execution(self, execution: Execution) -> None:
+        """Replace an execution's record."""
+        doc = json.dumps(execution_to_doc(execution))
+
+        def update(db: sqlite3.Connection) -> None:
+            cursor = db.execute(
+                "UPDATE executions SET doc = ? WHERE job_id = ? AND executor_id = ?",
+                (doc, execution.job_id, execution.executor_id),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(execution.executor_id, error_id="executor_id_not_found")
+
+        await self._run(update)
+
+    async def delete_execution(self, job_id: str, executor_id: str) -> None:
+        """Remove one execution with everything recorded for it, in one transaction."""
+
+        def delete(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                for table in _EXECUTION_TABLES:
+                    db.execute(f"DELETE FROM {table} WHERE job_id = ? AND executor_id = ?", (job_id, executor_id))
+
+        await self._run(delete)
+
+    async def reclaim_space(self) -> None:
+        """Fold the WAL into the file and truncate it; on an incremental-vacuum file also return the free pages.
+
+        No full VACUUM: it rewrites the whole file while every other store call waits. A file made before
+        auto_vacuum was set keeps its free pages and reuses them for new records instead of growing.
+        """
+
+        def reclaim(db: sqlite3.Connection) -> None:
+            if db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:  # INCREMENTAL
+                # executescript steps the pragma to its end (execute would free one page only)
+                db.executescript("PRAGMA incremental_vacuum;")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+        await self._run(reclaim)
+
+    async def save_follow_up(self, task: FollowUp) -> None:
+        """Insert or replace a follow-up task."""
+        row = (task.task_id, task.job_id, task.executor_id, task.state.value, task.due_at, task.created_at)
+        doc = json.dumps(follow_up_to_doc(task))
+        await self._run(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO follow_ups (task_id, job_id, executor_id, state, due_at, created_at, doc)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (*row, doc),
+            )
+        )
+
+    async def list_pending_follow_ups(self) -> list[FollowUp]:
+        """Every pending follow-up, soonest due first."""
+
+        def fetch(db: sqlite3.Connection) -> list[FollowUp]:
+            rows = db.execute(
+                "SELECT doc FROM follow_ups WHERE state = ? ORDER BY due_at, task_id", (TaskState.PENDING.value,)
+            )
+            return [follow_up_from_doc(json.loads(r[0])) for r in rows]
+
+        return await self._run(fetch)
+
+    async def claim_follow_up(self, task_id: str, *, now: float, until: float) -> bool:
+        """Take a pending follow-up unless another process holds it past `now`."""
+        cursor = await self._run(
+            lambda db: db.execute(
+                "UPDATE follow_ups SET claim_until = ? WHERE task_id = ? AND state = ? AND claim_until <= ?",
+                (until, task_id, TaskState.PENDING.value, now),
+            )
+        )
+        return cursor.rowcount == 1
+
+    async def list_follow_ups(self, job_id: str, executor_id: str) -> list[FollowUp]:
+        """The follow-ups of one execution, oldest first."""
+
+        def fetch(db: sqlite3.Connection) -> list[FollowUp]:
+            rows = db.execute(
+                "SELECT doc FROM follow_ups WHERE job_id = ? AND executor_id = ? ORDER BY created_at, task_id",
+                (job_id, executor_id),
+            )
+            return [follow_up_from_doc(json.loads(r[0])) for r in rows]
+
+        return await self._run(fetch)
 
 
 def _read_range(
