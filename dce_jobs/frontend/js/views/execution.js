@@ -41,6 +41,7 @@ export function renderExecution(root, { jobId, executorId }) {
   let inspectTimer = null;
   let inspecting = null; // the inspect in flight in events mode
   let changed = false; // a target event changed something inspect has not been asked about yet
+  let ended = null; // the `end` event's { State, Counts }: nothing after it can change them
   const hostnames = new Map();
   let rowViews = [];
   let job = null;
@@ -193,6 +194,7 @@ export function renderExecution(root, { jobId, executorId }) {
     } else if (type === 'summary' || type === 'end') {
       if (data.State) lastData.State = data.State;
       if (data.Counts) lastData.Counts = data.Counts;
+      if (type === 'end') ended = { State: lastData.State, Counts: lastData.Counts };
       drawHead(lastData);
       if (type === 'end') finish();
     }
@@ -294,9 +296,9 @@ export function renderExecution(root, { jobId, executorId }) {
     setPollState();
   }
 
-  /** An inspect answer: merged into what is shown (in events mode a final status already shown is kept). */
+  /** An inspect answer: merged into what is shown (a final status already shown is never taken back). */
   function show(data) {
-    if (source === 'events' && lastData) {
+    if (lastData) {
       const before = lastData.Result || [];
       (data.Result || []).forEach((r, i) => {
         const known = before[i];
@@ -305,6 +307,7 @@ export function renderExecution(root, { jobId, executorId }) {
         }
       });
     }
+    if (ended) Object.assign(data, ended);
     lastData = data;
     draw(data);
   }
