@@ -187,6 +187,8 @@ export function renderExecution(root, { jobId, executorId }) {
       if (!r) return;
       // A final status is never taken back (an inspect answer may be older than an event).
       if (isFinal(r) && data.Status && !isFinal(data)) return;
+      // At subscribe every target is sent as it is: most of them say nothing new.
+      if (!TARGET_FIELDS.some((key) => key in data && (r[key] ?? null) !== (data[key] ?? null))) return;
       for (const key of TARGET_FIELDS) if (key in data) r[key] = data[key];
       changed = true;
       rowViews[data.Index].update(r, lastData);
