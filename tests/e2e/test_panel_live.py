@@ -3,7 +3,7 @@
 The page's fetch() of `/events` is answered by a stream the test writes to (every other request reaches the real
 server, over an execution written into its store): appends per container, follow and scroll position, selection,
 the latest line as the row preview, stderr marks, the bounded box, a resume with Last-Event-ID, the end of the
-stream, and the stream closed when the view is left. The same on the real engine is in test_panel_live_lab.py.
+stream, and the stream closed when the view is left, and inspect polled when the server has no stream (404). The same on the real engine is in test_panel_live_lab.py.
 """
 
 from __future__ import annotations
@@ -90,6 +90,10 @@ const realFetch = window.fetch.bind(window);
 window.fetch = (input, init = {}) => {
   const url = String(input instanceof Request ? input.url : input);
   if (!url.includes('/events')) return realFetch(input, init);
+  if (window.__sse.status) {  // as an older server without the route answers
+    const body = JSON.stringify({ message: 'not found', id: 'not_found' });
+    return Promise.resolve(new Response(body, { status: window.__sse.status }));
+  }
   const enc = new TextEncoder();
   let ctl;
   const body = new ReadableStream({ start(c) { ctl = c; } });
@@ -301,7 +305,7 @@ def test_live_view_over_a_scripted_stream(panel: Panel, panel_server: Any, width
     panel.shot(f"live-{width}-03-ended")
 
 
-def test_leaving_the_view_closes_the_stream_and_an_older_server_is_polled(panel: Panel, panel_server: Any) -> None:
+def test_leaving_the_view_closes_the_stream_and_without_the_route_inspect_is_polled(panel: Panel, panel_server: Any) -> None:
     server = panel_server()
     job = api(server, "POST", "/api/jobs", {"AppName": "shop", "ServiceName": "shop_web", "Name": "离开", "Cmd": "x"})
     executor = "1700000000.100000"
@@ -315,8 +319,9 @@ def test_leaving_the_view_closes_the_stream_and_an_older_server_is_polled(panel:
     panel.driver.execute_script("location.hash = '#/'")
     panel.wait(lambda: stream.conn()["aborted"], what="the stream to be closed")
 
-    # Without the fake, this server answers 404 for the stream: the view polls inspect instead.
-    panel.driver.get(f"{server.url}/?fresh=1#/jobs/{job['JobId']}/executions/{executor}")  # a new page: no fake
+    # A server without the route answers 404: the view polls inspect instead.
+    panel.driver.execute_script("window.__sse.status = 404")
+    panel.driver.execute_script("location.hash = arguments[0]", f"#/jobs/{job['JobId']}/executions/{executor}")
     panel.wait(lambda: panel.el("poll-state").get_attribute("data-source") == "inspect", what="polling")
     panel.wait(lambda: _preview(panel, cid(1)) == "so far")
     panel.click("toggle-output", _row(panel, cid(1)))

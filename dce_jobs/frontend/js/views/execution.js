@@ -45,6 +45,7 @@ export function renderExecution(root, { jobId, executorId }) {
   let ended = null; // the `end` event's { State, Counts }: nothing after it can change them
   const hostnames = new Map();
   let rowViews = [];
+  let headKey = '';
   let job = null;
 
   const status = h('span', { 'data-testid': 'execution-status' });
@@ -405,6 +406,10 @@ export function renderExecution(root, { jobId, executorId }) {
   /** The badge, the buttons, the facts and the paused note: small, redrawn whole on each change. */
   function drawHead(data) {
     const results = data.Result || [];
+    // Drawn again only when what it shows changed (not for output).
+    const key = JSON.stringify({ ...data, Result: results.map((r) => [r.Status, r.ExitCode, r.EndReason, r.E]) });
+    if (key === headKey) return;
+    headKey = key;
     const { counts, overall } = summarize(results, data.State);
     const done = results.length > 0 && results.every(isFinal);
     replace(status, badge(overall, 'execution-badge'));
