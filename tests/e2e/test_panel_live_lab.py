@@ -69,7 +69,7 @@ def test_follow_a_run_scroll_and_selection_survive(
 
     # Live: the preview moves on from tick to tick while the run goes on.
     panel.wait(lambda: _tick(panel, target) > 0, timeout=30, what="the first tick")
-    # assert panel.el("poll-state").get_attribute("data-source") == "events"  # XXX
+    assert panel.el("poll-state").get_attribute("data-source") == "events"
     panel.click("toggle-output", _row(panel, target))
     box = panel.output_box(target)
     panel.wait(lambda: (s := panel.box_scroll(box))["height"] > s["client"] > 0, what="a box that scrolls")
