@@ -3,7 +3,8 @@
 The page's fetch() of `/events` is answered by a stream the test writes to (every other request reaches the real
 server, over an execution written into its store): appends per container, follow and scroll position, selection,
 the latest line as the row preview, stderr marks, the bounded box, a resume with Last-Event-ID, the end of the
-stream, and the stream closed when the view is left, and inspect polled when the server has no stream (404). The same on the real engine is in test_panel_live_lab.py.
+stream, the stream closed when the view is left, and inspect polled when the server has no stream (404). The same
+on the real engine is in test_panel_live_lab.py.
 """
 
 from __future__ import annotations
@@ -305,7 +306,9 @@ def test_live_view_over_a_scripted_stream(panel: Panel, panel_server: Any, width
     panel.shot(f"live-{width}-03-ended")
 
 
-def test_leaving_the_view_closes_the_stream_and_without_the_route_inspect_is_polled(panel: Panel, panel_server: Any) -> None:
+def test_leaving_the_view_closes_the_stream_and_without_the_route_inspect_is_polled(
+    panel: Panel, panel_server: Any
+) -> None:
     server = panel_server()
     job = api(server, "POST", "/api/jobs", {"AppName": "shop", "ServiceName": "shop_web", "Name": "离开", "Cmd": "x"})
     executor = "1700000000.100000"

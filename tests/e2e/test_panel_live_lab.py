@@ -27,8 +27,8 @@ def _cmd(gate: str) -> str:
     # 30 lines at once (enough to scroll), then a tick every 0.3 s with one line on stderr, until the test opens the
     # gate (at most ~2 minutes), then "done".
     return (
-        "sh -c 'for i in $(seq -w 1 30); do echo \"line $i\"; done; i=0; "
-        f"while [ ! -e {gate} ] && [ $i -lt 400 ]; do i=$((i+1)); echo \"tick $i\"; "
+        'sh -c \'for i in $(seq -w 1 30); do echo "line $i"; done; i=0; '
+        f'while [ ! -e {gate} ] && [ $i -lt 400 ]; do i=$((i+1)); echo "tick $i"; '
         '[ $i -eq 3 ] && echo "warning: on stderr" >&2; sleep 0.3; done; echo done\''
     )
 
