@@ -150,7 +150,8 @@ def _row(panel: Panel, container_id: str) -> Any:
 
 
 def _preview(panel: Panel, container_id: str) -> str:
-    found = panel.find(tid("result-preview-line"), _row(panel, container_id))
+    row = next((r for r in panel.result_rows() if r.get_attribute("data-container-id") == container_id), None)
+    found = panel.find(tid("result-preview-line"), row) if row is not None else []
     return str(found[0].get_attribute("textContent")) if found else ""
 
 
