@@ -16,6 +16,7 @@ export class OutputBox {
     this.open = { stdout: null, stderr: null }; // each stream's unterminated last line
     this.synced = ''; // polling only: the inspect Output already shown
     this.follow = true;
+    this.autoTop = 0; // scrollTop right after the view last scrolled to the end
     this.box = h('div', {
       class: 'output-box',
       role: 'log',
@@ -62,6 +63,9 @@ export class OutputBox {
   /** Add text of one stream ('stdout' | 'stderr'). */
   append(text, stream = 'stdout') {
     if (!text) return;
+    // The reader scrolled up since the last scroll to the end, and its scroll event has not come yet: stop following
+    // now, or this append would take them back down.
+    if (this.follow && this.box.clientHeight > 0 && this.box.scrollTop < this.autoTop - BOTTOM_PX) this.setFollow(false);
     const parts = text.split('\n');
     const last = parts.pop(); // after the last newline: the start of a line still open
     for (const part of parts) {
@@ -165,6 +169,7 @@ export class OutputBox {
 
   scrollToEnd() {
     this.box.scrollTop = this.box.scrollHeight;
+    this.autoTop = this.box.scrollTop;
   }
 
   onScroll() {
