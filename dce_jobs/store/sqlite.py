@@ -373,24 +373,17 @@ class SqliteStore(SqliteSchedules):
 
     async def tail_output(self, job_id: str, executor_id: str, index: int, *, max_bytes: int) -> tuple[bytes, bool]:
         """The last `max_bytes` of one target's output, and whether earlier bytes were left out."""
+        return await self._run(functools.partial(_tail, key=(job_id, executor_id, index), max_bytes=max_bytes))
 
-        def fetch(db: sqlite3.Connection) -> tuple[bytes, bool]:
-            parts: list[bytes] = []
-            size = 0
-            cursor = db.execute(
-                "SELECT data FROM output WHERE job_id = ? AND executor_id = ? AND idx = ? ORDER BY seq DESC",
-                (job_id, executor_id, index),
-            )
-            for (data,) in cursor:
-                parts.append(bytes(data))
-                size += len(data)
-                if size >= max_bytes:
-                    break
-            cut = size > max_bytes or cursor.fetchone() is not None
-            joined = b"".join(reversed(parts))
-            return joined[-max_bytes:] if max_bytes else b"", cut
+    async def tail_outputs(
+        self, job_id: str, executor_id: str, indexes: Sequence[int], *, max_bytes: int
+    ) -> dict[int, tuple[bytes, bool]]:
+        """The tails of several targets of one execution, in one turn of the store's thread."""
 
-        return await self._run(fetch)
+        def fetch(db: sqlite3.Connection) -> dict[int, tuple[bytes, bool]]:
+            return {i: _tail(db, key=(job_id, executor_id, i), max_bytes=max_bytes) for i in indexes}
+
+        return await self._run(fetch) if indexes else {}
 
     async def tail_outputs(
         self, job_id: str, executor_id: str, indexes: Sequence[int], *, max_bytes: int
@@ -555,6 +548,22 @@ def _make_private(path: Path) -> None:
     for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         if part.exists() and part.stat().st_mode & 0o077:
             part.chmod(0o600)  # tighten a file an older version created world-readable
+
+
+def _tail(db: sqlite3.Connection, *, key: tuple[str, str, int], max_bytes: int) -> tuple[bytes, bool]:
+    parts: list[bytes] = []
+    size = 0
+    cursor = db.execute(
+        "SELECT data FROM output WHERE job_id = ? AND executor_id = ? AND idx = ? ORDER BY seq DESC", key
+    )
+    for (data,) in cursor:
+        parts.append(bytes(data))
+        size += len(data)
+        if size >= max_bytes:
+            break
+    cut = size > max_bytes or cursor.fetchone() is not None
+    joined = b"".join(reversed(parts))
+    return joined[-max_bytes:] if max_bytes else b"", cut
 
 
 def _result_row(result: ContainerResult) -> tuple[str, str, int, str, str]:
