@@ -378,16 +378,6 @@ class SqliteStore(SqliteSchedules):
     async def tail_outputs(
         self, job_id: str, executor_id: str, indexes: Sequence[int], *, max_bytes: int
     ) -> dict[int, tuple[bytes, bool]]:
-        """The tails of several targets of one execution, in one turn of the store's thread."""
-
-        def fetch(db: sqlite3.Connection) -> dict[int, tuple[bytes, bool]]:
-            return {i: _tail(db, key=(job_id, executor_id, i), max_bytes=max_bytes) for i in indexes}
-
-        return await self._run(fetch) if indexes else {}
-
-    async def tail_outputs(
-        self, job_id: str, executor_id: str, indexes: Sequence[int], *, max_bytes: int
-    ) -> dict[int, tuple[bytes, bool]]:
         """The last `max_bytes` of several targets' output (and whether earlier bytes were left out), in one query."""
         return await self._run(
             functools.partial(_tails, key=(job_id, executor_id), indexes=set(indexes), max_bytes=max_bytes)

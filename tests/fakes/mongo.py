@@ -150,12 +150,11 @@ class FakeAsyncCollection:
         """Like AsyncCollection.find: lazy, nothing runs until the cursor is read."""
         return FakeAsyncCursor(self.database.client, self._sync.find(*args, **kwargs))
 
-<<<<<<< HEAD
     async def aggregate(self, pipeline: list[dict[str, Any]], **kwargs: Any) -> FakeAsyncCursor:
         """Like AsyncCollection.aggregate: awaited, answers a cursor."""
         await self.database.client._io("aggregate")
         return FakeAsyncCursor(self.database.client, iter(self._sync.aggregate(pipeline, **kwargs)))
-=======
+
     async def bulk_write(self, requests: list[Any], *, ordered: bool = True, **kwargs: Any) -> None:
         """Like AsyncCollection.bulk_write of UpdateOne / ReplaceOne upserts, in order (mongomock's own does not
         take pymongo 4.9's operations); one round trip."""
@@ -167,7 +166,6 @@ class FakeAsyncCollection:
                 self._sync.replace_one(request._filter, request._doc, upsert=bool(request._upsert))
             else:
                 raise NotImplementedError(f"the fake's bulk_write takes no {type(request).__name__}")
->>>>>>> 2821d35 (One store writer batches every target's output chunks and result saves (one SQLite transaction, one Mongo bulk write per collection), in order; readers no longer wait for the store except when the queued output reaches DCE_JOBS_OUTPUT_BUFFER_BYTES (16 MiB); new SQLite files use 16 KiB pages and checkpoint past 64 MiB)
 
     insert_one = _operation("insert_one")
     insert_many = _operation("insert_many")
