@@ -506,24 +506,29 @@ def _read_range(
 def _tails(
     db: sqlite3.Connection, *, key: tuple[str, str], indexes: set[int], max_bytes: int
 ) -> dict[int, tuple[bytes, bool]]:
-    # newest chunks first per target, only those the tail reaches; sizes from the record headers
-    rows = db.execute(
-        "SELECT idx, data, total FROM (SELECT idx, seq, data,"
-        " SUM(length(data)) OVER (PARTITION BY idx ORDER BY seq DESC) - length(data) AS after,"
-        " SUM(length(data)) OVER (PARTITION BY idx) AS total"
-        " FROM output WHERE job_id = ? AND executor_id = ?) WHERE after < MAX(?, 1) ORDER BY idx, seq",
-        (*key, max_bytes),
-    )
-    parts: dict[int, list[bytes]] = {}
-    totals: dict[int, int] = {}
-    for idx, data, total in rows:
+    # the chunks' sizes first (length() of a BLOB comes from its record header, the bytes stay on disk), then
+    # the bytes of the newest chunks the tail reaches, and of those only
+    sizes: dict[int, list[tuple[int, int]]] = {}
+    for idx, seq, size in db.execute(
+        "SELECT idx, seq, length(data) FROM output WHERE job_id = ? AND executor_id = ? ORDER BY idx, seq", key
+    ):
         if idx in indexes:
-            parts.setdefault(idx, []).append(bytes(data))
-            totals[idx] = total
+            sizes.setdefault(idx, []).append((seq, size))
     tails = {idx: (b"", False) for idx in indexes}
-    for idx, chunks in parts.items():
-        joined = b"".join(chunks)
-        tails[idx] = (joined[-max_bytes:] if max_bytes else b"", totals[idx] > max_bytes)
+    for idx, chunks in sizes.items():
+        total = sum(size for _, size in chunks)
+        first, reached = len(chunks), 0
+        while first > 0 and reached < max(max_bytes, 1):
+            first -= 1
+            reached += chunks[first][1]
+        if first == len(chunks):
+            continue
+        rows = db.execute(
+            "SELECT data FROM output WHERE job_id = ? AND executor_id = ? AND idx = ? AND seq >= ? ORDER BY seq",
+            (*key, idx, chunks[first][0]),
+        )
+        joined = b"".join(bytes(row[0]) for row in rows)
+        tails[idx] = (joined[-max_bytes:] if max_bytes else b"", total > max_bytes)
     return tails
 
 
