@@ -22,3 +22,4 @@ STARTED_AT = web.AppKey("started_at", float)  #: time.time() when the app was bu
 #: request timings by (method, route template, status class)
 API_TIMINGS = web.AppKey("api_timings", dict[tuple[str, str, str], Timings])
 REQUEST_ID = web.RequestKey("request_id", str)
+USER = web.RequestKey("user", str)

@@ -110,6 +110,15 @@ class SecretArg:
 
 
 @dataclass(frozen=True)
+class LastRun:
+    """The newest execution of a job, as the job list shows it."""
+
+    executor_id: str
+    state: str  #: an ExecutionState value ("running" until it has ended)
+    ended_at: float | None = None
+
+
+@dataclass(frozen=True)
 class Job:
     """A job definition. `executors` is filled by the store from the job's executions."""
 
@@ -127,6 +136,9 @@ class Job:
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     executors: tuple[str, ...] = ()
+    created_by: str = ""  #: who created it ("" in records from before users were kept)
+    updated_by: str = ""  #: who edited it last
+    last_run: LastRun | None = None  #: its newest execution, kept by the store (None: never run)
 
     def replace(self, **changes: Any) -> Job:
         """Return a copy with `changes` applied."""
@@ -158,6 +170,10 @@ class Execution:
     retry_of: str = ""  #: the ExecutorId this execution retries ("" for a start)
     schedule_id: str = ""  #: the schedule whose fire started it ("" for a start by hand)
     owner_id: str = ""  #: the service process that runs it ("" : recorded before owners were kept)
+    trigger: str = "manual"  #: how it was started: manual, retry, schedule
+    started_by: str = ""  #: who started it ("" in records from before users were kept)
+    app_name: str = ""  #: the job's AppName when it started (for lists across jobs)
+    service_name: str = ""  #: the job's ServiceName when it started
 
     def replace(self, **changes: Any) -> Execution:
         """Return a copy with `changes` applied."""
@@ -276,3 +292,45 @@ def summarize(results: list[ContainerResult], *, paused: bool = False) -> Summar
     else:
         state = ExecutionState.SUCCEEDED
     return Summary(state, ended_at, counts)
+
+
+#: Execution.trigger values this version writes
+TRIGGER_MANUAL = "manual"
+TRIGGER_RETRY = "retry"
+TRIGGER_SCHEDULE = "schedule"
+
+
+@dataclass(frozen=True)
+class ExecutionEntry:
+    """One execution in a history list: what it ran on and how it ended, without its results."""
+
+    job_id: str
+    executor_id: str
+    app_name: str
+    service_name: str
+    created_at: float
+    trigger: str
+    started_by: str
+    retry_of: str
+    state: str  #: an ExecutionState value ("running" until it has ended)
+    ended_at: float | None
+    counts: dict[str, int] | None  #: by outcome, once ended (None while running)
+    targets: int
+
+    def replace(self, **changes: Any) -> ExecutionEntry:
+        """Return a copy with `changes` applied."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who did what to which job: never a secret, only the names of the fields an edit changed."""
+
+    at: float
+    user: str
+    action: str  #: create, edit, delete, start, stop, retry, resume
+    job_id: str
+    job_name: str = ""
+    executor_id: str = ""
+    fields: tuple[str, ...] = ()
+    audit_id: str = ""  #: set by the store

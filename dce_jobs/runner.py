@@ -25,6 +25,10 @@ from .execution_run import ExecutionRun
 from .leases import Owner
 from .live import Broadcaster
 from .models import (
+    TRIGGER_MANUAL,
+    TRIGGER_RETRY,
+    TRIGGER_SCHEDULE,
+    AuditEntry,
     ContainerResult,
     EndReason,
     Execution,
@@ -176,8 +180,10 @@ class Runner:
         rolling: Rolling | None = None,
         container_ids: list[str] | None = None,
         schedule_id: str = "",
+        started_by: str = "",
+        trigger: str = TRIGGER_MANUAL,
     ) -> Execution:
-        """Check the targets against the Swarm, record the execution and run it in the background.
+        """Check the targets against the Swarm, record the execution (and who started it) and run it.
 
         `container_ids` (a schedule's fixed targets) are found among the running tasks on whichever node.
         """
@@ -187,10 +193,19 @@ class Runner:
             targets = resolve_container_ids(job.service_name, container_ids, tasks)
         else:
             targets = resolve_targets(job.service_name, requested, tasks)
-        return await self._launch(job.job_id, targets, timeout_s=timeout_s, rolling=rolling, schedule_id=schedule_id)
+        by = _By(started_by, TRIGGER_SCHEDULE if schedule_id else trigger)
+        return await self._launch(
+            job.job_id, targets, timeout_s=timeout_s, rolling=rolling, schedule_id=schedule_id, by=by
+        )
 
     async def retry(
-        self, job: Job, executor_id: str, *, everything: bool = False, follow_slots: bool = True
+        self,
+        job: Job,
+        executor_id: str,
+        *,
+        everything: bool = False,
+        follow_slots: bool = True,
+        started_by: str = "",
     ) -> Execution:
         """Start the targets of an execution again: those that did not finish with exit code 0, or all.
 
@@ -227,7 +242,13 @@ class Runner:
                 )
         gone = frozenset(i for i, current in enumerate(now) if current is None)
         return await self._launch(
-            job.job_id, targets, timeout_s=previous.timeout_s, rolling=previous.rolling, gone=gone, retry_of=executor_id
+            job.job_id,
+            targets,
+            timeout_s=previous.timeout_s,
+            rolling=previous.rolling,
+            gone=gone,
+            retry_of=executor_id,
+            by=_By(started_by, TRIGGER_RETRY),
         )
 
     def _timeout(self, *choices: float | None) -> float | None:
@@ -253,6 +274,7 @@ class Runner:
         gone: frozenset[int] = frozenset(),
         retry_of: str = "",
         schedule_id: str = "",
+        by: _By,
     ) -> Execution:
         # Recorded and registered under the job's lock, which a DELETE takes before it collects the job's runs:
         # a start either lands before (and is stopped by the delete) or finds the job gone.
@@ -261,7 +283,7 @@ class Runner:
             job = await self._store.get_job(job_id)  # the definition as of now, and NotFound once deleted
             timeout_s = self._timeout(timeout_s, job.timeout_s)
             execution, results = await self._record(
-                job, targets, timeout_s, rolling or job.rolling, retry_of=retry_of, schedule_id=schedule_id
+                job, targets, timeout_s, rolling or job.rolling, retry_of=retry_of, schedule_id=schedule_id, by=by
             )
             self._register(self._prepare(job, execution, results, gone))
         return execution
@@ -304,6 +326,8 @@ class Runner:
             reason = target.result.end_reason
             self.counts["target", f"{target.result.status.value} {reason.value if reason else ''}".strip()] += 1
         await self._store.end_execution(run.execution, state=summary.state, ended_at=summary.ended_at or time.time())
+        # the history lists' side: Counts, and the job's LastRun
+        await self._store.finish_execution(run.execution.job_id, run.execution.executor_id, summary)
 
     def running_targets(self) -> dict[str, int]:
         """Targets of live executions whose exec is created or running, per NodeId."""
@@ -342,6 +366,7 @@ class Runner:
         *,
         retry_of: str,
         schedule_id: str,
+        by: _By,
     ) -> tuple[Execution, list[ContainerResult]]:
         now_s = time.time()
         for attempt in range(100):
@@ -356,6 +381,10 @@ class Runner:
                 retry_of=retry_of,
                 schedule_id=schedule_id,
                 owner_id=self.owner.owner_id,
+                trigger=by.trigger,
+                started_by=by.user,
+                app_name=job.app_name,
+                service_name=job.service_name,
             )
             results = [
                 ContainerResult(
@@ -368,7 +397,16 @@ class Runner:
                 for i, t in enumerate(targets)
             ]
             try:
-                await self._store.create_execution(execution, results)
+                action = "retry" if by.trigger == TRIGGER_RETRY else "start"
+                audit = AuditEntry(
+                    at=now_s,
+                    user=by.user,
+                    action=action,
+                    job_id=job.job_id,
+                    job_name=job.name,
+                    executor_id=execution.executor_id,
+                )
+                await self._store.create_execution(execution, results, audit=audit)
                 return execution, results
             except Conflict:
                 continue  # two starts of one job in the same microsecond: the ids must differ
@@ -425,20 +463,21 @@ class Runner:
         run = self._runs.get((job_id, executor_id))
         return run is not None and run.paused
 
-    async def delete_job(self, job_id: str) -> None:
+    async def delete_job(self, job_id: str, *, deleted_by: str = "") -> None:
         """Refuse new starts of the job, stop its running executions, then remove it with all it recorded."""
         await self._recovered.wait()
         async with self._job_locks[job_id]:
             if job_id in self._deleting:
                 raise NotFound(job_id, error_id="job_id_not_found")  # another DELETE of it is under way
-            await self._store.get_job(job_id)
+            job = await self._store.get_job(job_id)
             for result in await self._store.list_unfinished_results(job_id=job_id):
                 await self._check_here(await self._store.get_execution(job_id, result.executor_id))
             self._deleting.add(job_id)
         try:
             running = [executor_id for (j, executor_id) in list(self._runs) if j == job_id]
             await asyncio.gather(*(self._stop_run(job_id, e, "job deleted", EndReason.STOPPED) for e in running))
-            await self._store.delete_job(job_id)
+            audit = AuditEntry(at=time.time(), user=deleted_by, action="delete", job_id=job_id, job_name=job.name)
+            await self._store.delete_job(job_id, audit=audit)
         finally:
             self._deleting.discard(job_id)
             self._job_locks.pop(job_id, None)
@@ -489,3 +528,11 @@ def _recorded_target(execution: Execution, result: ContainerResult) -> Target:
     if result.index < len(execution.targets):
         return execution.targets[result.index]
     return Target(container_id=result.container_id, node_id=result.node_id)
+
+
+class _By:
+    """Who starts an execution and how (Execution.started_by and .trigger)."""
+
+    def __init__(self, user: str, trigger: str) -> None:
+        self.user = user
+        self.trigger = trigger

@@ -70,6 +70,16 @@ def merge_rolling(given: dict[str, Any] | None, base: Rolling) -> Rolling:
     return dataclasses.replace(base, **(given or {}))
 
 
+class LastRunSchema(Schema):
+    """The newest execution of a job as the job list shows it."""
+
+    executor_id = fields.String(data_key="ExecutorId", required=True)
+    state = fields.String(
+        data_key="State", required=True, metadata={"description": "running, succeeded, failed or stopped"}
+    )
+    ended_at = fields.Float(data_key="EndTime", allow_none=True, required=True, metadata={"description": "epoch s"})
+
+
 class JobSchema(Schema, RollingFields):
     """A job on the wire, both ways: POST and PUT bodies in, the seed's job shape out (JobId, Executors, masks)."""
 
@@ -118,6 +128,17 @@ class JobSchema(Schema, RollingFields):
     )
     executors = fields.List(fields.String(), data_key="Executors", dump_only=True)
     timeout_s = _timeout()
+    created_at = fields.Float(data_key="CreateTime", dump_only=True, metadata={"description": "epoch seconds"})
+    updated_at = fields.Float(data_key="UpdateTime", dump_only=True, metadata={"description": "epoch seconds"})
+    created_by = fields.String(data_key="CreatedBy", dump_only=True, metadata={"description": "user ('' before kept)"})
+    updated_by = fields.String(data_key="UpdatedBy", dump_only=True, metadata={"description": "user of the last edit"})
+    last_run = fields.Nested(
+        LastRunSchema,
+        data_key="LastRun",
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "the newest execution (null: never run)"},
+    )
 
 
 class TargetSchema(Schema):
@@ -214,6 +235,11 @@ def dump_job(job: Job) -> dict[str, Any]:
     return _JOB.dump(job)  # type: ignore[no-any-return]
 
 
+def dump_jobs(jobs: list[Job]) -> list[dict[str, Any]]:
+    """Jobs as the seed's list shows them."""
+    return _JOBS.dump(jobs)  # type: ignore[no-any-return]
+
+
 def dump_target(target: Target) -> dict[str, str]:
     """One target as the seed shows it."""
     return _TARGET.dump(target)  # type: ignore[no-any-return]
@@ -228,4 +254,5 @@ def dump_saved_job(job: Job, warnings: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 _JOB = JobSchema()
+_JOBS = JobSchema(many=True)
 _TARGET = TargetSchema()

@@ -8,7 +8,17 @@ import dataclasses
 import pytest
 
 from dce_jobs.errors import Conflict, NotFound
-from dce_jobs.models import STDERR, STDOUT, ContainerResult, EndReason, FailureAction, Rolling, SecretArg, Status
+from dce_jobs.models import (
+    STDERR,
+    STDOUT,
+    ContainerResult,
+    EndReason,
+    FailureAction,
+    LastRun,
+    Rolling,
+    SecretArg,
+    Status,
+)
 from dce_jobs.store.base import Store
 from tests.store.records import make_execution, make_job, read_output, results_of, started
 
@@ -72,7 +82,8 @@ async def test_update_replaces_the_definition_and_keeps_executors(store: Store) 
 
     await store.update_job(changed)
 
-    assert await store.get_job(job.job_id) == changed.replace(executors=("1496287694.460088",))
+    newest = LastRun("1496287694.460088", "running")
+    assert await store.get_job(job.job_id) == changed.replace(executors=("1496287694.460088",), last_run=newest)
 
 
 async def test_update_renaming_into_an_existing_name_is_a_conflict(store: Store) -> None:
