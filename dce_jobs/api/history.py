@@ -21,7 +21,7 @@ routes = web.RouteTableDef()
 async def job_history(request: web.Request) -> web.Response:
     """One job's executions, newest first, filtered and paged; X-Total-Count."""
     job = await request.app[STORE].get_job(request.match_info["job_id"])
-    query = load_execution_list(request.query, list(request.query.keys()), job_id=job.job_id)
+    query = load_execution_list(list(request.query.items()), job_id=job.job_id)
     page = await request.app[STORE].find_executions(query)
     return await list_response(await _live(request, page.items), dump_execution_entries, page.total)
 
@@ -29,7 +29,7 @@ async def job_history(request: web.Request) -> web.Response:
 @routes.get("/api/executors")
 async def history(request: web.Request) -> web.Response:
     """Executions across jobs, newest first, filtered (also by AppName, ServiceName) and paged; X-Total-Count."""
-    query = load_execution_list(request.query, list(request.query.keys()))
+    query = load_execution_list(list(request.query.items()))
     page = await request.app[STORE].find_executions(query)
     return await list_response(await _live(request, page.items), dump_execution_entries, page.total)
 
@@ -50,6 +50,6 @@ async def _live(request: web.Request, entries: list[ExecutionEntry]) -> list[Exe
 @routes.get("/api/audit")
 async def audit(request: web.Request) -> web.Response:
     """Who created, edited, deleted, started, stopped, retried or resumed what; newest first, paged."""
-    query = load_audit_list(request.query, list(request.query.keys()))
+    query = load_audit_list(list(request.query.items()))
     page = await request.app[STORE].find_audit(query)
     return await list_response(page.items, dump_audit_entries, page.total)

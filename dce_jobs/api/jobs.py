@@ -27,7 +27,7 @@ OFF_LOOP_ITEMS = 200
 @routes.get("/api/jobs")
 async def list_jobs(request: web.Request) -> web.Response:
     """Jobs, filtered, ordered and paged as asked (the seed's call: every job, oldest first); X-Total-Count."""
-    query = load_job_list(request.query, list(request.query.keys()))
+    query = load_job_list(list(request.query.items()))
     store = request.app[STORE]
     if query == type(query)(app_name=query.app_name):
         found = await store.list_jobs(app_name=query.app_name)  # the seed's call: the fast whole-list path

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -98,13 +98,14 @@ class AuditListParams(PageParams):
     Before = _time("at or before (epoch s)")
 
 
-def _params(schema: Schema, query: Mapping[str, str], keys: list[str]) -> dict[str, Any]:
+def _params(schema: Schema, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """Validated parameters; a repeated or unknown one is refused by name, an empty text one is absent."""
+    keys = [k for k, _ in pairs]
     repeated = sorted({k for k in keys if keys.count(k) > 1})
     if repeated:
         raise InvalidInput(f"{repeated[0]}: given more than once")
     try:
-        data: dict[str, Any] = schema.load(dict(query))
+        data: dict[str, Any] = schema.load(dict(pairs))
     except ValidationError as e:
         raise InvalidInput(describe_errors(e.messages)) from None
     return {k: v for k, v in data.items() if v != ""}
@@ -122,9 +123,9 @@ def _span(data: dict[str, Any], after: str, before: str) -> TimeRange:
     return TimeRange(data.get(after), data.get(before))
 
 
-def load_job_list(query: Mapping[str, str], keys: list[str]) -> JobQuery:
+def load_job_list(pairs: Sequence[tuple[str, str]]) -> JobQuery:
     """The job list's parameters as a JobQuery (the seed's call, none or AppName only, is every job oldest first)."""
-    data = _params(JobListParams(), query, keys)
+    data = _params(JobListParams(), pairs)
     sort = data.get("Sort", "CreateTime")
     return JobQuery(
         app_name=data.get("AppName"),
@@ -139,10 +140,10 @@ def load_job_list(query: Mapping[str, str], keys: list[str]) -> JobQuery:
     )
 
 
-def load_execution_list(query: Mapping[str, str], keys: list[str], *, job_id: str | None = None) -> ExecutionQuery:
+def load_execution_list(pairs: Sequence[tuple[str, str]], *, job_id: str | None = None) -> ExecutionQuery:
     """A history's parameters (one job's when `job_id` is given: no AppName/ServiceName there)."""
     schema = JobExecutionListParams() if job_id is not None else ExecutionListParams()
-    data = _params(schema, query, keys)
+    data = _params(schema, pairs)
     return ExecutionQuery(
         job_id=job_id,
         app_name=data.get("AppName"),
@@ -153,9 +154,9 @@ def load_execution_list(query: Mapping[str, str], keys: list[str], *, job_id: st
     )
 
 
-def load_audit_list(query: Mapping[str, str], keys: list[str]) -> AuditQuery:
+def load_audit_list(pairs: Sequence[tuple[str, str]]) -> AuditQuery:
     """The audit trail's parameters."""
-    data = _params(AuditListParams(), query, keys)
+    data = _params(AuditListParams(), pairs)
     return AuditQuery(
         job_id=data.get("JobId"),
         user=data.get("User"),

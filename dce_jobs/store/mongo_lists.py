@@ -26,7 +26,7 @@ INDEXES: tuple[tuple[str, list[tuple[str, int]], bool], ...] = (
     ("executions", [("created_at", ASCENDING), ("executor_id", ASCENDING)], False),
     ("executions", [("app_name", ASCENDING), ("created_at", ASCENDING), ("executor_id", ASCENDING)], False),
     ("executions", [("state", ASCENDING), ("created_at", ASCENDING), ("executor_id", ASCENDING)], False),
-    ("audit", [("at", DESCENDING), ("_id", DESCENDING)], False),
+    ("audit", [("at", DESCENDING)], False),
     ("audit", [("job_id", ASCENDING), ("at", DESCENDING)], False),
     ("audit", [("user", ASCENDING), ("at", DESCENDING)], False),
 )
