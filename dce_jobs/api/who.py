@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Mapping
 
 MAX_USER_CHARS = 128
-TOKEN_USER = "token"
+TOKEN_USER = "token"  # noqa: S105 - the name of the token's user, not a token
 ANONYMOUS = "anonymous"
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

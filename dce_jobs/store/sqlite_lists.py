@@ -77,10 +77,8 @@ def executors_of(db: sqlite3.Connection, job_ids: list[str]) -> dict[str, list[s
     if not job_ids:
         return grouped
     marks = ",".join("?" * len(job_ids))
-    for job_id, executor_id in db.execute(
-        f"SELECT job_id, executor_id FROM executions WHERE job_id IN ({marks}) ORDER BY job_id, created_at, executor_id",
-        job_ids,
-    ):
+    sql = f"SELECT job_id, executor_id FROM executions WHERE job_id IN ({marks})"
+    for job_id, executor_id in db.execute(f"{sql} ORDER BY job_id, created_at, executor_id", job_ids):
         grouped[job_id].append(executor_id)
     return grouped
 

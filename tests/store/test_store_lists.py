@@ -212,9 +212,10 @@ async def test_audit_trail_filters_pages_newest_first(store: Store) -> None:
         await store.add_audit(dataclasses.replace(entry, fields=("Cmd",) if entry.action == "edit" else ()))
     page = await store.find_audit(AuditQuery(window=Window(1, 10)))
     assert page.total == 300
-    assert [e.at for e in page.items] == [1149.0, 1149.0, 1148.0, 1148.0, 1147.0, 1147.0, 1146.0, 1146.0, 1145.0, 1145.0]
+    assert [e.at for e in page.items] == [1149.0 - i // 2 for i in range(10)]
     assert len({e.audit_id for e in page.items}) == 10
-    edits = await store.find_audit(AuditQuery(user="u1", action="edit", at=TimeRange(1010, 1100), window=Window(1, 500)))
+    query = AuditQuery(user="u1", action="edit", at=TimeRange(1010, 1100), window=Window(1, 500))
+    edits = await store.find_audit(query)
     expected = [1000.0 + i // 2 for i in range(300) if i % 3 == 1 and 1010 <= 1000 + i // 2 <= 1100]
     assert [e.at for e in edits.items] == sorted(expected, reverse=True)
     assert all(e.fields == ("Cmd",) for e in edits.items)
