@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from dce_jobs.models import ContainerResult, Execution, ExecutionState, Job, Summary, Target
+from dce_jobs.models import ContainerResult, EndReason, Execution, ExecutionState, Job, Status, Summary, Target
 from dce_jobs.store.sqlite import SqliteStore
 
 from .load import CONCURRENCY, Sample
@@ -69,7 +69,19 @@ async def fill(path: Path, *, jobs: int = JOBS, executions: int = EXECUTIONS, lo
                 service_name=job.service_name,
                 started_by="bench",
             )
-            result = ContainerResult(job.job_id, execution.executor_id, 0, "c" * 64, "n1")
+            # ended: a server opening the file has nothing to recover
+            result = ContainerResult(
+                job.job_id,
+                execution.executor_id,
+                0,
+                "c" * 64,
+                "n1",
+                status=Status.FINISHED,
+                exit_code=0,
+                end_reason=EndReason.EXITED,
+                started_at=created_at,
+                finished_at=created_at + 1,
+            )
             await store.create_execution(execution, [result])
             if n >= executions - jobs:  # the newest run of each job ends: its LastRun
                 counts = {"waiting": 0, "running": 0, "succeeded": 1, "failed": 0, "stopped": 0}

@@ -109,7 +109,10 @@ async def _ids(store: Store, query: JobQuery) -> tuple[list[str], int]:
 
 async def test_lists_with_a_few_thousand_records(store: Store, request: pytest.FixtureRequest) -> None:
     """One population per backend, then every list: the job list, LastRun, the seed's list, the histories."""
-    count = FAKE_JOBS if request.node.callspec.params["store"] == "mongo-fake" else JOBS
+    backend = request.node.callspec.params["store"]
+    if backend == "mongo-wire-txn":
+        pytest.skip("reads only: the same server as mongo-wire (transactions change only writes)")
+    count = FAKE_JOBS if backend == "mongo-fake" else JOBS
     jobs = await _populate(store, count)
     await _job_list(store, jobs)
     await _last_run(store, jobs)
