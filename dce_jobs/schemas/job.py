@@ -8,6 +8,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, fields, post_load, validate
 
+from ..cipher import mask
 from ..errors import InvalidInput
 from ..models import FailureAction, Job, Rolling, Target
 from .base import (
@@ -236,8 +237,43 @@ def dump_job(job: Job) -> dict[str, Any]:
 
 
 def dump_jobs(jobs: list[Job]) -> list[dict[str, Any]]:
-    """Jobs as the seed's list shows them."""
-    return _JOBS.dump(jobs)  # type: ignore[no-any-return]
+    """Jobs as the seed's list shows them: what JobSchema dumps (a test holds them equal), built directly.
+
+    marshmallow takes ~0.1 ms of CPU a job; the seed's unpaged list of 10,000 jobs spent most of its time there.
+    """
+    return [_job_dict(job) for job in jobs]
+
+
+def _job_dict(job: Job) -> dict[str, Any]:
+    rolling, last = job.rolling, job.last_run
+    return {
+        "Parallelism": rolling.parallelism,
+        "Delay": float(rolling.delay_s),
+        "FailureAction": rolling.failure_action.value,
+        "MaxFailureRatio": float(rolling.max_failure_ratio),
+        "JobId": job.job_id,
+        "AppName": job.app_name,
+        "ServiceName": job.service_name,
+        "Name": job.name,
+        "Cmd": job.cmd,
+        "Privileged": job.privileged,
+        "User": job.user,
+        "Env": list(job.env),
+        "SecretArgs": [mask(secret.length) for secret in job.secret_args],
+        "Executors": list(job.executors),
+        "Timeout": None if job.timeout_s is None else float(job.timeout_s),
+        "CreateTime": float(job.created_at),
+        "UpdateTime": float(job.updated_at),
+        "CreatedBy": job.created_by,
+        "UpdatedBy": job.updated_by,
+        "LastRun": None
+        if last is None
+        else {
+            "ExecutorId": last.executor_id,
+            "State": last.state,
+            "EndTime": None if last.ended_at is None else float(last.ended_at),
+        },
+    }
 
 
 def dump_target(target: Target) -> dict[str, str]:
@@ -254,5 +290,4 @@ def dump_saved_job(job: Job, warnings: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 _JOB = JobSchema()
-_JOBS = JobSchema(many=True)
 _TARGET = TargetSchema()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,7 +11,9 @@ from aiohttp.test_utils import TestClient
 
 from dce_jobs.api.who import identify, sanitize_user
 from dce_jobs.config import from_env
+from dce_jobs.models import FailureAction, Job, LastRun, Rolling, SecretArg
 from dce_jobs.nodes import NodePool
+from dce_jobs.schemas import dump_job, dump_jobs
 from tests.client import all_final, create_job, start, until
 from tests.fakes.engine import SERVICE, FakeSwarm
 
@@ -234,3 +237,33 @@ def test_an_empty_header_falls_back_to_token_or_anonymous() -> None:
     assert identify({"X-U": "\x00"}, user_header="X-U", with_token=True) == "token"
     assert identify({}, user_header="X-U", with_token=False) == "anonymous"
     assert identify({"X-U": "carol"}, user_header="", with_token=False) == "anonymous"
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        Job(job_id="a", app_name="b", service_name="c", name="d", cmd="e"),
+        Job(
+            job_id="a",
+            app_name="应用",
+            service_name="c",
+            name="上线",
+            cmd="ps axu",
+            privileged=True,
+            user="root:root",
+            env=("a=b", "c=d"),
+            secret_args=(SecretArg("tok", 3), SecretArg("tok2", 0)),
+            timeout_s=30,
+            rolling=Rolling(parallelism=2, delay_s=1, failure_action=FailureAction.PAUSE, max_failure_ratio=0.5),
+            created_at=1,
+            updated_at=2,
+            executors=("1.000000", "2.000000"),
+            created_by="alice",
+            updated_by="bob",
+            last_run=LastRun("2.000000", "failed", 3),
+        ),
+        Job(job_id="a", app_name="b", service_name="c", name="d", cmd="e", last_run=LastRun("1.5", "running")),
+    ],
+)
+def test_the_fast_list_dump_is_the_schemas_dump(job: Job) -> None:
+    assert json.dumps(dump_jobs([job])) == json.dumps([dump_job(job)])
