@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from dce_jobs.models import ContainerResult, EndReason, Execution, ExecutionState, Job, Status, Summary, Target
+from dce_jobs.models import ContainerResult, EndReason, Execution, ExecutionState, Job, Status, Target
 from dce_jobs.store.sqlite import SqliteStore
 
 from .load import CONCURRENCY, Sample
@@ -85,8 +85,9 @@ async def fill(path: Path, *, jobs: int = JOBS, executions: int = EXECUTIONS, lo
             await store.create_execution(execution, [result])
             if n >= executions - jobs:  # the newest run of each job ends: its LastRun
                 counts = {"waiting": 0, "running": 0, "succeeded": 1, "failed": 0, "stopped": 0}
-                summary = Summary(ExecutionState.SUCCEEDED, created_at + 1, counts)
-                await store.finish_execution(job.job_id, execution.executor_id, summary)
+                await store.end_execution(
+                    execution, state=ExecutionState.SUCCEEDED, ended_at=created_at + 1, counts=counts
+                )
         log(f"bigdata: {executions} executions ({per_job} a job) stored in {time.perf_counter() - started:.1f} s")
     finally:
         await store.close()

@@ -17,9 +17,12 @@ from .api.middlewares import auth_middleware, edge_middleware, errors_middleware
 from .cipher import SecretBox, load_keys
 from .config import Config
 from .errors import ConfigError
-from .keys import API_TIMINGS, CONFIG, NODES, RUNNER, SCHEDULER, SECRET_BOX, STARTED_AT, STORE
+from .followups import FollowUps
+from .hooks import HookSender
+from .keys import API_TIMINGS, CONFIG, FOLLOW_UPS, NODES, RUNNER, SCHEDULER, SECRET_BOX, STARTED_AT, STORE, SWEEPER
 from .leases import Owner
 from .nodes import NodePool
+from .retention import Sweeper
 from .runner import Runner
 from .scheduler import Scheduler
 from .store import Store
@@ -85,6 +88,8 @@ def create_app(
     owner = owner or Owner(store=app[STORE], renew_s=config.lease_renew_s, expiry_s=config.lease_expiry_s, clock=clock)
     app[RUNNER] = Runner(config=config, store=app[STORE], nodes=app[NODES], box=app[SECRET_BOX], owner=owner)
     app[SCHEDULER] = Scheduler(config=config, store=app[STORE], runner=app[RUNNER], clock=clock)
+    app[FOLLOW_UPS] = FollowUps(config=config, store=app[STORE], runner=app[RUNNER], sender=HookSender(config))
+    app[SWEEPER] = Sweeper(config=config, store=app[STORE], runner=app[RUNNER])
     app.cleanup_ctx.append(_resources)
     events.track_streams(app)
     for table in (
@@ -113,9 +118,13 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await app[STORE].open()
     app[RUNNER].recover()
     app[SCHEDULER].start()
+    app[FOLLOW_UPS].start()
+    app[SWEEPER].start()
     yield
     await app[SCHEDULER].close()
+    await app[SWEEPER].close()
     await app[RUNNER].close(grace_s=app[CONFIG].shutdown_grace_s)
+    await app[FOLLOW_UPS].close()  # after the runner: the last runs' ends are recorded first
     app[NODES].close()
     await app[STORE].close()
 

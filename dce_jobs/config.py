@@ -51,6 +51,16 @@ class Config:
     scheduler_tick_s: float = 1.0  #: how often due schedules are looked for
     lease_renew_s: float = 10.0  #: how often a process renews its lease in the store (and adopts dead ones' runs)
     lease_expiry_s: float = 30.0  #: a lease not renewed for this long lets other processes adopt its runs
+    hook_secret: str = field(default="", repr=False)  #: signs every hook body (HMAC-SHA256)
+    hook_allowed_hosts: tuple[str, ...] = ()  #: the hosts a StatusHook may name (empty: any)
+    hook_timeout_s: float = 10.0  #: one delivery attempt, connect to answer
+    hook_backoff_s: float = 2.0  #: before the second attempt; doubled after each failure
+    hook_max_backoff_s: float = 300.0
+    hook_retry_window_s: float = 3600.0  #: no attempt starts later than this after the event
+    follow_up_poll_s: float = 5.0  #: how often the store's pending follow-ups are looked at (besides wake-ups)
+    retention_days: float = 0.0  #: executions older than this are swept (0 = kept for ever)
+    keep_executions: int = 0  #: per job, only the newest N executions are kept (0 = all)
+    sweep_interval_s: float = 3600.0
 
     @property
     def is_loopback(self) -> bool:
@@ -181,6 +191,16 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Confi
     take("SCHEDULER_TICK_S", "scheduler_tick_s", floats(0.05, 60))
     take("LEASE_RENEW_S", "lease_renew_s", floats(0.1, 3600))
     take("LEASE_EXPIRY_S", "lease_expiry_s", floats(0.3, 24 * 3600))
+    take("HOOK_SECRET", "hook_secret", lambda n, r: r.strip())
+    take("HOOK_ALLOWED_HOSTS", "hook_allowed_hosts", _parse_hosts)
+    take("HOOK_TIMEOUT_S", "hook_timeout_s", floats(0.1, 300))
+    take("HOOK_BACKOFF_S", "hook_backoff_s", floats(0.01, 3600))
+    take("HOOK_MAX_BACKOFF_S", "hook_max_backoff_s", floats(0.01, 24 * 3600))
+    take("HOOK_RETRY_WINDOW_S", "hook_retry_window_s", floats(0, 7 * 24 * 3600))
+    take("FOLLOW_UP_POLL_S", "follow_up_poll_s", floats(0.01, 3600))
+    take("RETENTION_DAYS", "retention_days", floats(0, 100 * 365))
+    take("KEEP_EXECUTIONS", "keep_executions", ints(0, 1_000_000))
+    take("SWEEP_INTERVAL_S", "sweep_interval_s", floats(0.01, 7 * 24 * 3600))
     values.update({k: v for k, v in overrides.items() if v is not None})
     config = Config(**values)  # type: ignore[arg-type]
     if config.lease_expiry_s < 2 * config.lease_renew_s:

@@ -9,11 +9,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from .cipher import SecretBox
 from .errors import EngineError, InvalidInput
 from .models import AuditEntry, Job, Rolling
 from .nodes import NodePool
+from .params import check_cmd
 from .schemas import merge_rolling
 from .store import Store
 
@@ -34,7 +36,11 @@ class JobWarning:
 
 def _attributes(data: dict[str, Any], rolling: Rolling) -> dict[str, Any]:
     """Job attributes from loaded fields (SecretArgs apart), the rolling settings given merged over `rolling`."""
-    attributes = {k: tuple(v) if k == "env" else v for k, v in data.items() if k not in ("secret_args", "rolling")}
+    attributes = {
+        k: tuple(v) if k in ("env", "params", "status_hook_events") else v
+        for k, v in data.items()
+        if k not in ("secret_args", "rolling")
+    }
     return {**attributes, "rolling": merge_rolling(data.get("rolling"), rolling)}
 
 
@@ -50,6 +56,11 @@ _WIRE_NAMES = {
     "secret_args": "SecretArgs",
     "timeout_s": "Timeout",
     "rolling": "Rolling",
+    "params": "Params",
+    "retries": "Retries",
+    "retry_delay_s": "RetryDelay",
+    "status_hook": "StatusHook",
+    "status_hook_events": "StatusHookEvents",
 }
 
 
@@ -78,7 +89,28 @@ def audit_entry(action: str, user: str, job: Job, *, executor_id: str = "", fiel
     )
 
 
-async def create_job(store: Store, box: SecretBox, data: dict[str, Any], *, by: str = "") -> Job:
+@dataclass(frozen=True)
+class HookPolicy:
+    """What a StatusHook may be: signed with a secret, to the allowed hosts only (empty: any host)."""
+
+    secret_set: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+
+
+def check_hook(url: str, policy: HookPolicy) -> None:
+    """Refuse a StatusHook that cannot be signed or points at a host outside the allow-list."""
+    if not url:
+        return
+    if not policy.secret_set:
+        raise InvalidInput("StatusHook: the server has no DCE_JOBS_HOOK_SECRET to sign hooks with")
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if policy.allowed_hosts and host not in {h.strip("[]") for h in policy.allowed_hosts}:
+        raise InvalidInput(f"StatusHook: host {host} is not in DCE_JOBS_HOOK_ALLOWED_HOSTS")
+
+
+async def create_job(
+    store: Store, box: SecretBox, data: dict[str, Any], *, by: str = "", hooks: HookPolicy | None = None
+) -> Job:
     """Store a new job from validated fields; SecretArgs arrive in clear and are sealed here."""
     now = time.time()
     job = Job(
@@ -90,12 +122,22 @@ async def create_job(store: Store, box: SecretBox, data: dict[str, Any], *, by: 
         updated_by=by,
         **_attributes(data, Rolling()),
     )
+    check_cmd(job.cmd, job.params)
+    check_hook(job.status_hook, hooks or HookPolicy())
     await store.create_job(job, audit=audit_entry("create", by, job))
     log.info("job %s created: %r of app %s on service %s", job.job_id, job.name, job.app_name, job.service_name)
     return job
 
 
-async def update_job(store: Store, box: SecretBox, current: Job, data: dict[str, Any], *, by: str = "") -> Job:
+async def update_job(
+    store: Store,
+    box: SecretBox,
+    current: Job,
+    data: dict[str, Any],
+    *,
+    by: str = "",
+    hooks: HookPolicy | None = None,
+) -> Job:
     """Replace the fields given; omitted ones keep their values, unchanged masks keep the stored secrets."""
     secret_args = current.secret_args
     if "secret_args" in data:
@@ -103,6 +145,9 @@ async def update_job(store: Store, box: SecretBox, current: Job, data: dict[str,
     job = current.replace(
         secret_args=secret_args, updated_at=time.time(), updated_by=by, **_attributes(data, current.rolling)
     )
+    check_cmd(job.cmd, job.params)
+    if job.status_hook != current.status_hook:
+        check_hook(job.status_hook, hooks or HookPolicy())
     audit = audit_entry("edit", by, job, fields=changed_fields(current, job))
     await store.update_job(job, audit=audit)
     log.info("job %s edited: %r of app %s on service %s", job.job_id, job.name, job.app_name, job.service_name)

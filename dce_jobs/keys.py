@@ -6,7 +6,9 @@ from aiohttp import web
 
 from .cipher import SecretBox
 from .config import Config
+from .followups import FollowUps
 from .nodes import NodePool
+from .retention import Sweeper
 from .runner import Runner
 from .scheduler import Scheduler
 from .store import Store
@@ -21,5 +23,7 @@ SCHEDULER = web.AppKey("scheduler", Scheduler)
 STARTED_AT = web.AppKey("started_at", float)  #: time.time() when the app was built
 #: request timings by (method, route template, status class)
 API_TIMINGS = web.AppKey("api_timings", dict[tuple[str, str, str], Timings])
+FOLLOW_UPS = web.AppKey("follow_ups", FollowUps)
+SWEEPER = web.AppKey("sweeper", Sweeper)
 REQUEST_ID = web.RequestKey("request_id", str)
 USER = web.RequestKey("user", str)

@@ -119,6 +119,20 @@ class LastRun:
 
 
 @dataclass(frozen=True)
+class Param:
+    """A run-time parameter a job declares; its value replaces `${NAME}` inside the words of Cmd."""
+
+    name: str
+    default: str | None = None  #: used when a start gives no value (None: the empty string)
+    required: bool = False  #: a start must give a value (a Default is then refused at save)
+    pattern: str = ""  #: a Python regular expression the whole value must match ("" = any value)
+
+
+#: what a job's StatusHook is told about
+HOOK_EVENTS = ("start", "end")
+
+
+@dataclass(frozen=True)
 class Job:
     """A job definition. `executors` is filled by the store from the job's executions."""
 
@@ -139,6 +153,11 @@ class Job:
     created_by: str = ""  #: who created it ("" in records from before users were kept)
     updated_by: str = ""  #: who edited it last
     last_run: LastRun | None = None  #: its newest execution, kept by the store (None: never run)
+    params: tuple[Param, ...] = ()
+    retries: int = 0  #: automatic retries of failed targets, along one chain of executions
+    retry_delay_s: float = 0.0  #: between an execution's end and its automatic retry
+    status_hook: str = ""  #: http(s) URL told about the job's executions ("" = none)
+    status_hook_events: tuple[str, ...] = ("end",)
 
     def replace(self, **changes: Any) -> Job:
         """Return a copy with `changes` applied."""
@@ -174,6 +193,9 @@ class Execution:
     started_by: str = ""  #: who started it ("" in records from before users were kept)
     app_name: str = ""  #: the job's AppName when it started (for lists across jobs)
     service_name: str = ""  #: the job's ServiceName when it started
+    params: dict[str, str] = field(default_factory=dict)  #: the parameter values this run used
+    retried_by: str = ""  #: the ExecutorId of the execution that retried this one ("" = none yet)
+    retry_attempt: int = 0  #: 1..Retries for an automatic retry, 0 for a start or a manual retry
 
     def replace(self, **changes: Any) -> Execution:
         """Return a copy with `changes` applied."""
@@ -188,6 +210,34 @@ class Lease:
     expires_at: float
     host: str = ""  #: the host name it runs on
     pid: int = 0  #: its process id there (a dead pid on this very host ends the lease early)
+
+
+class TaskState(StrEnum):
+    """Where a follow-up task stands."""
+
+    PENDING = "pending"  #: due at `due_at` (again, after a failed attempt)
+    DONE = "done"  #: carried out (a hook answered 2xx; a retry started)
+    FAILED = "failed"  #: given up (a hook past its retry window; a retry that could not start)
+    CANCELLED = "cancelled"  #: no longer wanted (the execution was stopped by a user)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Work due after an execution, kept in the store as an outbox: an automatic retry or a hook delivery."""
+
+    kind: str  #: "retry" or "hook"
+    task_id: str  #: unique; a hook's delivery id, sent with every attempt of that delivery
+    job_id: str
+    executor_id: str
+    due_at: float
+    created_at: float
+    state: TaskState = TaskState.PENDING
+    payload: dict[str, Any] = field(default_factory=dict)
+    attempts: tuple[dict[str, Any], ...] = ()  #: one entry per attempt: when, the outcome, how long it took
+
+    def replace(self, **changes: Any) -> FollowUp:
+        """Return a copy with `changes` applied."""
+        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True)
@@ -298,6 +348,9 @@ def summarize(results: list[ContainerResult], *, paused: bool = False) -> Summar
 TRIGGER_MANUAL = "manual"
 TRIGGER_RETRY = "retry"
 TRIGGER_SCHEDULE = "schedule"
+#: Execution.started_by of what no user started: a schedule's fire, an automatic retry
+STARTED_BY_SCHEDULE = "schedule"
+STARTED_BY_RETRY = "retry"
 
 
 @dataclass(frozen=True)

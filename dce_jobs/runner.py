@@ -7,6 +7,7 @@ import logging
 import shlex
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from .cipher import SecretBox
@@ -40,6 +41,7 @@ from .models import (
     summarize,
 )
 from .nodes import NodePool
+from .params import expand, resolve
 from .recovery import RecoveredTarget
 from .store import Store
 from .target_run import STOP_GRACE_S, RunContext, TargetRun
@@ -48,6 +50,10 @@ from .targets import resolve_container_ids, resolve_targets
 from .watch import NodeWatch
 
 log = logging.getLogger("dce_jobs.runner")
+
+#: told (event, execution, results) when an execution starts ("start"), ends ("end") or is stopped on request
+#: ("stop", also once it has ended); it must not block: it schedules its own work
+Listener = Callable[[str, Execution, list[ContainerResult]], None]
 
 
 class Runner:
@@ -74,12 +80,28 @@ class Runner:
         self._leasing: asyncio.Task[None] | None = None
         self._leased = False  #: this process's lease was taken (and is dropped at a clean shutdown)
         self._recovered = asyncio.Event()  #: set once recovered executions are registered in _runs
+        self._listeners: list[Listener] = []
         self._watch = NodeWatch(
             nodes,
             interval_s=1.0,
             lost_s=max(3.0, 2 * config.connect_timeout_s),
             ping_timeout_s=config.connect_timeout_s,
         )
+
+    def listen(self, listener: Listener) -> None:
+        """Tell `listener` about every execution's start, end and stop from now on."""
+        self._listeners.append(listener)
+
+    def _tell(self, event: str, execution: Execution, results: list[ContainerResult]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event, execution, results)
+            except Exception:  # a listener's fault never touches the run
+                log.exception("listener of %s events failed on %s", event, execution.executor_id)
+
+    def is_running(self, job_id: str, executor_id: str) -> bool:
+        """True while this runner owns a live run of the execution."""
+        return (job_id, executor_id) in self._runs
 
     def recover(self) -> asyncio.Task[int]:
         """Take this process's lease, then adopt, in the background, the runs of owners that are gone.
@@ -180,14 +202,16 @@ class Runner:
         rolling: Rolling | None = None,
         container_ids: list[str] | None = None,
         schedule_id: str = "",
+        params: dict[str, str] | None = None,
         started_by: str = "",
         trigger: str = TRIGGER_MANUAL,
     ) -> Execution:
-        """Check the targets against the Swarm, record the execution (and who started it) and run it.
+        """Check the parameters and the targets, record the execution (and who started it) and run it.
 
         `container_ids` (a schedule's fixed targets) are found among the running tasks on whichever node.
         """
         self._check_accepting(job.job_id)
+        values = resolve(job.params, params or {})
         tasks = await self._nodes.running_tasks(job.service_name)
         if container_ids is not None:
             targets = resolve_container_ids(job.service_name, container_ids, tasks)
@@ -195,7 +219,7 @@ class Runner:
             targets = resolve_targets(job.service_name, requested, tasks)
         by = _By(started_by, TRIGGER_SCHEDULE if schedule_id else trigger)
         return await self._launch(
-            job.job_id, targets, timeout_s=timeout_s, rolling=rolling, schedule_id=schedule_id, by=by
+            job.job_id, targets, timeout_s=timeout_s, rolling=rolling, schedule_id=schedule_id, params=values, by=by
         )
 
     async def retry(
@@ -205,15 +229,19 @@ class Runner:
         *,
         everything: bool = False,
         follow_slots: bool = True,
+        attempt: int = 0,
         started_by: str = "",
     ) -> Execution:
         """Start the targets of an execution again: those that did not finish with exit code 0, or all.
 
         By default each target runs in the current task of its Swarm slot (Swarm may have replaced the
-        container since); with follow_slots False only the very same containers are tried.
+        container since); with follow_slots False only the very same containers are tried. `attempt` numbers
+        an automatic retry (0: a manual one). The retried execution records the new one as RetriedBy.
         """
         self._check_accepting(job.job_id)
         previous = await self._store.get_execution(job.job_id, executor_id)
+        # the values the retried run used, for the parameters the job still declares
+        values = resolve(job.params, {k: v for k, v in previous.params.items() if k in {p.name for p in job.params}})
         results = await self._store.list_results(job.job_id, executor_id)
         if (job.job_id, executor_id) in self._runs or any(not r.status.is_final for r in results):
             raise InvalidInput(
@@ -241,15 +269,22 @@ class Runner:
                     target.container_id[:12],
                 )
         gone = frozenset(i for i, current in enumerate(now) if current is None)
-        return await self._launch(
+        execution = await self._launch(
             job.job_id,
             targets,
             timeout_s=previous.timeout_s,
             rolling=previous.rolling,
             gone=gone,
             retry_of=executor_id,
+            params=values,
+            attempt=attempt,
             by=_By(started_by, TRIGGER_RETRY),
         )
+        try:
+            await self._store.update_execution(previous.replace(retried_by=execution.executor_id))
+        except NotFound:
+            pass  # swept or deleted meanwhile: the new execution still names it in RetryOf
+        return execution
 
     def _timeout(self, *choices: float | None) -> float | None:
         """The first timeout given, else the server's default (so that nothing runs forever unless configured)."""
@@ -274,6 +309,8 @@ class Runner:
         gone: frozenset[int] = frozenset(),
         retry_of: str = "",
         schedule_id: str = "",
+        params: dict[str, str] | None = None,
+        attempt: int = 0,
         by: _By,
     ) -> Execution:
         # Recorded and registered under the job's lock, which a DELETE takes before it collects the job's runs:
@@ -283,9 +320,18 @@ class Runner:
             job = await self._store.get_job(job_id)  # the definition as of now, and NotFound once deleted
             timeout_s = self._timeout(timeout_s, job.timeout_s)
             execution, results = await self._record(
-                job, targets, timeout_s, rolling or job.rolling, retry_of=retry_of, schedule_id=schedule_id, by=by
+                job,
+                targets,
+                timeout_s,
+                rolling or job.rolling,
+                retry_of=retry_of,
+                schedule_id=schedule_id,
+                params=params or {},
+                attempt=attempt,
+                by=by,
             )
             self._register(self._prepare(job, execution, results, gone))
+        self._tell("start", execution, results)
         return execution
 
     def _prepare(
@@ -297,9 +343,9 @@ class Runner:
             failure = ""
         except SecretUndecryptable as e:
             secrets, failure = (), e.message
-        spec = ExecSpec(
-            argv=shlex.split(job.cmd) + list(secrets), user=job.user, privileged=job.privileged, env=list(job.env)
-        )
+        # substituted per word after the split: a value can never become further words or shell syntax
+        argv = expand(shlex.split(job.cmd), execution.params)
+        spec = ExecSpec(argv=argv + list(secrets), user=job.user, privileged=job.privileged, env=list(job.env))
         broadcaster = Broadcaster(results)
         context = self._context(execution, spec=spec, secrets=secrets, broadcaster=broadcaster)
         targets = [TargetRun(r, context) for r in results]
@@ -325,9 +371,10 @@ class Runner:
         for target in run.targets:
             reason = target.result.end_reason
             self.counts["target", f"{target.result.status.value} {reason.value if reason else ''}".strip()] += 1
-        await self._store.end_execution(run.execution, state=summary.state, ended_at=summary.ended_at or time.time())
-        # the history lists' side: Counts, and the job's LastRun
-        await self._store.finish_execution(run.execution.job_id, run.execution.executor_id, summary)
+        # one write: the statistics' state, end and duration, the history's Counts, and the job's LastRun
+        await self._store.end_execution(
+            run.execution, state=summary.state, ended_at=summary.ended_at or time.time(), counts=summary.counts
+        )
 
     def running_targets(self) -> dict[str, int]:
         """Targets of live executions whose exec is created or running, per NodeId."""
@@ -351,6 +398,7 @@ class Runner:
             # every target has its own guard; this is a failure before or around them (e.g. the store)
             log.error("execution %s of job %s failed", key[1], key[0], exc_info=task.exception())
         elif run is not None:
+            self._tell("end", run.execution, [t.result for t in run.targets])
             summary = summarize([t.result for t in run.targets])
             counts = ", ".join(f"{n} {outcome}" for outcome, n in summary.counts.items() if n)
             took_s = (summary.ended_at or time.time()) - run.execution.created_at
@@ -366,13 +414,15 @@ class Runner:
         *,
         retry_of: str,
         schedule_id: str,
+        params: dict[str, str],
+        attempt: int,
         by: _By,
     ) -> tuple[Execution, list[ContainerResult]]:
         now_s = time.time()
-        for attempt in range(100):
+        for clash in range(100):
             execution = Execution(
                 job_id=job.job_id,
-                executor_id=new_executor_id(now_s + attempt * 1e-6),
+                executor_id=new_executor_id(now_s + clash * 1e-6),
                 created_at=now_s,
                 targets=tuple(targets),
                 timeout_s=timeout_s,
@@ -385,6 +435,8 @@ class Runner:
                 started_by=by.user,
                 app_name=job.app_name,
                 service_name=job.service_name,
+                params=params,
+                retry_attempt=attempt,
             )
             results = [
                 ContainerResult(
@@ -397,16 +449,7 @@ class Runner:
                 for i, t in enumerate(targets)
             ]
             try:
-                action = "retry" if by.trigger == TRIGGER_RETRY else "start"
-                audit = AuditEntry(
-                    at=now_s,
-                    user=by.user,
-                    action=action,
-                    job_id=job.job_id,
-                    job_name=job.name,
-                    executor_id=execution.executor_id,
-                )
-                await self._store.create_execution(execution, results, audit=audit)
+                await self._store.create_execution(execution, results, audit=_start_audit(execution, job.name))
                 return execution, results
             except Conflict:
                 continue  # two starts of one job in the same microsecond: the ids must differ
@@ -419,6 +462,7 @@ class Runner:
         execution = await self._store.get_execution(job_id, executor_id)
         await self._recovered.wait()  # a recovered execution is stoppable as soon as the server answers
         await self._check_here(execution)
+        self._tell("stop", execution, [])
         await self._stop_run(job_id, executor_id, reason, EndReason.STOPPED)
 
     async def _check_here(self, execution: Execution) -> None:
@@ -528,6 +572,24 @@ def _recorded_target(execution: Execution, result: ContainerResult) -> Target:
     if result.index < len(execution.targets):
         return execution.targets[result.index]
     return Target(container_id=result.container_id, node_id=result.node_id)
+
+
+def _start_audit(execution: Execution, job_name: str) -> AuditEntry | None:
+    """The audit entry of a start or retry by a user; a schedule's fire and an automatic retry have none.
+
+    Those are no one's action (the schedule's own create/edit is audited); their Trigger and StartedBy say
+    what started them in the execution history, and the fires list keeps each fire.
+    """
+    if execution.trigger == TRIGGER_SCHEDULE or execution.retry_attempt:
+        return None
+    return AuditEntry(
+        at=execution.created_at,
+        user=execution.started_by,
+        action="retry" if execution.trigger == TRIGGER_RETRY else "start",
+        job_id=execution.job_id,
+        job_name=job_name,
+        executor_id=execution.executor_id,
+    )
 
 
 class _By:

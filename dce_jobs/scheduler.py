@@ -14,6 +14,8 @@ from typing import Any
 from .config import Config
 from .errors import DceJobsError, InvalidInput, NotFound
 from .jobs import check_runnable
+from .models import STARTED_BY_SCHEDULE
+from .params import resolve
 from .runner import Runner
 from .schedule import (
     ConcurrencyPolicy,
@@ -48,10 +50,11 @@ class Scheduler:
 
     async def create(self, job_id: str, given: dict[str, Any]) -> Schedule:
         """Check and store a new schedule of an existing job."""
-        await self._store.get_job(job_id)
+        job = await self._store.get_job(job_id)
         now_s = self.clock()
         schedule = Schedule(schedule_id=str(uuid.uuid4()), job_id=job_id, created_at=now_s)
         schedule = self._checked(schedule, given, now_s)
+        resolve(job.params, schedule.params)  # a value the job would refuse at fire time is refused now
         await self._store.create_schedule(schedule)
         log.info("job %s: schedule %s created (%s)", job_id, schedule.schedule_id, _when(schedule))
         return schedule
@@ -63,6 +66,7 @@ class Scheduler:
             if "rolling" in given:
                 given = {**given, "rolling": {**current.rolling, **given["rolling"]}}
             schedule = self._checked(current, given, self.clock())
+            resolve((await self._store.get_job(job_id)).params, schedule.params)
             await self._store.update_schedule(schedule)
         log.info("job %s: schedule %s edited (%s)", job_id, schedule_id, _when(schedule))
         return schedule
@@ -186,6 +190,8 @@ class Scheduler:
                 rolling=rolling,
                 container_ids=None if schedule.container_ids is None else list(schedule.container_ids),
                 schedule_id=schedule.schedule_id,
+                params={name: str(value) for name, value in schedule.params.items()},
+                started_by=STARTED_BY_SCHEDULE,
             )
         except NotFound as e:
             if e.error_id == "job_id_not_found":

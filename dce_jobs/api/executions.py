@@ -28,10 +28,12 @@ async def start(request: web.Request) -> web.Response:
     """Start the job on the given targets (all running containers when Target is absent)."""
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
-    targets, timeout_s, rolling = schemas.load_start(await read_json(request, optional=True), job)
+    payload = await read_json(request, optional=True)
+    targets, timeout_s, rolling = schemas.load_start(payload, job)
+    params = schemas.load_start_params(payload)
     jobs.check_runnable(job)
     execution = await request.app[RUNNER].start(
-        job, targets, timeout_s=timeout_s, rolling=rolling, started_by=request[USER]
+        job, targets, timeout_s=timeout_s, rolling=rolling, params=params, started_by=request[USER]
     )
     log.info(
         "job %s started execution %s on %d targets (timeout %s)",
@@ -117,7 +119,8 @@ async def _inspect_body(request: web.Request, job_id: str, executor_id: str) -> 
         target = execution.targets[result.index] if result.index < len(execution.targets) else None
         views.append(schemas.ResultView(result, target, output, cut))
     summary = summarize(results, paused=request.app[RUNNER].is_paused(job_id, executor_id))
-    return schemas.dump_inspect(schemas.InspectView(execution, summary, views))
+    deliveries = tuple(t for t in await store.list_follow_ups(job_id, executor_id) if t.kind == "hook")
+    return schemas.dump_inspect(schemas.InspectView(execution, summary, views, deliveries))
 
 
 def _from_line_start(data: bytes, cut: bool) -> bytes:

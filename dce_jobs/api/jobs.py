@@ -53,7 +53,9 @@ async def list_response(items: list[Any], dump: Callable[[list[Any]], list[Any]]
 async def create_job(request: web.Request) -> web.Response:
     """Create a job; SecretArgs come in clear only here."""
     data = schemas.load_job(await read_json(request))
-    job = await jobs.create_job(request.app[STORE], request.app[SECRET_BOX], data, by=request[USER])
+    job = await jobs.create_job(
+        request.app[STORE], request.app[SECRET_BOX], data, by=request[USER], hooks=_hook_policy(request)
+    )
     return await _saved(request, job)
 
 
@@ -70,8 +72,15 @@ async def update_job(request: web.Request) -> web.Response:
     store = request.app[STORE]
     current = await store.get_job(request.match_info["job_id"])  # 404 before 400, as the seed lists it
     data = schemas.load_job_edit(await read_json(request))
-    job = await jobs.update_job(store, request.app[SECRET_BOX], current, data, by=request[USER])
-    return await _saved(request, job)
+    saved = await jobs.update_job(
+        store, request.app[SECRET_BOX], current, data, by=request[USER], hooks=_hook_policy(request)
+    )
+    return await _saved(request, saved)
+
+
+def _hook_policy(request: web.Request) -> jobs.HookPolicy:
+    config = request.app[CONFIG]
+    return jobs.HookPolicy(secret_set=bool(config.hook_secret), allowed_hosts=config.hook_allowed_hosts)
 
 
 async def _saved(request: web.Request, job: Job) -> web.Response:

@@ -10,6 +10,7 @@ from .job import (
     OPTIONAL_JOB_FIELDS,
     EmptySchema,
     JobSchema,
+    ParamSchema,
     RetrySchema,
     StartSchema,
     TargetSchema,
@@ -22,9 +23,11 @@ from .job import (
     load_job_edit,
     load_retry,
     load_start,
+    load_start_params,
     merge_rolling,
     refuse_duplicate_targets,
 )
+from .ops import HookBodySchema, HookDeliverySchema, HookView, dump_hook_body
 from .schedule import (
     LastFireSchema,
     ScheduleOutSchema,
@@ -59,6 +62,10 @@ __all__ = [
     "ServiceStatsSchema",
     "dump_execution_stats",
     "load_stats_query",
+    "HookBodySchema",
+    "HookDeliverySchema",
+    "HookView",
+    "dump_hook_body",
     "ContainerSchema",
     "ErrorSchema",
     "HealthSchema",
@@ -76,6 +83,7 @@ __all__ = [
     "InspectSchema",
     "InspectView",
     "JobSchema",
+    "ParamSchema",
     "ResultSchema",
     "ResultView",
     "RetrySchema",
@@ -93,6 +101,7 @@ __all__ = [
     "load_job_edit",
     "load_retry",
     "load_start",
+    "load_start_params",
     "merge_rolling",
     "refuse_duplicate_targets",
 ]

@@ -15,11 +15,13 @@ from ..models import (
     Execution,
     ExecutionState,
     FailureAction,
+    FollowUp,
     Status,
     Summary,
     Target,
 )
 from .job import TargetSchema
+from .ops import HookDeliverySchema
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,6 +194,7 @@ class InspectView:
     execution: Execution
     summary: Summary
     results: list[ResultView]
+    deliveries: tuple[FollowUp, ...] = ()  #: the hook deliveries of this execution
 
 
 class InspectSchema(Schema):
@@ -226,6 +229,38 @@ class InspectSchema(Schema):
         allow_none=True,
         required=True,
         metadata={"description": "the service process (replica) that runs it", "type": "string", "nullable": True},
+    )
+    retried_by = fields.Function(
+        lambda view: view.execution.retried_by or None,
+        data_key="RetriedBy",
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "the ExecutorId of the execution that retried this one",
+            "type": "string",
+            "nullable": True,
+        },
+    )
+    retry_attempt = fields.Integer(
+        data_key="RetryAttempt",
+        attribute="execution.retry_attempt",
+        required=True,
+        metadata={"description": "1..Retries for an automatic retry, 0 for a start or a manual retry"},
+    )
+    hook_deliveries = fields.List(
+        fields.Nested(HookDeliverySchema),
+        data_key="HookDeliveries",
+        attribute="deliveries",
+        required=True,
+        metadata={"description": "the StatusHook deliveries of this execution with their attempts"},
+    )
+    params = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        data_key="Params",
+        attribute="execution.params",
+        required=True,
+        metadata={"description": "the parameter values this run used (not secret)"},
     )
     state = fields.Enum(ExecutionState, by_value=True, data_key="State", attribute="summary.state", required=True)
     ended_at = _shown_or_null(fields.Float, "EndTime", "summary.ended_at", "when the last target ended (epoch s)")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
-from marshmallow import RAISE, Schema, fields, post_load, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from ..cipher import mask
 from ..errors import InvalidInput
-from ..models import FailureAction, Job, Rolling, Target
+from ..models import HOOK_EVENTS, FailureAction, Job, Param, Rolling, Target
 from .base import (
     _CONTAINER_RE,
     _ENV_RE,
@@ -43,7 +45,95 @@ OPTIONAL_JOB_FIELDS = (
     "delay_s",
     "failure_action",
     "max_failure_ratio",
+    "params",
+    "retries",
+    "retry_delay_s",
+    "status_hook",
+    "status_hook_events",
 )
+
+MAX_RETRIES = 10
+MAX_RETRY_DELAY_S = 24 * 3600.0
+
+
+def _hook_url(value: str) -> None:
+    if not value:
+        return  # "" clears the hook
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValidationError("Must not contain spaces or control characters.")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("Must be an http:// or https:// URL with a host.")
+    if "@" in parts.netloc:
+        # they would be stored and shown in clear: a receiver checks the signature instead
+        raise ValidationError("Must not carry credentials (user:password@); receivers check the signature.")
+    try:
+        parts.port  # noqa: B018 (it raises on a bad port)
+    except ValueError:
+        raise ValidationError("Has an invalid port.") from None
+
+
+MAX_PARAMS = 32
+MAX_PATTERN_CHARS = 512
+MAX_PARAM_VALUE_CHARS = 4096
+_PARAM_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}\Z"
+
+
+def _regex(value: str) -> None:
+    try:
+        re.compile(value)
+    except (re.error, RecursionError, OverflowError) as e:
+        raise ValidationError(f"Not a valid Python regular expression: {e}.") from None
+
+
+class ParamSchema(Schema):
+    """One declared run-time parameter of a job: `${Name}` in Cmd takes its value."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(
+        data_key="Name",
+        required=True,
+        validate=validate.Regexp(_PARAM_NAME, error="Must match [A-Za-z_][A-Za-z0-9_]* (at most 64 characters)."),
+    )
+    default = fields.String(
+        data_key="Default",
+        load_default=None,
+        allow_none=True,
+        validate=[validate.Length(max=MAX_PARAM_VALUE_CHARS), _no_nul],
+    )
+    required = StrictBool(data_key="Required", load_default=False)
+    pattern = fields.String(
+        data_key="Pattern",
+        load_default="",
+        validate=[validate.Length(max=MAX_PATTERN_CHARS), _no_nul, _regex],
+        metadata={"description": "a Python regular expression the whole value must match (empty: any)"},
+    )
+
+    @validates_schema
+    def _consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("required") and data.get("default") is not None:
+            raise ValidationError("A required parameter takes no Default.", "Default")
+        default, pattern = data.get("default"), data.get("pattern")
+        if default is not None and pattern and not re.fullmatch(pattern, default):
+            raise ValidationError("Does not match the parameter's Pattern.", "Default")
+
+    @post_load
+    def _param(self, data: dict[str, Any], **kwargs: Any) -> Param:
+        return Param(**data)
+
+
+def _distinct(values: list[str]) -> None:
+    if len(set(values)) != len(values):
+        raise ValidationError("Lists a value twice.")
+
+
+def _unique_names(params: list[Param]) -> None:
+    names = [p.name for p in params]
+    doubled = sorted({n for n in names if names.count(n) > 1})
+    if doubled:
+        raise ValidationError(f"Parameter {doubled[0]} is declared twice.")
 
 
 class RollingFields:
@@ -140,6 +230,39 @@ class JobSchema(Schema, RollingFields):
         allow_none=True,
         metadata={"description": "the newest execution (null: never run)"},
     )
+    params = fields.List(
+        fields.Nested(ParamSchema),
+        data_key="Params",
+        load_default=list,
+        validate=[validate.Length(max=MAX_PARAMS), _unique_names],
+    )
+    retries = fields.Integer(
+        data_key="Retries",
+        strict=True,
+        load_default=0,
+        validate=validate.Range(0, MAX_RETRIES),
+        metadata={"description": "automatic retries of the failed targets, as new executions (0 = none)"},
+    )
+    retry_delay_s = StrictNumber(
+        data_key="RetryDelay",
+        load_default=0.0,
+        allow_nan=False,
+        validate=validate.Range(0, MAX_RETRY_DELAY_S),
+        metadata={"description": "seconds between an execution's end and its automatic retry"},
+    )
+    status_hook = fields.String(
+        data_key="StatusHook",
+        load_default="",
+        validate=[validate.Length(max=2048), _hook_url],
+        metadata={"description": "http(s) URL that receives a signed JSON summary of each execution ('' = none)"},
+    )
+    status_hook_events = fields.List(
+        fields.String(validate=validate.OneOf(HOOK_EVENTS)),
+        data_key="StatusHookEvents",
+        load_default=lambda: ["end"],
+        validate=[validate.Length(min=1, max=len(HOOK_EVENTS)), _distinct],
+        metadata={"description": "when the hook is told: start, end (default end)"},
+    )
 
 
 class TargetSchema(Schema):
@@ -172,6 +295,13 @@ class StartSchema(Schema, RollingFields):
         fields.Nested(TargetSchema), data_key="Target", validate=validate.Length(min=1, max=MAX_TARGETS)
     )
     timeout_s = _timeout()
+    params = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=64)),
+        values=fields.String(validate=[validate.Length(max=MAX_PARAM_VALUE_CHARS), _no_nul]),
+        data_key="Params",
+        validate=validate.Length(max=MAX_PARAMS),
+        metadata={"description": "values of the job's parameters by Name (not secret: kept and shown in inspect)"},
+    )
 
 
 def load_job(payload: Any) -> dict[str, Any]:
@@ -192,6 +322,12 @@ def load_start(payload: Any, job: Job) -> tuple[list[Target] | None, float | Non
         refuse_duplicate_targets(t.container_id for t in targets)
     rolling = merge_rolling(data["rolling"], job.rolling) if "rolling" in data else None
     return targets, data.get("timeout_s"), rolling
+
+
+def load_start_params(payload: Any) -> dict[str, str]:
+    """The parameter values a start body gives (checked against the job's declarations by the runner)."""
+    data = _load(StartSchema(), {} if payload is None else payload)
+    return dict(data.get("params") or {})
 
 
 def refuse_duplicate_targets(container_ids: Iterable[str]) -> None:
@@ -273,6 +409,13 @@ def _job_dict(job: Job) -> dict[str, Any]:
             "State": last.state,
             "EndTime": None if last.ended_at is None else float(last.ended_at),
         },
+        "Params": [
+            {"Name": p.name, "Default": p.default, "Required": p.required, "Pattern": p.pattern} for p in job.params
+        ],
+        "Retries": job.retries,
+        "RetryDelay": float(job.retry_delay_s),
+        "StatusHook": job.status_hook,
+        "StatusHookEvents": list(job.status_hook_events),
     }
 
 

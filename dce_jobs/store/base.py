@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from ..models import (
@@ -13,14 +13,17 @@ from ..models import (
     Execution,
     ExecutionEntry,
     FailureAction,
+    FollowUp,
     Job,
     LastRun,
     Lease,
+    Param,
     Rolling,
     SecretArg,
     Status,
     Summary,
     Target,
+    TaskState,
 )
 from ..queries import AuditQuery, ExecutionQuery, JobQuery, Page
 from ..schedule import Fire, Schedule
@@ -70,9 +73,6 @@ class Store(Protocol):
     ) -> None:
         """Insert an execution and its initial results; it becomes its job's LastRun (running)."""
 
-    async def finish_execution(self, job_id: str, executor_id: str, summary: Summary) -> None:
-        """Record how an execution ended (state, end time, counts), also as its job's LastRun if it is the newest."""
-
     async def find_executions(self, query: ExecutionQuery) -> Page[ExecutionEntry]:
         """The executions matching `query`, newest first, one page of them and the total."""
 
@@ -88,8 +88,11 @@ class Store(Protocol):
     async def list_results(self, job_id: str, executor_id: str) -> list[ContainerResult]:
         """The results of one execution, in target order."""
 
-    async def end_execution(self, execution: Execution, *, state: str, ended_at: float) -> None:
-        """Record an execution's final state (an ExecutionState value) and end time; its duration follows."""
+    async def end_execution(
+        self, execution: Execution, *, state: str, ended_at: float, counts: Mapping[str, int] | None = None
+    ) -> None:
+        """Record in one write how an execution ended: state (an ExecutionState value), end time, its duration
+        (statistics), its Counts by outcome (history lists), and the job's LastRun when it is the newest."""
 
     async def execution_stats(self, query: StatsQuery) -> ExecutionStats:
         """Executions of the query per (UTC hour, state) and duration percentiles, aggregated by the store."""
@@ -167,12 +170,67 @@ class Store(Protocol):
     ) -> AsyncGenerator[tuple[int, bytes, tuple[tuple[int, int], ...]], None]:
         """Yield (seq, data, runs of (stream, length)) of the chunks after `after_seq`, in order (runs never empty)."""
 
+    async def update_execution(self, execution: Execution) -> None:
+        """Replace an execution's record (its results stay); NotFound when it is gone."""
+
+    async def delete_execution(self, job_id: str, executor_id: str) -> None:
+        """Remove one execution with its results, output and follow-ups (nothing when it is gone)."""
+
+    async def reclaim_space(self) -> None:
+        """Give the space of removed records back where the backend needs to be told (after a sweep)."""
+
+    async def save_follow_up(self, task: FollowUp) -> None:
+        """Insert or replace a follow-up task (keyed by its task_id)."""
+
+    async def list_pending_follow_ups(self) -> list[FollowUp]:
+        """Every follow-up still pending, across all jobs, soonest due first."""
+
+    async def claim_follow_up(self, task_id: str, *, now: float, until: float) -> bool:
+        """Take a pending follow-up until `until` unless another process holds it past `now`; True when taken.
+
+        Saving the follow-up (its outcome) ends the claim.
+        """
+
+    async def list_follow_ups(self, job_id: str, executor_id: str) -> list[FollowUp]:
+        """The follow-ups of one execution, oldest first."""
+
 
 def chunk_runs(data: bytes, runs: Sequence[Sequence[int]] | None) -> tuple[tuple[int, int], ...]:
     """A chunk's runs as stored, or all of it as stdout for chunks stored before streams were kept."""
     if not runs:
         return ((STDOUT, len(data)),) if data else ()
     return tuple((int(s), int(n)) for s, n in runs)
+
+
+def follow_up_to_doc(task: FollowUp) -> dict[str, Any]:
+    """A follow-up task as a plain document."""
+    return {
+        "kind": task.kind,
+        "task_id": task.task_id,
+        "job_id": task.job_id,
+        "executor_id": task.executor_id,
+        "due_at": task.due_at,
+        "created_at": task.created_at,
+        "state": task.state.value,
+        "payload": task.payload,
+        "attempts": list(task.attempts),
+        "claim_until": 0.0,
+    }
+
+
+def follow_up_from_doc(doc: dict[str, Any]) -> FollowUp:
+    """Rebuild a follow-up task from its document."""
+    return FollowUp(
+        kind=doc["kind"],
+        task_id=doc["task_id"],
+        job_id=doc["job_id"],
+        executor_id=doc["executor_id"],
+        due_at=float(doc["due_at"]),
+        created_at=float(doc["created_at"]),
+        state=TaskState(doc["state"]),
+        payload=dict(doc.get("payload") or {}),
+        attempts=tuple(doc.get("attempts") or ()),
+    )
 
 
 def job_to_doc(job: Job) -> dict[str, Any]:
@@ -194,6 +252,13 @@ def job_to_doc(job: Job) -> dict[str, Any]:
         "created_by": job.created_by,
         "updated_by": job.updated_by,
         "name_fold": job.name.casefold(),
+        "params": [
+            {"name": p.name, "default": p.default, "required": p.required, "pattern": p.pattern} for p in job.params
+        ],
+        "retries": job.retries,
+        "retry_delay_s": job.retry_delay_s,
+        "status_hook": job.status_hook,
+        "status_hook_events": list(job.status_hook_events),
     }
 
 
@@ -217,6 +282,11 @@ def job_from_doc(doc: dict[str, Any], executors: list[str], last_run: LastRun | 
         created_by=doc.get("created_by") or "",
         updated_by=doc.get("updated_by") or "",
         last_run=last_run,
+        params=tuple(Param(**p) for p in doc.get("params") or ()),
+        retries=int(doc.get("retries") or 0),
+        retry_delay_s=float(doc.get("retry_delay_s") or 0.0),
+        status_hook=doc.get("status_hook") or "",
+        status_hook_events=tuple(doc.get("status_hook_events") or ("end",)),
     )
 
 
@@ -244,6 +314,9 @@ def execution_to_doc(execution: Execution) -> dict[str, Any]:
         "started_by": execution.started_by,
         "app_name": execution.app_name,
         "service_name": execution.service_name,
+        "params": dict(execution.params),
+        "retried_by": execution.retried_by,
+        "retry_attempt": execution.retry_attempt,
     }
 
 
@@ -280,6 +353,9 @@ def execution_from_doc(doc: dict[str, Any]) -> Execution:
         started_by=doc.get("started_by") or "",
         app_name=doc.get("app_name") or "",
         service_name=doc.get("service_name") or "",
+        params=dict(doc.get("params") or {}),
+        retried_by=doc.get("retried_by") or "",
+        retry_attempt=int(doc.get("retry_attempt") or 0),
     )
 
 

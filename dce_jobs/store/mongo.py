@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -14,7 +14,17 @@ from pymongo import timeout as operation_timeout
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from ..errors import Conflict, DceJobsError, NotFound, StoreUnavailable
-from ..models import AuditEntry, ContainerResult, Execution, ExecutionEntry, Job, Status, Summary, pick_stream
+from ..models import (
+    AuditEntry,
+    ContainerResult,
+    Execution,
+    ExecutionEntry,
+    FollowUp,
+    Job,
+    Status,
+    TaskState,
+    pick_stream,
+)
 from ..queries import AuditQuery, ExecutionQuery, JobQuery, Page
 from ..stats import PERCENTILES, STATES, ExecutionStats, StatsQuery, hour_of, nearest_rank
 from ..timings import Timings
@@ -24,11 +34,12 @@ from .base import (
     chunk_runs,
     execution_from_doc,
     execution_to_doc,
+    follow_up_from_doc,
+    follow_up_to_doc,
     job_from_doc,
     job_to_doc,
     result_from_doc,
     result_to_doc,
-    summary_to_doc,
 )
 from .mongo_schedules import INDEXES as SCHEDULE_INDEXES
 from .mongo_schedules import MongoSchedules
@@ -57,6 +68,9 @@ _INDEXES: tuple[tuple[str, list[tuple[str, int]], bool], ...] = (
     ("results", [("status", ASCENDING)], False),
     ("output", [*_RESULT_KEY, ("seq", ASCENDING)], True),
     *lists.INDEXES,
+    ("follow_ups", [("task_id", ASCENDING)], True),
+    ("follow_ups", [("state", ASCENDING), ("due_at", ASCENDING)], False),
+    ("follow_ups", [("job_id", ASCENDING), ("executor_id", ASCENDING)], False),
 )
 
 
@@ -290,7 +304,7 @@ class MongoStore(MongoSchedules):
         query = {"job_id": job_id}
 
         async def delete(session: Any) -> None:
-            for name in ("fires", "schedules", "results", "executions", "jobs"):
+            for name in ("fires", "schedules", "follow_ups", "results", "executions", "jobs"):
                 await self._col(name).delete_many(query, session=session)
 
         # children first: an interrupted delete leaves the job visible, so deleting it again finishes the
@@ -349,16 +363,6 @@ class MongoStore(MongoSchedules):
                 await self._col("executions").delete_one({"_id": execution_oid})
             raise
 
-    async def finish_execution(self, job_id: str, executor_id: str, summary: Summary) -> None:
-        """Record how an execution ended, also as its job's LastRun when it is the newest."""
-        final = summary_to_doc(summary)
-        last_run = {"executor_id": executor_id, "state": final["state"], "ended_at": final["ended_at"]}
-        with self._errors():
-            await self._col("executions").update_one({"job_id": job_id, "executor_id": executor_id}, {"$set": final})
-            await self._col("jobs").update_one(
-                {"job_id": job_id, "last_run.executor_id": executor_id}, {"$set": {"last_run": last_run}}
-            )
-
     async def find_executions(self, query: ExecutionQuery) -> Page[ExecutionEntry]:
         """A page of the executions matching `query`, newest first (filtered, paged and counted by the server)."""
         with self._errors():
@@ -389,12 +393,29 @@ class MongoStore(MongoSchedules):
             docs = await self._col("results").find(query, _NO_ID).sort("index", ASCENDING).to_list()
         return [result_from_doc(d) for d in docs]
 
-    async def end_execution(self, execution: Execution, *, state: str, ended_at: float) -> None:
-        """Record an execution's final state and end time (and so its duration)."""
+    async def end_execution(
+        self, execution: Execution, *, state: str, ended_at: float, counts: Mapping[str, int] | None = None
+    ) -> None:
+        """Record how an execution ended (state, end, duration, counts), also as its job's LastRun if the newest.
+
+        One transaction where the server has them; the execution's `hour` (statistics) stays as inserted.
+        """
         key = {"job_id": execution.job_id, "executor_id": execution.executor_id}
-        fields = {"state": state, "ended_at": ended_at, "duration_s": max(0.0, ended_at - execution.created_at)}
+        fields = {
+            "state": state,
+            "ended_at": ended_at,
+            "duration_s": max(0.0, ended_at - execution.created_at),
+            "counts": None if counts is None else dict(counts),
+        }
+        last_run = {"executor_id": execution.executor_id, "state": state, "ended_at": ended_at}
+        newest = {"job_id": execution.job_id, "last_run.executor_id": execution.executor_id}
+
+        async def update(session: Any) -> None:
+            await self._col("executions").update_one(key, {"$set": fields}, session=session)
+            await self._col("jobs").update_one(newest, {"$set": {"last_run": last_run}}, session=session)
+
         with self._errors():
-            await self._col("executions").update_one(key, {"$set": fields})
+            await self._in_transaction(update)
 
     async def execution_stats(self, query: StatsQuery) -> ExecutionStats:
         """Executions per (UTC hour, state) by one aggregation, duration percentiles by sorted index reads."""
@@ -564,7 +585,64 @@ class MongoStore(MongoSchedules):
                 await cursor.close()
         return parts
 
+    # -- executions after the fact and their follow-ups ----------------------------------------------
+
+    async def update_execution(self, execution: Execution) -> None:
+        """Rewrite an execution's record (its results stay, and so do the statistics fields kept beside it)."""
+        key = {"job_id": execution.job_id, "executor_id": execution.executor_id}
+        with self._errors():
+            outcome = await self._col("executions").update_one(key, {"$set": execution_to_doc(execution)})
+        if outcome.matched_count == 0:
+            raise NotFound(execution.executor_id, error_id="executor_id_not_found")
+
+    async def delete_execution(self, job_id: str, executor_id: str) -> None:
+        """Remove one execution: its output first, then its follow-ups, results and the execution itself.
+
+        Its audit entries stay; a job whose LastRun it was gets its newest remaining execution (or none).
+        """
+        # as delete_job: children first, so an interrupted sweep leaves the execution to be swept again
+        query = {"job_id": job_id, "executor_id": executor_id}
+
+        async def delete(session: Any) -> None:
+            for name in ("follow_ups", "results", "executions"):
+                await self._col(name).delete_many(query, session=session)
+            await lists.forget_last_run(self._db, job_id, executor_id, session=session)
+
+        with self._errors():
+            await self._col("output").delete_many(query)
+            await self._in_transaction(delete)
+
+    async def reclaim_space(self) -> None:
+        """Nothing to do: the server reuses the space of removed documents."""
+
+    async def save_follow_up(self, task: FollowUp) -> None:
+        """Insert or replace a follow-up task (keyed by its task_id)."""
+        with self._errors():
+            await self._col("follow_ups").replace_one({"task_id": task.task_id}, follow_up_to_doc(task), upsert=True)
+
+    async def list_pending_follow_ups(self) -> list[FollowUp]:
+        """Every pending follow-up, soonest due first."""
+        order = [("due_at", ASCENDING), ("task_id", ASCENDING)]
+        with self._errors():
+            docs = await self._col("follow_ups").find({"state": TaskState.PENDING.value}, _NO_ID).sort(order).to_list()
+        return [follow_up_from_doc(d) for d in docs]
+
+    async def claim_follow_up(self, task_id: str, *, now: float, until: float) -> bool:
+        """Take a pending follow-up unless another process holds it past `now` (one conditional update)."""
+        query = {"task_id": task_id, "state": TaskState.PENDING.value, "claim_until": {"$lte": now}}
+        with self._errors():
+            outcome = await self._col("follow_ups").update_one(query, {"$set": {"claim_until": until}})
+        return bool(outcome.modified_count == 1)
+
+    async def list_follow_ups(self, job_id: str, executor_id: str) -> list[FollowUp]:
+        """The follow-ups of one execution, oldest first."""
+        order = [("created_at", ASCENDING), ("task_id", ASCENDING)]
+        query = {"job_id": job_id, "executor_id": executor_id}
+        with self._errors():
+            docs = await self._col("follow_ups").find(query, _NO_ID).sort(order).to_list()
+        return [follow_up_from_doc(d) for d in docs]
+
 
 def _running(execution: Execution) -> dict[str, Any]:
-    """A new execution's document: running until finish_execution says how it ended."""
+    """A new execution's document: running until end_execution says how it ended."""
     return {**_execution_doc(execution), "ended_at": None, "counts": None}

@@ -136,21 +136,50 @@ async def upgrade_old_records(db: Any) -> None:
         if newest is not None:
             fields["last_run"] = {"executor_id": newest["executor_id"], "state": "running", "ended_at": None}
         await db["jobs"].update_one({"_id": doc["_id"]}, {"$set": fields})
-    async for doc in db["executions"].find({"state": {"$exists": False}}):
+    # app_name is the lists' own field: documents of the statistics' version have a state (and an end) already
+    async for doc in db["executions"].find({"app_name": {"$exists": False}}):
         key = {"job_id": doc["job_id"], "executor_id": doc["executor_id"]}
         results = [result_from_doc(r) async for r in db["results"].find(key, {"_id": False})]
         final = summary_to_doc(summarize(results))
         if final["state"] in ("running", "paused"):
             final = {"state": "running", "ended_at": None, "counts": None}
+        if doc.get("state") not in (None, "running"):
+            final = {**final, "state": doc["state"], "ended_at": doc.get("ended_at", final["ended_at"])}
         job = await db["jobs"].find_one({"job_id": doc["job_id"]}, {"app_name": True, "service_name": True}) or {}
         fields = {
             **final,
             "app_name": job.get("app_name", ""),
             "service_name": job.get("service_name", ""),
-            "trigger": "retry" if doc.get("retry_of") else "manual",
+            "trigger": _old_trigger(doc),
         }
+        if final["ended_at"] is not None and doc.get("duration_s") is None:
+            fields["duration_s"] = max(0.0, float(final["ended_at"]) - float(doc["created_at"]))
         await db["executions"].update_one({"_id": doc["_id"]}, {"$set": fields})
         await db["jobs"].update_one(
             {"job_id": doc["job_id"], "last_run.executor_id": doc["executor_id"]},
             {"$set": {"last_run.state": final["state"], "last_run.ended_at": final["ended_at"]}},
         )
+
+
+def _old_trigger(doc: dict[str, Any]) -> str:
+    return "retry" if doc.get("retry_of") else "schedule" if doc.get("schedule_id") else "manual"
+
+
+async def forget_last_run(db: Any, job_id: str, executor_id: str, session: Any = None) -> None:
+    """After `executor_id` was removed: if it was its job's LastRun, the newest remaining execution is (or none)."""
+    newest = await db["executions"].find_one(
+        {"job_id": job_id},
+        {"_id": False, "executor_id": True, "state": True, "ended_at": True},
+        sort=_NEWEST,
+        session=session,
+    )
+    last_run = None
+    if newest is not None:
+        last_run = {
+            "executor_id": newest["executor_id"],
+            "state": newest.get("state") or "running",
+            "ended_at": newest.get("ended_at"),
+        }
+    await db["jobs"].update_one(
+        {"job_id": job_id, "last_run.executor_id": executor_id}, {"$set": {"last_run": last_run}}, session=session
+    )

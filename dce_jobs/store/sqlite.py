@@ -8,7 +8,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,8 +20,9 @@ from ..models import (
     ContainerResult,
     Execution,
     ExecutionEntry,
+    FollowUp,
     Job,
-    Summary,
+    TaskState,
     pick_stream,
 )
 from ..queries import AuditQuery, ExecutionQuery, JobQuery, Page
@@ -32,12 +33,13 @@ from .base import (
     chunk_runs,
     execution_from_doc,
     execution_to_doc,
+    follow_up_from_doc,
+    follow_up_to_doc,
     job_from_doc,
     job_to_doc,
     last_run_from,
     result_from_doc,
     result_to_doc,
-    summary_to_doc,
 )
 from .ranges import ByteRange, ChunkSize, OutputRange, cut, plan
 from .sqlite_schedules import SCHEMA as SCHEDULES_SCHEMA
@@ -60,6 +62,8 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS executions_duration ON executions (duration_s, created_at)",
     "CREATE INDEX IF NOT EXISTS executions_job_created ON executions (job_id, created_at)",
 )
+#: the tables that hold an execution's records, removed with it
+_EXECUTION_TABLES = ("executions", "results", "output", "follow_ups")
 
 _BATCH_CHUNKS = 16
 #: how long a write waits for another process's transaction on the same file (replicas sharing one store)
@@ -99,6 +103,8 @@ class SqliteStore(SqliteSchedules):
         def connect() -> sqlite3.Connection:
             _make_private(self._path)
             db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, timeout=_BUSY_TIMEOUT_S)
+            # takes effect on a new file only (an older one keeps reusing its free pages, see reclaim_space)
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
@@ -218,7 +224,7 @@ class SqliteStore(SqliteSchedules):
             with _transaction(db):
                 if db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)).rowcount == 0:
                     raise NotFound(job_id, error_id="job_id_not_found")
-                for table in ("executions", "results", "output", "schedules", "fires"):
+                for table in (*_EXECUTION_TABLES, "schedules", "fires"):
                     db.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
                 lists.insert_audit(db, audit)
 
@@ -260,24 +266,6 @@ class SqliteStore(SqliteSchedules):
 
         await self._run(insert)
 
-    async def finish_execution(self, job_id: str, executor_id: str, summary: Summary) -> None:
-        """Record how an execution ended, also as its job's LastRun when it is the newest."""
-        final = summary_to_doc(summary)
-        row = (final["state"], final["ended_at"])
-
-        def update(db: sqlite3.Connection) -> None:
-            with _transaction(db):
-                db.execute(
-                    "UPDATE executions SET state = ?, ended_at = ?, counts = ? WHERE job_id = ? AND executor_id = ?",
-                    (*row, json.dumps(final["counts"]), job_id, executor_id),
-                )
-                db.execute(
-                    "UPDATE jobs SET last_state = ?, last_ended_at = ? WHERE job_id = ? AND last_executor_id = ?",
-                    (*row, job_id, executor_id),
-                )
-
-        await self._run(update)
-
     async def find_executions(self, query: ExecutionQuery) -> Page[ExecutionEntry]:
         """A page of the executions matching `query`, newest first (filtered and counted in SQL)."""
         return await self._run(functools.partial(lists.find_executions, query=query))
@@ -314,15 +302,26 @@ class SqliteStore(SqliteSchedules):
 
         return await self._run(fetch)
 
-    async def end_execution(self, execution: Execution, *, state: str, ended_at: float) -> None:
-        """Record an execution's final state and end time (and so its duration)."""
-        await self._run(
-            lambda db: db.execute(
-                "UPDATE executions SET state = ?, ended_at = ?, duration_s = MAX(0, ? - created_at)"
-                " WHERE job_id = ? AND executor_id = ?",
-                (state, ended_at, ended_at, execution.job_id, execution.executor_id),
-            )
-        )
+    async def end_execution(
+        self, execution: Execution, *, state: str, ended_at: float, counts: Mapping[str, int] | None = None
+    ) -> None:
+        """Record how an execution ended (state, end, duration, counts), also as its job's LastRun if the newest."""
+        key = (execution.job_id, execution.executor_id)
+        counts_json = None if counts is None else json.dumps(dict(counts))
+
+        def update(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.execute(
+                    "UPDATE executions SET state = ?, ended_at = ?, duration_s = MAX(0, ? - created_at), counts = ?"
+                    " WHERE job_id = ? AND executor_id = ?",
+                    (state, ended_at, ended_at, counts_json, *key),
+                )
+                db.execute(
+                    "UPDATE jobs SET last_state = ?, last_ended_at = ? WHERE job_id = ? AND last_executor_id = ?",
+                    (state, ended_at, *key),
+                )
+
+        await self._run(update)
 
     async def execution_stats(self, query: StatsQuery) -> ExecutionStats:
         """Executions per (UTC hour, state) and duration percentiles, computed by SQL."""
@@ -435,6 +434,96 @@ class SqliteStore(SqliteSchedules):
         return await self._run(
             functools.partial(_read_range, key=(job_id, executor_id, index), wanted=wanted, stream=stream)
         )
+
+    # -- executions after the fact and their follow-ups ----------------------------------------------
+
+    async def update_execution(self, execution: Execution) -> None:
+        """Replace an execution's record."""
+        doc = json.dumps(execution_to_doc(execution))
+
+        def update(db: sqlite3.Connection) -> None:
+            cursor = db.execute(
+                "UPDATE executions SET doc = ? WHERE job_id = ? AND executor_id = ?",
+                (doc, execution.job_id, execution.executor_id),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(execution.executor_id, error_id="executor_id_not_found")
+
+        await self._run(update)
+
+    async def delete_execution(self, job_id: str, executor_id: str) -> None:
+        """Remove one execution with everything recorded for it, in one transaction (its audit entries stay).
+
+        A job whose LastRun it was gets its newest remaining execution as LastRun (none left: never run).
+        """
+
+        def delete(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                for table in _EXECUTION_TABLES:
+                    db.execute(f"DELETE FROM {table} WHERE job_id = ? AND executor_id = ?", (job_id, executor_id))
+                lists.forget_last_run(db, job_id, executor_id)
+
+        await self._run(delete)
+
+    async def reclaim_space(self) -> None:
+        """Fold the WAL into the file and truncate it; on an incremental-vacuum file also return the free pages.
+
+        No full VACUUM: it rewrites the whole file while every other store call waits. A file made before
+        auto_vacuum was set keeps its free pages and reuses them for new records instead of growing.
+        """
+
+        def reclaim(db: sqlite3.Connection) -> None:
+            if db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:  # INCREMENTAL
+                # executescript steps the pragma to its end (execute would free one page only)
+                db.executescript("PRAGMA incremental_vacuum;")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+        await self._run(reclaim)
+
+    async def save_follow_up(self, task: FollowUp) -> None:
+        """Insert or replace a follow-up task."""
+        row = (task.task_id, task.job_id, task.executor_id, task.state.value, task.due_at, task.created_at)
+        doc = json.dumps(follow_up_to_doc(task))
+        await self._run(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO follow_ups (task_id, job_id, executor_id, state, due_at, created_at, doc)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (*row, doc),
+            )
+        )
+
+    async def list_pending_follow_ups(self) -> list[FollowUp]:
+        """Every pending follow-up, soonest due first."""
+
+        def fetch(db: sqlite3.Connection) -> list[FollowUp]:
+            rows = db.execute(
+                "SELECT doc FROM follow_ups WHERE state = ? ORDER BY due_at, task_id", (TaskState.PENDING.value,)
+            )
+            return [follow_up_from_doc(json.loads(r[0])) for r in rows]
+
+        return await self._run(fetch)
+
+    async def claim_follow_up(self, task_id: str, *, now: float, until: float) -> bool:
+        """Take a pending follow-up unless another process holds it past `now`."""
+        cursor = await self._run(
+            lambda db: db.execute(
+                "UPDATE follow_ups SET claim_until = ? WHERE task_id = ? AND state = ? AND claim_until <= ?",
+                (until, task_id, TaskState.PENDING.value, now),
+            )
+        )
+        return cursor.rowcount == 1
+
+    async def list_follow_ups(self, job_id: str, executor_id: str) -> list[FollowUp]:
+        """The follow-ups of one execution, oldest first."""
+
+        def fetch(db: sqlite3.Connection) -> list[FollowUp]:
+            rows = db.execute(
+                "SELECT doc FROM follow_ups WHERE job_id = ? AND executor_id = ? ORDER BY created_at, task_id",
+                (job_id, executor_id),
+            )
+            return [follow_up_from_doc(json.loads(r[0])) for r in rows]
+
+        return await self._run(fetch)
 
 
 def _read_range(

@@ -22,6 +22,11 @@ CREATE INDEX IF NOT EXISTS results_status ON results (status);
 CREATE TABLE IF NOT EXISTS output (
     job_id TEXT NOT NULL, executor_id TEXT NOT NULL, idx INTEGER NOT NULL, seq INTEGER NOT NULL,
     data BLOB NOT NULL, streams TEXT, PRIMARY KEY (job_id, executor_id, idx, seq));
+CREATE TABLE IF NOT EXISTS follow_ups (
+    task_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, executor_id TEXT NOT NULL, state TEXT NOT NULL,
+    due_at REAL NOT NULL, created_at REAL NOT NULL, doc TEXT NOT NULL, claim_until REAL NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS follow_ups_state ON follow_ups (state, due_at);
+CREATE INDEX IF NOT EXISTS follow_ups_execution ON follow_ups (job_id, executor_id);
 CREATE TABLE IF NOT EXISTS audit (
     audit_id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL,
     job_id TEXT NOT NULL, doc TEXT NOT NULL);
@@ -43,6 +48,7 @@ _ADDED_COLUMNS = (
     ("executions", "state", "TEXT"),
     ("executions", "ended_at", "REAL"),
     ("executions", "counts", "TEXT"),
+    ("executions", "duration_s", "REAL"),  # the statistics' (also in the store's own list): filled below
 )
 
 _INDEXES = """
@@ -101,18 +107,17 @@ def _fill_added_columns(db: sqlite3.Connection) -> None:
             )
         ]
         final = _final_columns(results)
+        # a file of the statistics' version has state, ended_at and duration_s of its ended executions already
         db.execute(
-            "UPDATE executions SET app_name = ?, service_name = ?, trigger = ?, started_by = '', state = ?,"
-            " ended_at = ?, counts = ? WHERE job_id = ? AND executor_id = ?",
-            (
-                job[0] if job else "",
-                job[1] if job else "",
-                "retry" if fields.get("retry_of") else "manual",
-                *final,
-                job_id,
-                executor_id,
-            ),
+            "UPDATE executions SET app_name = ?, service_name = ?, trigger = ?, started_by = '',"
+            " state = COALESCE(state, ?), ended_at = COALESCE(ended_at, ?), counts = ?"
+            " WHERE job_id = ? AND executor_id = ?",
+            (job[0] if job else "", job[1] if job else "", _old_trigger(fields), *final, job_id, executor_id),
         )
+    db.execute(
+        "UPDATE executions SET duration_s = MAX(0, ended_at - created_at)"
+        " WHERE duration_s IS NULL AND ended_at IS NOT NULL AND state != 'running'"
+    )
     db.execute(
         "UPDATE jobs SET last_executor_id = (SELECT executor_id FROM executions e WHERE e.job_id = jobs.job_id"
         " ORDER BY e.created_at DESC, e.executor_id DESC LIMIT 1) WHERE last_executor_id IS NULL"
@@ -121,6 +126,11 @@ def _fill_added_columns(db: sqlite3.Connection) -> None:
         "UPDATE jobs SET (last_state, last_ended_at) = (SELECT state, ended_at FROM executions e"
         " WHERE e.job_id = jobs.job_id AND e.executor_id = jobs.last_executor_id) WHERE last_executor_id IS NOT NULL"
     )
+
+
+def _old_trigger(fields: dict[str, object]) -> str:
+    """The Trigger of a record from before it was kept (as store.base reads one)."""
+    return "retry" if fields.get("retry_of") else "schedule" if fields.get("schedule_id") else "manual"
 
 
 def _final_columns(results: list[ContainerResult]) -> tuple[str, float | None, str | None]:

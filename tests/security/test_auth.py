@@ -13,7 +13,7 @@ from .conftest import TOKEN, Api
 pytestmark = [pytest.mark.security, pytest.mark.engine]
 
 BAD_CREDENTIALS = [None, "wrong-token", TOKEN + "x", TOKEN[:-1], TOKEN.upper()]
-IDS = {"job_id": "0" * 8, "executor_id": "1496287694.460088", "service_name": "dsc-web"}
+IDS = {"job_id": "0" * 8, "executor_id": "1496287694.460088", "service_name": "dsc-web", "schedule_id": "0" * 32}
 
 
 def _concrete(path: str, job_id: str) -> str:

@@ -32,7 +32,7 @@ async def _populate(store: Store, count: int) -> list[Job]:
     """`count` jobs over three apps; created in order, edited in reverse order; a quarter of them ran.
 
     On MongoDB the bulk goes in with insert_many (the wire test server takes ~10 ms a round trip) as the store
-    writes it; the runs of the first 48 jobs go through the store's own create and finish calls.
+    writes it; the runs of the first 48 jobs go through the store's own create and end calls.
     """
     jobs = [_job(i) for i in range(count)]
     runs = [(i, run) for i in range(0, count, 4) for run in range(1 + (i % 8 == 0))]
@@ -46,8 +46,8 @@ async def _populate(store: Store, count: int) -> list[Job]:
         execution = _execution(jobs[i], i, run)
         await store.create_execution(execution, results_of(execution))
         final = _final(i, run)
-        if final is not None:
-            await store.finish_execution(jobs[i].job_id, execution.executor_id, final)
+        if final is not None and final.ended_at is not None:
+            await store.end_execution(execution, state=final.state, ended_at=final.ended_at, counts=final.counts)
     return jobs
 
 

@@ -58,3 +58,16 @@ def job_body(**changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
+
+
+@pytest.fixture
+def fake_app(make_client: ClientMaker) -> Callable[..., Awaitable[tuple[TestClient[Any, Any], FakeSwarm]]]:
+    """Builds an app whose every engine is a fake swarm of `containers` tasks: `client, swarm = await fake_app()`."""
+
+    async def make(env: dict[str, str] | None = None, containers: int = 4) -> tuple[TestClient[Any, Any], FakeSwarm]:
+        fake_swarm = FakeSwarm(containers=containers)
+        settings = {"DCE_JOBS_DOCKER_HOST": "unix:///fake.sock", **(env or {})}
+        nodes = NodePool(from_env(settings), client_factory=fake_swarm.factory)
+        return await make_client(settings, nodes=nodes), fake_swarm
+
+    return make

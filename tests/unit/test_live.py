@@ -17,6 +17,7 @@ from dce_jobs.live import Broadcaster, Subscription
 from dce_jobs.models import STDERR, STDOUT, ContainerResult, EndReason, Execution, Status, Target, transition
 from dce_jobs.output import OutputSink
 from dce_jobs.store.sqlite import SqliteStore
+from tests.store.records import make_job
 
 JOB, EXECUTOR = "job1", "1.000001"
 
@@ -25,6 +26,7 @@ JOB, EXECUTOR = "job1", "1.000001"
 async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     store = SqliteStore(tmp_path / "db.sqlite3")
     await store.open()
+    await store.create_job(make_job(job_id=JOB))  # an execution is stored only while its job exists
     yield store
     await store.close()
 

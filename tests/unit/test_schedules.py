@@ -136,6 +136,26 @@ async def test_a_run_at_schedule_fires_one_ordinary_execution_that_records_it(ap
     assert retried.status == 200  # an ordinary execution: retryable
 
 
+async def test_a_schedule_gives_its_fires_params_checked_when_it_is_saved(app_of: Any, clock: Clock) -> None:
+    client = await app_of()
+    params = [{"Name": "WHO", "Required": True, "Pattern": "[a-z ;$()]+"}]
+    job = await create_job(client, SERVICE, "echo hello-${WHO}", app="unit", Params=params)
+    refused = await client.post(f"/api/jobs/{job['JobId']}/schedules", json={"RunAt": T0 + 30, "Params": {}})
+    assert refused.status == 400 and "WHO" in (await refused.json())["message"]
+    refused = await client.post(
+        f"/api/jobs/{job['JobId']}/schedules", json={"RunAt": T0 + 30, "Params": {"WHO": "UPPER"}}
+    )
+    assert refused.status == 400 and "WHO" in (await refused.json())["message"]
+    assert await executors(client, job) == []
+    await add_schedule(client, job, RunAt=T0 + 30, Params={"WHO": "x; $(id)"})
+    clock.advance(31)
+    assert [f.outcome.value for f in await tick(client)] == ["fired"]
+    (executor_id,) = await executors(client, job)
+    body = await until(client, job, executor_id, all_final)
+    assert body["Params"] == {"WHO": "x; $(id)"}
+    assert [r["Output"] for r in body["Result"]] == ["hello-x; $(id)\n"] * 2
+
+
 async def test_a_cron_schedule_fires_each_due_time_on_its_fixed_targets(
     app_of: Any, clock: Clock, swarm: FakeSwarm
 ) -> None:

@@ -8,6 +8,7 @@ const TITLES = {
   container_id_not_found: '容器不在本次执行中',
   jobs_name_duplicated_error: '作业名称已存在',
   invalid_request: '参数有误',
+  invalid_params: '运行参数不符合要求',
   invalid_json: '请求格式有误',
   invalid_content_type: '请求格式有误（需要 JSON）',
   invalid_job: '作业内容有误，请先编辑',

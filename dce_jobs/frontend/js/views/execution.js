@@ -311,6 +311,21 @@ export function renderExecution(root, { jobId, executorId }) {
             h('a', { href: executionHref(jobId, data.RetryOf), 'data-testid': 'retry-of-link', title: data.RetryOf }, `执行 ${formatTime(data.RetryOf)}`),
           )
         : null,
+      data.RetriedBy
+        ? fact(
+            '已重试为',
+            h('a', { href: executionHref(jobId, data.RetriedBy), 'data-testid': 'retried-by-link', title: data.RetriedBy }, `执行 ${formatTime(data.RetriedBy)}`),
+          )
+        : null,
+      data.RetryAttempt ? fact('自动重试', `第 ${data.RetryAttempt} 次`, 'retry-attempt') : null,
+      data.Params && Object.keys(data.Params).length
+        ? fact(
+            '参数',
+            h('span', { class: 'mono' }, Object.entries(data.Params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')),
+            'execution-params',
+          )
+        : null,
+      (data.HookDeliveries || []).length ? fact('状态通知', hookSummary(data.HookDeliveries), 'hook-deliveries') : null,
       fact('开始时间', formatTime(started)),
       fact('结束时间', h('span', { 'data-testid': 'execution-end' }, data.EndTime ? formatTime(data.EndTime) : '—')),
       fact('耗时', duration(started, data.EndTime, 'execution-duration', !done)),
@@ -508,4 +523,23 @@ export function latestLine(text) {
   const lines = (text || '').split('\n');
   for (let i = lines.length - 1; i >= 0; i -= 1) if (lines[i].trim()) return lines[i].replace(/\r$/, '');
   return '';
+}
+
+const HOOK_STATES = { pending: '重试中', done: '已送达', failed: '未送达', cancelled: '已取消' };
+const HOOK_EVENTS = { start: '开始', end: '结束' };
+
+/** One line per delivery: its event, state and attempts, the last error on hover. */
+function hookSummary(deliveries) {
+  return h(
+    'span',
+    {},
+    deliveries.map((d) => {
+      const last = d.Attempts[d.Attempts.length - 1];
+      return h(
+        'span',
+        { class: 'hook-delivery', 'data-testid': 'hook-delivery', 'data-state': d.State, title: last ? last.Error : '' },
+        `${HOOK_EVENTS[d.Event] || d.Event}：${HOOK_STATES[d.State] || d.State}（${d.Attempts.length} 次尝试）`,
+      );
+    }),
+  );
 }

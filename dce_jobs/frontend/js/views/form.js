@@ -54,6 +54,30 @@ export function openJobForm(job = null, defaults = {}) {
     Env: h('textarea', { rows: 3, class: 'mono', 'data-testid': 'job-env', placeholder: 'KEY=VALUE，每行一个' }),
     SecretArgs: secrets.el, // its inputs' events bubble up to it
     ...rollingInputs(src),
+    Retries: h('input', {
+      type: 'text',
+      inputmode: 'numeric',
+      value: src.Retries ? String(src.Retries) : '',
+      placeholder: '0',
+      autocomplete: 'off',
+      'data-testid': 'job-retries',
+    }),
+    RetryDelay: h('input', {
+      type: 'text',
+      inputmode: 'decimal',
+      value: src.RetryDelay ? String(src.RetryDelay) : '',
+      placeholder: '0',
+      autocomplete: 'off',
+      'data-testid': 'job-retrydelay',
+    }),
+    StatusHook: h('input', {
+      type: 'text',
+      inputmode: 'url',
+      value: src.StatusHook || '',
+      placeholder: 'https://ci.example.com/hooks/dce',
+      autocomplete: 'off',
+      'data-testid': 'job-statushook',
+    }),
   };
   const rollingEvents = { FailureAction: 'change' };
   inputs.Cmd.value = src.Cmd || '';
@@ -95,6 +119,15 @@ export function openJobForm(job = null, defaults = {}) {
     ...Object.fromEntries(
       ROLLING_FIELDS.map((name) => [name, field(rollingLabel(name), inputs[name], { name, hint: rollingHint(name) })]),
     ),
+    Retries: field('自动重试次数', inputs.Retries, {
+      name: 'Retries',
+      hint: '0 到 10；失败的容器在新的执行中重试，最多这么多次；手动停止的执行不重试',
+    }),
+    RetryDelay: field('重试间隔（秒）', inputs.RetryDelay, { name: 'RetryDelay', hint: '执行结束后等多少秒再重试' }),
+    StatusHook: field('状态通知地址', inputs.StatusHook, {
+      name: 'StatusHook',
+      hint: '可选，http(s) 地址；执行结束时 POST 带签名（X-DCE-Jobs-Signature）的 JSON 摘要，不含输出和加密参数',
+    }),
     Privileged: field('特权模式', h('span', { class: 'check' }, inputs.Privileged, ' 以特权模式执行（privileged）'), {
       name: 'Privileged',
     }),
@@ -118,6 +151,13 @@ export function openJobForm(job = null, defaults = {}) {
       h('legend', {}, '分批执行', h('span', { class: 'field-hint' }, ' 像 Swarm 滚动更新一样分批在容器中执行（可选）')),
       h('div', { class: 'grid-2' }, fields.Parallelism.wrap, fields.Delay.wrap),
       h('div', { class: 'grid-2' }, fields.FailureAction.wrap, fields.MaxFailureRatio.wrap),
+    ),
+    h(
+      'fieldset',
+      { class: 'rolling', 'data-testid': 'job-followups' },
+      h('legend', {}, '重试与通知', h('span', { class: 'field-hint' }, ' 可选')),
+      h('div', { class: 'grid-2' }, fields.Retries.wrap, fields.RetryDelay.wrap),
+      fields.StatusHook.wrap,
     ),
     // Lets Enter in a text input submit the form.
     h('button', { type: 'submit', hidden: true }),
@@ -181,6 +221,22 @@ export function openJobForm(job = null, defaults = {}) {
     return { values, errors };
   }
 
+  // Empty means none: no automatic retry, no delay, no hook.
+  function collectFollowUps() {
+    const values = {};
+    const errors = {};
+    const retries = inputs.Retries.value.trim();
+    if (!retries) values.Retries = 0;
+    else if (/^\d+$/.test(retries)) values.Retries = Number(retries);
+    else errors.Retries = '请输入 0 到 10 的整数';
+    const delay = inputs.RetryDelay.value.trim();
+    if (!delay) values.RetryDelay = 0;
+    else if (/^\d+(\.\d+)?$|^\.\d+$/.test(delay)) values.RetryDelay = Number(delay);
+    else errors.RetryDelay = '请输入秒数（0 或正数）';
+    values.StatusHook = inputs.StatusHook.value.trim();
+    return { values, errors };
+  }
+
   async function save() {
     clearErrors();
     const body = collect();
@@ -189,9 +245,12 @@ export function openJobForm(job = null, defaults = {}) {
     if (body.Timeout.error) markField('Timeout', body.Timeout.error);
     const rolling = collectRolling();
     Object.entries(rolling.errors).forEach(([k, text]) => markField(k, text));
+    const followUps = collectFollowUps();
+    Object.entries(followUps.errors).forEach(([k, text]) => markField(k, text));
     if (missing.length || body.Timeout.error || Object.keys(rolling.errors).length) return;
+    if (Object.keys(followUps.errors).length) return;
     body.Timeout = body.Timeout.value;
-    Object.assign(body, rolling.values);
+    Object.assign(body, rolling.values, followUps.values);
     saveBtn.disabled = true;
     try {
       const saved = editing ? await api.updateJob(job.JobId, body) : await api.createJob(body);

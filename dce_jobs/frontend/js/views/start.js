@@ -3,6 +3,7 @@ import { api } from '../api.js';
 import { h, replace, shortId } from '../dom.js';
 import { ApiError, fieldErrors, fieldMessage } from '../errors.js';
 import { describeRolling, readRolling, rollingHint, rollingInputs, rollingLabel, ROLLING_FIELDS } from '../rolling.js';
+import { paramInputs } from '../params.js';
 import { effectiveTimeout, parseTimeout, serverDefaults } from '../timeout.js';
 import { alertBox, button, modal, spinner } from '../ui.js';
 
@@ -44,6 +45,7 @@ export function openStartDialog(job) {
     timeoutError.textContent = '';
     timeoutField.classList.remove('invalid');
   });
+  const params = paramInputs(job);
   // Optional per-run overrides of the job's rolling settings, folded away: most runs keep the job's.
   const rolling = rollingInputs(null, { inherit: job, prefix: 'start' });
   const rollingFields = {};
@@ -92,6 +94,7 @@ export function openStartDialog(job) {
       h('p', { class: 'muted' }, '服务 ', h('code', {}, job.ServiceName), ' 中运行中的任务容器'),
       errorSlot,
       content,
+      params.section,
       timeoutField,
       rollingSection,
     ),
@@ -204,13 +207,16 @@ export function openStartDialog(job) {
     startBtn.disabled = true;
     replace(errorSlot);
     try {
-      const updated = await api.startJob(job.JobId, targets, { Timeout: timeout.value, ...overrides.values });
+      const values = params.read();
+      const body = { Timeout: timeout.value, ...overrides.values, Params: Object.keys(values).length ? values : null };
+      const updated = await api.startJob(job.JobId, targets, body);
       dlg.close(updated.Executors[updated.Executors.length - 1]);
     } catch (err) {
       // Fields the server refused are marked where they are typed; anything else goes on top.
-      const perField = fieldErrors(err);
+      const onParam = err instanceof ApiError && params.mark(err.message);
+      const perField = onParam ? {} : fieldErrors(err);
       const unplaced = Object.entries(perField).filter(([k, v]) => !markRolling(k, fieldMessage(v)));
-      if (!Object.keys(perField).length || unplaced.length) showError(err, '启动失败。');
+      if (!onParam && (!Object.keys(perField).length || unplaced.length)) showError(err, '启动失败。');
       startBtn.disabled = false;
     }
   }
