@@ -76,8 +76,9 @@ def measure(bench: Bench, *, parts: list[str], sizes: list[int], runs: int) -> d
     if "beside" in parts:
         results["beside"] = quick_beside_long(bench, runs=runs, log=log)
         results["notes"].append(
-            "quick beside long: the echo job is polled every 0.02 s; docker-py runs the same 4 execs (4 threads) "
-            "right after, the long job still running; then the long job is stopped"
+            "quick beside long: once the long job's 16 execs all have their process (exec-inspect Pid) and 2 s "
+            "more, the echo job (polled every 0.02 s) and the same 4 execs through docker-py (4 threads) run one "
+            "after the other, taking turns at going first, the long job still running; then it is stopped"
         )
     if "rolling" in parts:
         results["rolling"] = rolling(bench, runs=runs, log=log)

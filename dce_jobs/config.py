@@ -42,6 +42,7 @@ class Config:
     output_limit_bytes: int = 16 * 1024 * 1024
     output_chunk_bytes: int = 64 * 1024
     output_flush_s: float = 0.5
+    output_buffer_bytes: int = 16 * 1024 * 1024  #: output of all targets queued for the store at most
     shutdown_grace_s: float = 10.0
     events_ping_s: float = 15.0  #: keep-alive comment interval of idle event streams
     default_timeout_s: float = 24 * 3600.0  #: for jobs without Timeout; 0 = none
@@ -182,6 +183,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Confi
     take("CONNECT_TIMEOUT_S", "connect_timeout_s", floats(0.1, 300))
     take("DOCKER_TIMEOUT_S", "docker_timeout_s", floats(1, 3600))
     take("OUTPUT_LIMIT_BYTES", "output_limit_bytes", ints(1024, 1 << 34))
+    take("OUTPUT_BUFFER_BYTES", "output_buffer_bytes", ints(64 * 1024, 1 << 32))
     take("SHUTDOWN_GRACE_S", "shutdown_grace_s", floats(0, 3600))
     take("EVENTS_PING_S", "events_ping_s", floats(0.01, 3600))
     take("DEFAULT_TIMEOUT_S", "default_timeout_s", floats(0, 30 * 24 * 3600))

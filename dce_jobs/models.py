@@ -271,6 +271,18 @@ class ContainerResult:
         return self.status is Status.FINISHED and self.exit_code == 0
 
 
+@dataclass(frozen=True)
+class OutputChunk:
+    """Output chunk number `seq` of one target, with its runs of (stream, length) (none: all stdout)."""
+
+    job_id: str
+    executor_id: str
+    index: int
+    seq: int
+    data: bytes = field(repr=False)
+    streams: tuple[tuple[int, int], ...] = ()
+
+
 def transition(result: ContainerResult, status: Status, **changes: Any) -> ContainerResult:
     """Move `result` to `status`, refusing changes the state machine does not allow.
 

@@ -216,11 +216,10 @@ class NodePool:
         """Running task containers of a service (desired state running: a dead node's stale tasks are left out)."""
 
         def fetch(manager: Engine) -> tuple[list[dict[str, Any]], dict[str, str]]:
-            try:
-                manager.inspect_service(service_name)
+            try:  # the engine answers 404 for a service filter naming no service (by name, id or id prefix)
+                tasks = manager.tasks(filters={"service": service_name, "desired-state": "running"})
             except docker.errors.NotFound:
                 raise InvalidInput(f"service {service_name} does not exist", error_id="service_not_found") from None
-            tasks = manager.tasks(filters={"service": service_name, "desired-state": "running"})
             hostnames = {n["ID"]: n["Description"]["Hostname"] for n in manager.nodes()}
             return tasks, hostnames
 

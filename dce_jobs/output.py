@@ -1,4 +1,4 @@
-"""Persisting one target's output while it runs: redacted, chunked, capped, flushed on a timer."""
+"""Persisting one target's output while it runs: redacted, chunked, capped, flushed on a timer, through the writer."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import time
 from typing import Protocol
 
 from .cipher import Redactor
-from .models import STDERR, STDOUT, ContainerResult
-from .store import Store
+from .models import STDERR, STDOUT, ContainerResult, OutputChunk
+from .writer import StoreWriter
 
 HEAD_BYTES = 2048
 
@@ -29,7 +29,8 @@ class OutputListener(Protocol):
 
 
 class OutputSink:
-    """Collects output of one target and writes it to the store in chunks (at most one chunk is ever unsaved).
+    """Collects output of one target and hands it to the store writer in chunks, without waiting for the store
+    (unless the writer's queue is full); `close` returns once every chunk is stored.
 
     Each chunk records which bytes came from stdout and which from stderr (runs of (stream, length)), so the
     two can be read apart; each stream has its own redactor, so a secret written to one stream is masked even
@@ -38,7 +39,7 @@ class OutputSink:
 
     def __init__(
         self,
-        store: Store,
+        writer: StoreWriter,
         result: ContainerResult,
         secrets: tuple[str, ...],
         *,
@@ -47,19 +48,22 @@ class OutputSink:
         flush_s: float,
         listener: OutputListener | None = None,
     ) -> None:
-        self._store = store
+        self._writer = writer
         self._listener = listener
-        self._saved_bytes = 0
+        self._saved_bytes = 0  #: output handed to the writer so far (the listener hears when it is stored)
         self._result = result
         self._redactors = {STDOUT: Redactor(secrets), STDERR: Redactor(secrets)}
         self._limit_bytes = limit_bytes
         self._chunk_bytes = chunk_bytes
         self._flush_s = flush_s
-        self._pending = bytearray()
+        self._pending: list[bytes] = []  #: taken since the last chunk, joined once per chunk
+        self._pending_bytes = 0
         self._runs: list[list[int]] = []  #: [stream, length] of the pending bytes, in order
         self._pending_since = 0.0
         self._seq = 0
         self._lock = asyncio.Lock()
+        self._last_write: asyncio.Future[None] | None = None
+        self._failure: BaseException | None = None
         self.stored_bytes = 0
         self.truncated = False
         self.head = b""  #: the first bytes stored (redacted): the engine's message when a start failed
@@ -72,21 +76,34 @@ class OutputSink:
         """Take raw output of one stream; flush when a chunk is full or the oldest pending byte waited flush_s."""
         redactor = self._redactors.get(stream, self._redactors[STDOUT])
         self._take(stream if stream in self._redactors else STDOUT, redactor.feed(data))
-        if len(self._pending) >= self._chunk_bytes or self._is_stale():
+        if self._pending_bytes >= self._chunk_bytes or self._is_stale():
             await self.flush()
 
     async def flush(self) -> None:
-        """Write what is pending as one chunk."""
+        """Queue what is pending as one chunk (raises the store's error of an earlier chunk, if any)."""
+        if self._failure is not None:
+            raise self._failure
         async with self._lock:
             if not self._pending:
                 return
-            data, self._pending = bytes(self._pending), bytearray()
-            runs, self._runs = [(s, n) for s, n in self._runs], []
-            await self._store.append_output(self._result, self._seq, data, streams=runs)
+            data, self._pending, self._pending_bytes = b"".join(self._pending), [], 0
+            runs, self._runs = tuple((s, n) for s, n in self._runs), []
+            result = self._result
+            chunk = OutputChunk(result.job_id, result.executor_id, result.index, self._seq, data, runs)
             self._seq += 1
             self._saved_bytes += len(data)
-            if self._listener is not None:
-                self._listener.saved(self._result.index, self._saved_bytes)
+            saved_bytes = self._saved_bytes
+            self._last_write = await self._writer.append_output(chunk)
+            self._last_write.add_done_callback(lambda written: self._written(written, saved_bytes))
+
+    def _written(self, written: asyncio.Future[None], saved_bytes: int) -> None:
+        """A chunk's write ended (the writer ends them in order): tell the listener, or keep the store's error."""
+        if written.cancelled():
+            return
+        if written.exception() is not None:
+            self._failure = self._failure or written.exception()
+        elif self._listener is not None:
+            self._listener.saved(self._result.index, saved_bytes)
 
     async def flush_if_stale(self) -> None:
         """Flush when pending output waited flush_s (called by a ticker while the exec is quiet)."""
@@ -94,10 +111,14 @@ class OutputSink:
             await self.flush()
 
     async def close(self) -> None:
-        """Write the held-back tails and the last chunk."""
+        """Write the held-back tails and the last chunk; return once every chunk is stored."""
         for stream, redactor in self._redactors.items():
             self._take(stream, redactor.flush())
         await self.flush()
+        if self._last_write is not None:
+            await asyncio.shield(self._last_write)  # the writer stores in order: the earlier chunks are in too
+        if self._failure is not None:
+            raise self._failure
 
     def _is_stale(self) -> bool:
         return bool(self._pending) and time.monotonic() - self._pending_since >= self._flush_s
@@ -113,7 +134,8 @@ class OutputSink:
             self.head += data[: HEAD_BYTES - len(self.head)]
         if not self._pending:
             self._pending_since = time.monotonic()
-        self._pending += data
+        self._pending.append(data)
+        self._pending_bytes += len(data)
         if self._runs and self._runs[-1][0] == stream:
             self._runs[-1][1] += len(data)
         else:

@@ -48,6 +48,7 @@ from .target_run import STOP_GRACE_S, RunContext, TargetRun
 from .targets import follow_slots as follow_task_slots
 from .targets import resolve_container_ids, resolve_targets
 from .watch import NodeWatch
+from .writer import StoreWriter
 
 log = logging.getLogger("dce_jobs.runner")
 
@@ -67,6 +68,7 @@ class Runner:
         self._store = store
         self._nodes = nodes
         self._box = box
+        self._writer = StoreWriter(store, max_pending_bytes=config.output_buffer_bytes)
         self._running = asyncio.Semaphore(config.max_running)  #: execs running at once; the rest wait STARTING
         self._runs: dict[tuple[str, str], ExecutionRun] = {}
         #: since start, for /metrics: ("started", ""), ("ended", state), ("target", "<status> <end reason>")
@@ -187,6 +189,7 @@ class Runner:
             store=self._store,
             nodes=self._nodes,
             watch=self._watch,
+            writer=self._writer,
             running=self._running,
             **more,
         )
@@ -557,6 +560,7 @@ class Runner:
         for task in [*tasks, *background]:
             task.cancel()
         results = await asyncio.gather(*tasks, *background, return_exceptions=True)
+        await self._writer.close()  # what the runs queued last is stored before the store closes
         for outcome in results:
             if isinstance(outcome, DceJobsError):
                 log.warning("at shutdown: %s", outcome.message)

@@ -18,6 +18,7 @@ from .output import OutputSink, flush_ticker
 from .store import Store
 from .stream import OutputStream, start_attached
 from .watch import NodeWatch
+from .writer import StoreWriter
 
 log = logging.getLogger("dce_jobs.target_run")
 
@@ -36,6 +37,7 @@ class RunContext:
     store: Store
     nodes: NodePool
     watch: NodeWatch
+    writer: StoreWriter  #: every result save and output chunk of the run goes through it, in order
     spec: ExecSpec | None = None  #: None for a recovered execution (its process was started by a previous run)
     secrets: tuple[str, ...] = ()
     running: asyncio.Semaphore | None = None  #: bounds the execs running at once (DCE_JOBS_MAX_RUNNING)
@@ -122,9 +124,9 @@ class TargetRun:
     # -- saving -------------------------------------------------------------------------------------
 
     async def save(self, status: Status, **changes: Any) -> None:
-        """Move the record to `status` through the state machine and store it."""
+        """Move the record to `status` through the state machine and store it (batched with other targets')."""
         self.result = transition(self.result, status, **changes)
-        await self._ctx.store.save_result(self.result)
+        await self._ctx.writer.save_result(self.result)
         if self._ctx.broadcaster is not None:
             self._ctx.broadcaster.status(self.result)
 
@@ -200,7 +202,7 @@ class TargetRun:
         await self.save(Status.RUNNING)
         timer = self._arm_timeout()
         sink = OutputSink(
-            ctx.store,
+            ctx.writer,
             self.result,
             ctx.secrets,
             limit_bytes=ctx.config.output_limit_bytes,

@@ -107,6 +107,9 @@ async def inspect(request: web.Request) -> web.Response:
 async def _inspect_body(request: web.Request, job_id: str, executor_id: str) -> dict[str, object]:
     store = request.app[STORE]
     execution = await store.get_execution(job_id, executor_id)
+    # read before the results: a run pauses only once the failure behind it is stored, so the results read
+    # next show it (read after, a pause could come with results from before it)
+    paused = request.app[RUNNER].is_paused(job_id, executor_id)
     results = await store.list_results(job_id, executor_id)
     with_output = [r.index for r in results if r.status.value in {"RUNNING", "RUNNING_FAILED", "FINISHED"}]
     tails = await store.tail_outputs(job_id, executor_id, with_output, max_bytes=INSPECT_TAIL_BYTES)
@@ -118,7 +121,7 @@ async def _inspect_body(request: web.Request, job_id: str, executor_id: str) -> 
             output = _from_line_start(data, cut).decode("utf-8", errors="replace")
         target = execution.targets[result.index] if result.index < len(execution.targets) else None
         views.append(schemas.ResultView(result, target, output, cut))
-    summary = summarize(results, paused=request.app[RUNNER].is_paused(job_id, executor_id))
+    summary = summarize(results, paused=paused)
     deliveries = tuple(t for t in await store.list_follow_ups(job_id, executor_id) if t.kind == "hook")
     return schemas.dump_inspect(schemas.InspectView(execution, summary, views, deliveries))
 

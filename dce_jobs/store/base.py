@@ -17,6 +17,7 @@ from ..models import (
     Job,
     LastRun,
     Lease,
+    OutputChunk,
     Param,
     Rolling,
     SecretArg,
@@ -143,6 +144,10 @@ class Store(Protocol):
         self, result: ContainerResult, seq: int, data: bytes, *, streams: Sequence[tuple[int, int]] = ()
     ) -> None:
         """Store output chunk number `seq` of one target with its runs of (stream, length) (none: all stdout)."""
+
+    async def write_batch(self, chunks: Sequence[OutputChunk], results: Sequence[ContainerResult]) -> None:
+        """Store output chunks (of any targets) and results in one go: a chunk written again replaces it, a
+        result saved twice keeps the later one; no result is stored before the chunks of the same batch."""
 
     def iter_output(
         self, job_id: str, executor_id: str, index: int, *, stream: int | None = None

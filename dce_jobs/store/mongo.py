@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReplaceOne, UpdateOne
 from pymongo import timeout as operation_timeout
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
@@ -21,6 +21,7 @@ from ..models import (
     ExecutionEntry,
     FollowUp,
     Job,
+    OutputChunk,
     Status,
     TaskState,
     pick_stream,
@@ -93,6 +94,18 @@ def _stored_runs(doc: dict[str, Any]) -> list[tuple[int, int]]:
 
 def _chunk_size(doc: dict[str, Any]) -> ChunkSize:
     return ChunkSize(int(doc["seq"]), int(doc["size"]), _stored_runs(doc))
+
+
+def _chunk_upsert(chunk: OutputChunk) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Filter and update of one chunk's upsert: $set rather than a replacement, same outcome, and wire servers
+    that cannot replace a document holding binary data (nx-27017) can still update one."""
+    key = {**_chunk_key(chunk.job_id, chunk.executor_id, chunk.index), "seq": chunk.seq}
+    fields = {
+        "data": bytes(chunk.data),
+        "size": len(chunk.data),
+        "streams": [list(run) for run in chunk.streams] or None,
+    }
+    return key, {"$set": fields}
 
 
 def _job_not_found(job_id: str) -> NotFound:
@@ -474,12 +487,18 @@ class MongoStore(MongoSchedules):
         self, result: ContainerResult, seq: int, data: bytes, *, streams: Sequence[tuple[int, int]] = ()
     ) -> None:
         """Store output chunk number `seq` of one target (writing the same seq again replaces it)."""
-        key = {**_result_key(result), "seq": seq}
-        fields = {"data": bytes(data), "size": len(data), "streams": [list(run) for run in streams] or None}
+        chunk = OutputChunk(result.job_id, result.executor_id, result.index, seq, data, tuple(streams))
         with self._errors():
-            # $set rather than replace_one: same outcome, and wire servers that cannot replace a document
-            # holding binary data (nx-27017) can still update one
-            await self._col("output").update_one(key, {"$set": fields}, upsert=True)
+            await self._col("output").update_one(*_chunk_upsert(chunk), upsert=True)
+
+    async def write_batch(self, chunks: Sequence[OutputChunk], results: Sequence[ContainerResult]) -> None:
+        """Store output chunks, then results, each kind in one ordered bulk write (upserts: a retry replaces)."""
+        with self._errors():
+            if chunks:
+                await self._col("output").bulk_write([UpdateOne(*_chunk_upsert(c), upsert=True) for c in chunks])
+            if results:
+                writes = [ReplaceOne(_result_key(r), result_to_doc(r), upsert=True) for r in results]
+                await self._col("results").bulk_write(writes)
 
     async def iter_output(
         self, job_id: str, executor_id: str, index: int, *, stream: int | None = None

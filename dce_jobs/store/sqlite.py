@@ -22,6 +22,7 @@ from ..models import (
     ExecutionEntry,
     FollowUp,
     Job,
+    OutputChunk,
     TaskState,
     pick_stream,
 )
@@ -68,6 +69,13 @@ _EXECUTION_TABLES = ("executions", "results", "output", "follow_ups")
 _BATCH_CHUNKS = 16
 #: how long a write waits for another process's transaction on the same file (replicas sharing one store)
 _BUSY_TIMEOUT_S = 30.0
+#: pages of new files: a 64 KiB output chunk spans 4 pages instead of 16, which halves the CPU per stored byte
+_PAGE_BYTES = 16 * 1024
+#: checkpoint the WAL past 64 MiB rather than 4 MiB: fewer checkpoints (each one syncs) under heavy output
+_WAL_CHECKPOINT_PAGES = 4096
+_WAL_KEEP_BYTES = 64 * 1024 * 1024
+_RESULT_ROW = "INSERT OR REPLACE INTO results (job_id, executor_id, idx, status, doc) VALUES (?, ?, ?, ?, ?)"
+_OUTPUT_ROW = "INSERT OR REPLACE INTO output (job_id, executor_id, idx, seq, data, streams) VALUES (?, ?, ?, ?, ?, ?)"
 
 
 class SqliteStore(SqliteSchedules):
@@ -103,9 +111,12 @@ class SqliteStore(SqliteSchedules):
         def connect() -> sqlite3.Connection:
             _make_private(self._path)
             db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, timeout=_BUSY_TIMEOUT_S)
+            db.execute(f"PRAGMA page_size={_PAGE_BYTES}")  # takes effect on a new file only
             # takes effect on a new file only (an older one keeps reusing its free pages, see reclaim_space)
             db.execute("PRAGMA auto_vacuum=INCREMENTAL")
             db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA wal_autocheckpoint={_WAL_CHECKPOINT_PAGES}")
+            db.execute(f"PRAGMA journal_size_limit={_WAL_KEEP_BYTES}")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
             create_schema(db)
@@ -329,12 +340,8 @@ class SqliteStore(SqliteSchedules):
 
     async def save_result(self, result: ContainerResult) -> None:
         """Insert or replace one result."""
-        row = (result.job_id, result.executor_id, result.index, result.status.value, json.dumps(result_to_doc(result)))
-        await self._run(
-            lambda db: db.execute(
-                "INSERT OR REPLACE INTO results (job_id, executor_id, idx, status, doc) VALUES (?, ?, ?, ?, ?)", row
-            )
-        )
+        row = _result_row(result)
+        await self._run(lambda db: db.execute(_RESULT_ROW, row))
 
     async def list_unfinished_results(self, *, job_id: str | None = None) -> list[ContainerResult]:
         """Every result not in a final status (of one job)."""
@@ -357,15 +364,21 @@ class SqliteStore(SqliteSchedules):
         self, result: ContainerResult, seq: int, data: bytes, *, streams: Sequence[tuple[int, int]] = ()
     ) -> None:
         """Store one output chunk with its runs of (stream, length)."""
-        runs = json.dumps([list(run) for run in streams]) if streams else None
-        row = (result.job_id, result.executor_id, result.index, seq, data, runs)
-        await self._run(
-            lambda db: db.execute(
-                "INSERT OR REPLACE INTO output (job_id, executor_id, idx, seq, data, streams)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                row,
-            )
-        )
+        row = (result.job_id, result.executor_id, result.index, seq, data, _runs_text(streams))
+        await self._run(lambda db: db.execute(_OUTPUT_ROW, row))
+
+    async def write_batch(self, chunks: Sequence[OutputChunk], results: Sequence[ContainerResult]) -> None:
+        """Store output chunks and results in one transaction (one commit for many targets' writes)."""
+        output_rows = [(c.job_id, c.executor_id, c.index, c.seq, c.data, _runs_text(c.streams)) for c in chunks]
+        result_rows = [_result_row(r) for r in results]
+
+        def write(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.executemany(_OUTPUT_ROW, output_rows)
+                db.executemany(_RESULT_ROW, result_rows)
+
+        if output_rows or result_rows:
+            await self._run(write)
 
     async def iter_output(
         self, job_id: str, executor_id: str, index: int, *, stream: int | None = None
@@ -400,24 +413,7 @@ class SqliteStore(SqliteSchedules):
 
     async def tail_output(self, job_id: str, executor_id: str, index: int, *, max_bytes: int) -> tuple[bytes, bool]:
         """The last `max_bytes` of one target's output, and whether earlier bytes were left out."""
-
-        def fetch(db: sqlite3.Connection) -> tuple[bytes, bool]:
-            parts: list[bytes] = []
-            size = 0
-            cursor = db.execute(
-                "SELECT data FROM output WHERE job_id = ? AND executor_id = ? AND idx = ? ORDER BY seq DESC",
-                (job_id, executor_id, index),
-            )
-            for (data,) in cursor:
-                parts.append(bytes(data))
-                size += len(data)
-                if size >= max_bytes:
-                    break
-            cut = size > max_bytes or cursor.fetchone() is not None
-            joined = b"".join(reversed(parts))
-            return joined[-max_bytes:] if max_bytes else b"", cut
-
-        return await self._run(fetch)
+        return await self._run(functools.partial(_tail, key=(job_id, executor_id, index), max_bytes=max_bytes))
 
     async def tail_outputs(
         self, job_id: str, executor_id: str, indexes: Sequence[int], *, max_bytes: int
@@ -586,6 +582,30 @@ def _make_private(path: Path) -> None:
     for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         if part.exists() and part.stat().st_mode & 0o077:
             part.chmod(0o600)  # tighten a file an older version created world-readable
+
+
+def _tail(db: sqlite3.Connection, *, key: tuple[str, str, int], max_bytes: int) -> tuple[bytes, bool]:
+    parts: list[bytes] = []
+    size = 0
+    cursor = db.execute(
+        "SELECT data FROM output WHERE job_id = ? AND executor_id = ? AND idx = ? ORDER BY seq DESC", key
+    )
+    for (data,) in cursor:
+        parts.append(bytes(data))
+        size += len(data)
+        if size >= max_bytes:
+            break
+    cut = size > max_bytes or cursor.fetchone() is not None
+    joined = b"".join(reversed(parts))
+    return joined[-max_bytes:] if max_bytes else b"", cut
+
+
+def _result_row(result: ContainerResult) -> tuple[str, str, int, str, str]:
+    return (result.job_id, result.executor_id, result.index, result.status.value, json.dumps(result_to_doc(result)))
+
+
+def _runs_text(streams: Sequence[tuple[int, int]]) -> str | None:
+    return json.dumps([list(run) for run in streams]) if streams else None
 
 
 def _output_batch(db: sqlite3.Connection, *, key: tuple[str, str, int, int]) -> list[Any]:

@@ -218,3 +218,55 @@ class Panel:
         text = path.read_text(encoding="utf-8")
         path.unlink()
         return path.name, text
+
+    # -- live output ------------------------------------------------------------------------------------------
+
+    def output_box(self, container_id: str) -> Any:
+        """The output box in the detail row of this container (unfolded or not)."""
+        return self.wait(
+            lambda: next(
+                (
+                    self.find(tid("result-output"), r)[0]
+                    for r in self.find(tid("result-detail"))
+                    if r.get_attribute("data-container-id") == container_id
+                ),
+                None,
+            ),
+            what=f"output box of {container_id}",
+        )
+
+    def box_scroll(self, box: Any) -> dict[str, float]:
+        """scrollTop, scrollHeight and clientHeight of a scrolling element."""
+        got: dict[str, float] = self.driver.execute_script(
+            "const b = arguments[0]; return {top: b.scrollTop, height: b.scrollHeight, client: b.clientHeight};", box
+        )
+        return got
+
+    def scroll_box_to(self, box: Any, top: int) -> None:
+        """Scroll the element as a reader would (the scroll event follows)."""
+        self.driver.execute_script("arguments[0].scrollTop = arguments[1];", box, top)
+
+    def select_in(self, element: Any, start: int, end: int) -> str:
+        """Select characters start..end of the element's first text node; return the selected text."""
+        return str(
+            self.driver.execute_script(
+                "const el = arguments[0];"
+                "const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);"
+                "const node = walker.nextNode(); const range = document.createRange();"
+                "range.setStart(node, arguments[1]); range.setEnd(node, arguments[2]);"
+                "const sel = getSelection(); sel.removeAllRanges(); sel.addRange(range); return sel.toString();",
+                element,
+                start,
+                end,
+            )
+        )
+
+    def selection(self) -> dict[str, Any]:
+        """The page's selection: its text and whether it still lies inside an output box."""
+        got: dict[str, Any] = self.driver.execute_script(
+            "const sel = getSelection();"
+            "const inBox = sel.rangeCount > 0 && !!sel.getRangeAt(0).startContainer.parentElement"
+            "  ?.closest('[data-testid=\"result-output\"]');"
+            "return {text: sel.toString(), inBox: inBox};"
+        )
+        return got

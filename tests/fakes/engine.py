@@ -150,6 +150,7 @@ class FakeClient:
         return {"ID": "svc"}
 
     def tasks(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        self.inspect_service(filters["service"])  # a real engine answers 404 for a service filter naming none
         return [
             {
                 "ID": f"task{slot}",

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
 import mongomock
+from pymongo import ReplaceOne, UpdateOne
 from pymongo.errors import InvalidOperation, ServerSelectionTimeoutError
 
 
@@ -153,6 +154,18 @@ class FakeAsyncCollection:
         """Like AsyncCollection.aggregate: awaited, answers a cursor."""
         await self.database.client._io("aggregate")
         return FakeAsyncCursor(self.database.client, iter(self._sync.aggregate(pipeline, **kwargs)))
+
+    async def bulk_write(self, requests: list[Any], *, ordered: bool = True, **kwargs: Any) -> None:
+        """Like AsyncCollection.bulk_write of UpdateOne / ReplaceOne upserts, in order (mongomock's own does not
+        take pymongo 4.9's operations); one round trip."""
+        await self.database.client._io("bulk_write")
+        for request in requests:
+            if isinstance(request, UpdateOne):
+                self._sync.update_one(request._filter, request._doc, upsert=bool(request._upsert))
+            elif isinstance(request, ReplaceOne):
+                self._sync.replace_one(request._filter, request._doc, upsert=bool(request._upsert))
+            else:
+                raise NotImplementedError(f"the fake's bulk_write takes no {type(request).__name__}")
 
     insert_one = _operation("insert_one")
     insert_many = _operation("insert_many")

@@ -264,6 +264,25 @@ async def test_twenty_megabytes_of_output_download_intact(make_client: Any, lab:
     assert digest.hexdigest() == hashlib.sha256(expected).hexdigest()
 
 
+async def test_output_of_several_targets_through_a_small_writer_queue_is_stored_intact_and_in_order(
+    make_client: Any, lab: Lab, local_service: str
+) -> None:
+    """The store writer batches the chunks of all targets; with its smallest queue the readers wait on it."""
+    client = await make_client({"DCE_JOBS_OUTPUT_BUFFER_BYTES": str(64 * 1024)})
+    count = 150_000
+    expected = ("\n".join(str(i) for i in range(1, count + 1)) + "\n").encode()
+    job = await create_job(client, local_service, f"sh -c 'seq 1 {count}; seq 1 {count} >&2'")
+    executor_id = await start(client, job, targets_of(lab, local_service, 3))
+    body = await wait_final(client, job, executor_id, timeout_s=120)
+    assert [r["Status"] for r in body["Result"]] == ["FINISHED"] * 3
+    for result in body["Result"]:
+        log_url = f"/api/jobs/{job['JobId']}/log/{executor_id}"
+        for stream in ("stdout", "stderr"):
+            response = await client.get(log_url, params={"ContainerId": result["ContainerId"], "Stream": stream})
+            assert response.status == 200
+            assert await response.read() == expected, f"{stream} of {result['ContainerId'][:12]}"
+
+
 async def test_output_over_the_limit_is_cut_with_a_marker(make_client: Any, lab: Lab, local_service: str) -> None:
     client = await make_client({"DCE_JOBS_OUTPUT_LIMIT_BYTES": "2048"})
     job = await create_job(client, local_service, "seq 1 10000")

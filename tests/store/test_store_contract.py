@@ -15,6 +15,7 @@ from dce_jobs.models import (
     EndReason,
     FailureAction,
     LastRun,
+    OutputChunk,
     Rolling,
     SecretArg,
     Status,
@@ -266,6 +267,30 @@ async def test_output_is_read_back_in_order_across_many_chunks(store: Store) -> 
 
     assert await read_output(store, target) == chunks
     assert await read_output(store, neighbour) == [b"other target"]
+
+
+async def test_a_batch_stores_the_chunks_of_many_targets_and_their_results(store: Store) -> None:
+    job = make_job()
+    await store.create_job(job)
+    targets = await started(store, job, "1.000001", 1.0, targets=4)
+    chunks = [
+        OutputChunk(t.job_id, t.executor_id, t.index, seq, f"{t.index}/{seq}\n".encode(), ((STDOUT, 4),))
+        for seq in range(3)
+        for t in targets
+    ]
+    running = [t.replace(status=Status.RUNNING, exec_id=f"e{t.index}") for t in targets]
+    ended = running[1].replace(status=Status.FINISHED, exit_code=0, output_bytes=12, end_reason=EndReason.EXITED)
+
+    await store.write_batch(chunks, [*running, ended])
+    await store.write_batch([OutputChunk(job.job_id, "1.000001", 0, 1, b"again\n", ((STDERR, 6),))], [])
+    await store.write_batch([], [])
+
+    assert await store.list_results(job.job_id, "1.000001") == [running[0], ended, running[2], running[3]]
+    assert await read_output(store, targets[0]) == [b"0/0\n", b"again\n", b"0/2\n"]
+    for t in targets[1:]:
+        assert await read_output(store, t) == [f"{t.index}/{seq}\n".encode() for seq in range(3)]
+    stderr = store.iter_output(job.job_id, "1.000001", 0, stream=STDERR)
+    assert b"".join([c async for c in stderr]) == b"again\n"
 
 
 async def test_iter_output_can_stop_early(store: Store) -> None:

@@ -17,6 +17,7 @@ from dce_jobs.live import Broadcaster, Subscription
 from dce_jobs.models import STDERR, STDOUT, ContainerResult, EndReason, Execution, Status, Target, transition
 from dce_jobs.output import OutputSink
 from dce_jobs.store.sqlite import SqliteStore
+from dce_jobs.writer import StoreWriter
 from tests.store.records import make_job
 
 JOB, EXECUTOR = "job1", "1.000001"
@@ -47,14 +48,15 @@ class Run:
 
     def __init__(self, store: SqliteStore, results: list[ContainerResult], broadcaster: Broadcaster) -> None:
         self.store, self.results, self.broadcaster = store, results, broadcaster
+        self.writer = StoreWriter(store, max_pending_bytes=1 << 20)
         self.sinks = [
-            OutputSink(store, r, (), limit_bytes=1 << 20, chunk_bytes=64, flush_s=60, listener=broadcaster)
+            OutputSink(self.writer, r, (), limit_bytes=1 << 20, chunk_bytes=64, flush_s=60, listener=broadcaster)
             for r in results
         ]
 
     async def save(self, index: int, status: Status, **changes: object) -> None:
         self.results[index] = transition(self.results[index], status, **changes)
-        await self.store.save_result(self.results[index])
+        await self.writer.save_result(self.results[index])
         self.broadcaster.status(self.results[index])
 
     async def finish(self) -> None:

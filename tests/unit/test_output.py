@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dce_jobs.models import STDERR, STDOUT, ContainerResult
+from dce_jobs.models import STDERR, STDOUT, ContainerResult, OutputChunk
 from dce_jobs.output import OutputSink
 from dce_jobs.store.sqlite import SqliteStore
+from dce_jobs.writer import StoreWriter
 
 
 async def stored(store: SqliteStore, result: ContainerResult) -> list[bytes]:
@@ -19,15 +20,22 @@ async def make(
     store = SqliteStore(tmp_path / "s.db")
     await store.open()
     result = ContainerResult(job_id="j", executor_id="1.0", index=0, container_id="c", node_id="n")
-    sink = OutputSink(store, result, tuple(secrets or ()), limit_bytes=limit, chunk_bytes=chunk, flush_s=flush_s)
+    writer = StoreWriter(store, max_pending_bytes=1 << 20)
+    sink = OutputSink(writer, result, tuple(secrets or ()), limit_bytes=limit, chunk_bytes=chunk, flush_s=flush_s)
     return store, result, sink
+
+
+async def settled(sink: OutputSink) -> None:
+    await sink._writer.settled()
 
 
 async def test_full_chunks_are_written_while_running_and_the_rest_on_close(tmp_path: Path) -> None:
     store, result, sink = await make(tmp_path)
     await sink.write(STDOUT, b"0123456789")
+    await settled(sink)
     assert await stored(store, result) == [b"0123456789"]
     await sink.write(STDOUT, b"abc")
+    await settled(sink)
     assert await stored(store, result) == [b"0123456789"]
     await sink.close()
     assert b"".join(await stored(store, result)) == b"0123456789abc"
@@ -59,6 +67,7 @@ async def test_stale_output_is_flushed_by_the_ticker(tmp_path: Path) -> None:
     store, result, sink = await make(tmp_path, chunk=1 << 20, flush_s=0.0)
     await sink.write(STDOUT, b"tiny")
     await sink.flush_if_stale()
+    await settled(sink)
     assert await stored(store, result) == [b"tiny"]
     await store.close()
 
@@ -75,14 +84,15 @@ async def test_a_flush_in_flight_when_the_stream_ends_is_not_lost() -> None:
             self.entered = asyncio.Event()
             self.release = asyncio.Event()
 
-        async def append_output(self, result: ContainerResult, seq: int, data: bytes, **_: object) -> None:
+        async def write_batch(self, chunks: list[OutputChunk], results: list[ContainerResult]) -> None:
             self.entered.set()
             await self.release.wait()
-            self.chunks.append(data)
+            self.chunks += [c.data for c in chunks]
 
     store = SlowStore()
     result = ContainerResult(job_id="j", executor_id="1.0", index=0, container_id="c", node_id="n")
-    sink = OutputSink(store, result, (), limit_bytes=1 << 20, chunk_bytes=1 << 20, flush_s=0.01)  # type: ignore[arg-type]
+    writer = StoreWriter(store, max_pending_bytes=1 << 20)  # type: ignore[arg-type]
+    sink = OutputSink(writer, result, (), limit_bytes=1 << 20, chunk_bytes=1 << 20, flush_s=0.01)
     done = asyncio.Event()
     ticker = asyncio.create_task(flush_ticker(sink, 0.01, done))
     await sink.write(STDOUT, b"hi\n")

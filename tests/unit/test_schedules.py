@@ -339,7 +339,7 @@ async def test_unknown_jobs_and_schedules_are_404_and_a_bad_edit_changes_nothing
     client = await app_of()
     missing = await client.post("/api/jobs/nope/schedules", json={"Cron": "* * * * *"})
     assert missing.status == 404 and (await missing.json())["id"] == "job_id_not_found"
-    job = await create_job(client, SERVICE, "echo hi", app="unit")
+    job = await create_job(client, SERVICE, "echo hi ${ENV}", app="unit", Params=[{"Name": "ENV"}])
     gone = await client.get(f"/api/jobs/{job['JobId']}/schedules/nope")
     assert gone.status == 404 and (await gone.json())["id"] == "schedule_id_not_found"
     schedule = await add_schedule(client, job, Cron="5 4 * * *", TimeZone="America/New_York", Params={"ENV": "prod"})

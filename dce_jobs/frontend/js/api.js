@@ -43,10 +43,10 @@ async function askToken(rejected) {
   return pendingPrompt;
 }
 
-async function send(method, path, { body, query } = {}) {
+async function send(method, path, { body, query, headers: extra, signal } = {}) {
   for (;;) {
     const sent = getToken();
-    const headers = { Accept: 'application/json' };
+    const headers = { Accept: 'application/json', ...extra };
     if (sent) headers.Authorization = `Bearer ${sent}`;
     // Every state-changing route needs it, also without a body (the server's defense against cross-site writes).
     if (method !== 'GET') headers['Content-Type'] = 'application/json';
@@ -57,8 +57,10 @@ async function send(method, path, { body, query } = {}) {
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         cache: 'no-store',
+        signal,
       });
     } catch (e) {
+      if (e.name === 'AbortError') throw e;
       throw new ApiError(0, 'network_error', e.message);
     }
     if (resp.status !== 401) return resp;
@@ -125,8 +127,16 @@ export const api = {
   services: () => json('GET', 'api/services'),
   settings: () => json('GET', 'api/settings'),
   containers: (serviceName) => json('GET', `api/services/${enc(serviceName)}/containers`),
-  download: (jobId, executorId, containerId) =>
-    download(`api/jobs/${enc(jobId)}/log/${enc(executorId)}`, { ContainerId: containerId }),
+  // The execution's event stream (Server-Sent Events), as the raw response: the caller reads its body. With
+  // lastEventId the server resumes after that event.
+  events: (jobId, executorId, { lastEventId, signal } = {}) =>
+    send('GET', `api/jobs/${enc(jobId)}/executors/${enc(executorId)}/events`, {
+      headers: { Accept: 'text/event-stream', ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}) },
+      signal,
+    }),
+  errorOf: (resp) => toError(resp),
+  download: (jobId, executorId, containerId, stream) =>
+    download(`api/jobs/${enc(jobId)}/log/${enc(executorId)}`, { ContainerId: containerId, Stream: stream }),
 };
 
 // A plain link cannot carry the Authorization header, so logs are fetched and saved from a blob.

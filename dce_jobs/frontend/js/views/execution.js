@@ -1,17 +1,24 @@
-// One execution: a row per target container, refreshed until every target is final.
+// One execution: a row per target container, followed live through the event stream (inspect polled only when
+// the stream is unavailable) until every target is final.
 import { api } from '../api.js';
-import { formatTime, h, replace, shortId } from '../dom.js';
+import { formatTime, h, replace } from '../dom.js';
 import { describe } from '../errors.js';
+import { followEvents } from '../live.js';
 import { describeRolling, formatDuration } from '../rolling.js';
-import { detail, endReason, isFinal, outcome, statusText, summarize } from '../status.js';
+import { isFinal, summarize } from '../status.js';
 import { formatTimeout } from '../timeout.js';
-import { alertBox, badge, button, confirmBox, modal, spinner, toast } from '../ui.js';
+import { alertBox, badge, button, confirmBox, spinner, toast } from '../ui.js';
 import { executionHref, startJob } from './actions.js';
 import { crumbs } from './job.js';
+import { confirmRetry } from './retry.js';
+import { duration, ResultRow } from './results.js';
 
 const POLL_MS = 1000;
 const MAX_BACKOFF_MS = 8000;
-const TICK_MS = 1000; // running durations grow between polls too
+const TICK_MS = 1000; // running durations grow between updates too
+const INSPECT_DEBOUNCE_MS = 300; // target events that come together cost one inspect
+// What a target event carries, merged into the Result entry it names.
+const TARGET_FIELDS = ['ContainerId', 'NodeId', 'Status', 'ExitCode', 'EndReason', 'StartTime', 'EndTime'];
 
 // The summary's Counts, in the order a rollout goes through them.
 const COUNTS = [
@@ -26,11 +33,19 @@ export function renderExecution(root, { jobId, executorId }) {
   let alive = true;
   let timer = null;
   let ticker = null;
-  let lastBody = '';
   let failures = 0;
   let generation = 0; // bumped by refresh(): answers of older polls are dropped
-  const open = new Set(); // containers whose output is unfolded, kept across refreshes
+  // 'events' while the stream feeds the view, 'poll' when inspect does, 'done' once nothing more can change
+  let source = 'events';
+  let outputFrom = 'events'; // or 'inspect' once the stream turned out unavailable
+  let stopEvents = null;
+  let inspectTimer = null;
+  let inspecting = null; // the inspect in flight in events mode
+  let changed = false; // a target event changed something inspect has not been asked about yet
+  let ended = null; // the `end` event's { State, Counts }: nothing after it can change them
   const hostnames = new Map();
+  let rowViews = [];
+  let headKey = '';
   let job = null;
 
   const status = h('span', { 'data-testid': 'execution-status' });
@@ -108,12 +123,134 @@ export function renderExecution(root, { jobId, executorId }) {
       .containers(job.ServiceName)
       .then((list) => {
         list.forEach((c) => c.NodeHostname && hostnames.set(c.NodeId, c.NodeHostname));
-        lastBody = '';
         if (alive && lastData) draw(lastData);
       })
       .catch(() => {});
     ticker = setInterval(tick, TICK_MS);
-    poll();
+    // Inspect first (the facts, slots, errors the stream does not carry), then the stream: it replays the output
+    // from the start, and goes on with what happens.
+    const first = await load();
+    if (!alive || !first) return;
+    stopEvents = followEvents(jobId, executorId, {
+      onConnected: () => setPollState(),
+      onEvent,
+      onDropped: () => setPollState('连接中断，正在重新连接…'),
+      onUnavailable: () => {
+        stopEvents = null;
+        if (!alive || source === 'done') return;
+        source = 'poll';
+        // The output comes from inspect from now on (without stdout/stderr marks).
+        outputFrom = 'inspect';
+        rowViews.forEach((row) => row.resetOutput());
+        const results = lastData.Result || [];
+        if (results.length && results.every(isFinal)) {
+          draw(lastData);
+          source = 'done';
+          setPollState();
+        } else {
+          refresh();
+        }
+      },
+    });
+  }
+
+  /** The first inspect; null (and the error shown) when it fails. */
+  async function load() {
+    try {
+      const data = await api.inspect(jobId, executorId);
+      if (!alive) return null;
+      show(data);
+      setPollState();
+      return data;
+    } catch (err) {
+      if (!alive) return null;
+      replace(warn, alertBox(err, 'execution-error'));
+      if (err.status === 404 || err.status === 401) {
+        source = 'done';
+        pollState.textContent = '已停止刷新';
+        return null;
+      }
+      source = 'poll';
+      outputFrom = 'inspect';
+      refresh();
+      return null;
+    }
+  }
+
+  function onEvent(type, data) {
+    if (!alive || !lastData) return;
+    const results = lastData.Result || [];
+    if (type === 'output') {
+      const row = rowViews[data.Index];
+      if (row) row.appendOutput(data);
+    } else if (type === 'target') {
+      const r = results[data.Index];
+      if (!r) return;
+      // A final status is never taken back (an inspect answer may be older than an event).
+      if (isFinal(r) && data.Status && !isFinal(data)) return;
+      // At subscribe every target is sent as it is: most of them say nothing new.
+      if (!TARGET_FIELDS.some((key) => key in data && (r[key] ?? null) !== (data[key] ?? null))) return;
+      for (const key of TARGET_FIELDS) if (key in data) r[key] = data[key];
+      changed = true;
+      rowViews[data.Index].update(r, lastData);
+      drawHead(lastData);
+      if (isFinal(r)) inspectSoon(); // its E and exec-inspect fields come from inspect
+    } else if (type === 'summary' || type === 'end') {
+      if (data.State) lastData.State = data.State;
+      if (data.Counts) lastData.Counts = data.Counts;
+      if (type === 'end') ended = { State: lastData.State, Counts: lastData.Counts };
+      drawHead(lastData);
+      if (type === 'end') finish();
+    }
+  }
+
+  /** The stream ended: one last inspect if anything changed since the one before, then nothing more. */
+  async function finish() {
+    stopEvents = null;
+    if (changed || !(lastData.Result || []).every(isFinal)) {
+      if (inspectTimer) clearTimeout(inspectTimer);
+      await inspectNow();
+    }
+    if (!alive) return;
+    source = 'done';
+    setPollState();
+  }
+
+  function inspectSoon() {
+    if (inspectTimer || source !== 'events') return;
+    inspectTimer = setTimeout(() => {
+      inspectTimer = null;
+      inspectNow();
+    }, INSPECT_DEBOUNCE_MS);
+  }
+
+  async function inspectNow() {
+    if (inspecting) await inspecting.catch(() => {});
+    changed = false;
+    inspecting = api.inspect(jobId, executorId);
+    try {
+      const data = await inspecting;
+      if (!alive) return;
+      replace(warn);
+      show(data);
+    } catch (err) {
+      if (alive) replace(warn, alertBox(err, 'execution-error'));
+    } finally {
+      inspecting = null;
+    }
+  }
+
+  function setPollState(text) {
+    const results = (lastData && lastData.Result) || [];
+    const over = source === 'done' || (source === 'poll' && results.length && results.every(isFinal));
+    pollState.dataset.source = source === 'poll' ? 'inspect' : 'events';
+    if (over) {
+      pollState.textContent = '执行已结束';
+      pollState.dataset.state = 'done';
+    } else {
+      pollState.textContent = text || (source === 'poll' ? '执行中，自动刷新…' : '执行中，实时更新…');
+      pollState.dataset.state = 'polling';
+    }
   }
 
   let lastData = null;
@@ -125,6 +262,10 @@ export function renderExecution(root, { jobId, executorId }) {
 
   /** Inspect now, dropping whatever poll is pending or in flight. */
   function refresh() {
+    if (source !== 'poll') {
+      inspectNow();
+      return;
+    }
     generation += 1;
     if (timer) clearTimeout(timer);
     poll();
@@ -154,23 +295,25 @@ export function renderExecution(root, { jobId, executorId }) {
     if (!alive) return;
     show(data);
     const results = data.Result || [];
-    if (results.length && results.every(isFinal)) {
-      pollState.textContent = '执行已结束';
-      pollState.dataset.state = 'done';
-    } else {
-      pollState.textContent = '执行中，自动刷新…';
-      pollState.dataset.state = 'polling';
-      timer = setTimeout(poll, POLL_MS);
-    }
+    if (results.length && results.every(isFinal)) source = 'done';
+    else timer = setTimeout(poll, POLL_MS);
+    setPollState();
   }
 
+  /** An inspect answer: merged into what is shown (a final status already shown is never taken back). */
   function show(data) {
-    lastData = data;
-    const body = JSON.stringify(data);
-    if (body !== lastBody) {
-      lastBody = body;
-      draw(data);
+    if (lastData) {
+      const before = lastData.Result || [];
+      (data.Result || []).forEach((r, i) => {
+        const known = before[i];
+        if (known && known.ContainerId === r.ContainerId && isFinal(known) && !isFinal(r)) {
+          for (const key of TARGET_FIELDS) r[key] = known[key];
+        }
+      });
     }
+    if (ended) Object.assign(data, ended);
+    lastData = data;
+    draw(data);
   }
 
   async function stop() {
@@ -200,44 +343,6 @@ export function renderExecution(root, { jobId, executorId }) {
     if (alive) refresh();
   }
 
-  /** Which targets a retry takes (those that did not end with exit code 0), asked before anything starts. */
-  async function confirmRetry() {
-    const chosen = ((lastData && lastData.Result) || []).filter((r) => isFinal(r) && outcome(r).tone !== 'ok');
-    const pin = h('input', { type: 'checkbox', 'data-testid': 'retry-pin' });
-    const where = (r) => hostnames.get(r.NodeId) || shortId(r.NodeId, 12);
-    const body = h(
-      'div',
-      {},
-      h('p', { class: 'confirm-text' }, `将在新的一次执行中重试以下 ${chosen.length} 个未以退出码 0 结束的容器：`),
-      h(
-        'ul',
-        { class: 'retry-list' },
-        chosen.map((r) =>
-          h(
-            'li',
-            { 'data-testid': 'retry-target', 'data-container-id': r.ContainerId },
-            h('span', { class: 'mono' }, shortId(r.ContainerId)),
-            ` · ${where(r)}`,
-            r.Slot != null ? ` · 任务槽位 ${r.Slot}` : '',
-            ` · ${outcome(r).label}（${statusText(r)}）`,
-          ),
-        ),
-      ),
-      h(
-        'p',
-        { class: 'muted small', 'data-testid': 'retry-slots-note' },
-        '默认在每个容器所属 Swarm 任务槽位的当前任务中执行：若 Swarm 已替换了该任务，就在新的容器中执行（旧容器 ID 会记录下来）；槽位没有运行中的任务时，该容器直接记为失败。',
-      ),
-      h('label', { class: 'check' }, pin, ' 仍在原来的容器中执行（不跟随任务槽位）'),
-    );
-    const cancel = button('取消', () => dlg.close(false), { testid: 'confirm-cancel' });
-    const ok = button('重试', () => dlg.close(true), { kind: 'primary', testid: 'confirm-ok' });
-    const dlg = modal({ title: '重试失败的容器', body, actions: [cancel, ok], testid: 'confirm-dialog' });
-    cancel.focus();
-    if (!(await dlg.closed)) return null;
-    return pin.checked ? { FollowSlots: false } : undefined;
-  }
-
   async function resume() {
     replace(notice);
     resumeBtn.disabled = true;
@@ -256,7 +361,7 @@ export function renderExecution(root, { jobId, executorId }) {
   }
 
   async function retry() {
-    const options = await confirmRetry();
+    const options = await confirmRetry((lastData && lastData.Result) || [], hostnames);
     if (options === null || !alive) return;
     replace(notice);
     retryBtn.disabled = true;
@@ -284,7 +389,27 @@ export function renderExecution(root, { jobId, executorId }) {
   }
 
   function draw(data) {
+    drawHead(data);
     const results = data.Result || [];
+    const same = rowViews.length === results.length && results.every((r, i) => rowViews[i].containerId === r.ContainerId);
+    if (!same) {
+      rowViews.forEach((row) => row.box.reset());
+      rowViews = results.map((r) => new ResultRow(r, { hostnames, save }));
+      replace(rows, rowViews.map((row) => row.elements));
+    }
+    results.forEach((r, i) => {
+      rowViews[i].update(r, data);
+      if (outputFrom === 'inspect') rowViews[i].syncOutput(r);
+    });
+  }
+
+  /** The badge, the buttons, the facts and the paused note: small, redrawn whole on each change. */
+  function drawHead(data) {
+    const results = data.Result || [];
+    // Drawn again only when what it shows changed (not for output).
+    const key = JSON.stringify({ ...data, Result: results.map((r) => [r.Status, r.ExitCode, r.EndReason, r.E]) });
+    if (key === headKey) return;
+    headKey = key;
     const { counts, overall } = summarize(results, data.State);
     const done = results.length > 0 && results.every(isFinal);
     replace(status, badge(overall, 'execution-badge'));
@@ -362,121 +487,6 @@ export function renderExecution(root, { jobId, executorId }) {
           )
         : null,
     );
-    replace(rows, results.map((r) => resultRows(r, data)));
-  }
-
-  /** A duration; while `live` (still running) it grows with every tick. */
-  function duration(from, to, testid, live) {
-    if (!from || (!to && !live)) return h('span', { class: 'muted', 'data-testid': testid }, '—');
-    const end = to || Date.now() / 1000;
-    return h(
-      'span',
-      { 'data-testid': testid, 'data-since': live && !to ? String(from) : null },
-      formatDuration(end - from),
-    );
-  }
-
-  function resultRows(r, data) {
-    const d = detail(r);
-    const expanded = open.has(r.ContainerId);
-    const reason = endReason(r);
-    const line = d.kind === 'error' ? firstLine(d.text) : latestLine(d.text);
-    const preview =
-      d.kind === 'error'
-        ? [
-            h('span', { class: reason && reason.tone === 'stopped' ? 'muted' : 'text-fail' }, reason ? reason.why : '执行失败'),
-            line ? h('span', { class: 'muted mono', 'data-testid': 'result-e' }, ` ${line}`) : null,
-          ]
-        : line
-          ? h('span', { class: 'mono', 'data-testid': 'result-preview-line' }, line)
-          : h('span', { class: 'muted' }, isFinal(r) ? '（无输出）' : rowStatus(r, data));
-    const toggle = button(expanded ? '收起' : d.kind === 'error' ? '查看错误' : '查看输出', () => {
-      if (open.has(r.ContainerId)) open.delete(r.ContainerId);
-      else open.add(r.ContainerId);
-      lastBody = '';
-      draw(lastData);
-    }, { kind: 'link', small: true, testid: 'toggle-output' });
-    const main = h(
-      'tr',
-      { 'data-testid': 'result-row', 'data-container-id': r.ContainerId, 'data-status': r.Status || '' },
-      h(
-        'td',
-        { title: r.NodeId },
-        h('div', { class: 'cut' }, hostnames.get(r.NodeId) || h('span', { class: 'mono' }, shortId(r.NodeId, 25))),
-        hostnames.get(r.NodeId) ? h('div', { class: 'mono muted small cut' }, shortId(r.NodeId, 25)) : null,
-      ),
-      h(
-        'td',
-        { class: 'mono', title: r.ContainerId },
-        h('div', { class: 'cut' }, shortId(r.ContainerId)),
-        r.Slot != null ? h('div', { class: 'muted small', 'data-testid': 'result-slot' }, `槽位 ${r.Slot}`) : null,
-        r.PreviousContainerId
-          ? h(
-              'div',
-              {
-                class: 'muted small cut',
-                'data-testid': 'result-previous',
-                title: `Swarm 已替换该槽位的任务，旧容器 ${r.PreviousContainerId}`,
-              },
-              `旧容器 ${shortId(r.PreviousContainerId, 8)}…`,
-            )
-          : null,
-      ),
-      h(
-        'td',
-        { class: 'nowrap' },
-        badge(waiting(r, data) ? { label: '等待中', tone: 'muted' } : outcome(r), 'result-status'),
-        h('div', { class: 'muted small' }, waiting(r, data) ? '尚未开始' : rowStatus(r, data)),
-      ),
-      h('td', { 'data-testid': 'result-exit-code', class: 'mono' }, r.ExitCode ?? '—'),
-      h(
-        'td',
-        { class: 'nowrap', title: times(r) },
-        r.StartTime
-          ? [
-              duration(r.StartTime, r.EndTime, 'result-duration', !isFinal(r)),
-              h('div', { class: 'muted small', 'data-testid': 'result-start' }, clock(r.StartTime)),
-            ]
-          : h('span', { class: 'muted', 'data-testid': 'result-duration' }, '—'),
-      ),
-      h('td', { class: 'preview', title: line }, h('div', { class: 'cut' }, preview)),
-      h(
-        'td',
-        { class: 'actions' },
-        toggle,
-        button('下载', () => save(r.ContainerId), { kind: 'link', small: true, testid: 'download-log' }),
-      ),
-    );
-    if (!expanded) return [main];
-    return [main, detailRow(r, d)];
-  }
-
-  function detailRow(r, d) {
-    const notes = [];
-    if (r.OutputTail) notes.push('只显示最后 64 KiB，完整输出请下载日志。');
-    if (r.OutputTruncated) notes.push('输出超过服务端的保存上限，已被截断。');
-    const block = (label, text, testid, cls = '') =>
-      h('div', { class: 'output' }, h('div', { class: 'output-label' }, label), h('pre', { class: cls, 'data-testid': testid }, text || '（空）'));
-    return h(
-      'tr',
-      { class: 'detail-row', 'data-testid': 'result-detail', 'data-container-id': r.ContainerId },
-      h(
-        'td',
-        { colspan: 7 },
-        r.PreviousContainerId
-          ? h(
-              'p',
-              { class: 'muted', 'data-testid': 'result-replaced' },
-              `Swarm 已替换任务槽位 ${r.Slot ?? ''} 的任务：本次在新的任务容器中执行，旧容器 ${r.PreviousContainerId}`,
-            )
-          : null,
-        d.kind === 'error' && endReason(r) ? h('p', { class: 'reason', 'data-testid': 'result-reason' }, endReason(r).why) : null,
-        d.kind === 'error' ? block('错误信息（服务端原文）', d.text, 'result-error', 'pre-error') : null,
-        d.kind === 'error' && d.output ? block('输出', d.output, 'result-output') : null,
-        d.kind === 'output' ? block('输出', d.text, 'result-output') : null,
-        notes.map((n) => h('p', { class: 'muted small' }, n)),
-      ),
-    );
   }
 
   async function save(containerId) {
@@ -491,38 +501,11 @@ export function renderExecution(root, { jobId, executorId }) {
   init();
   return () => {
     alive = false;
+    if (stopEvents) stopEvents();
     if (timer) clearTimeout(timer);
+    if (inspectTimer) clearTimeout(inspectTimer);
     if (ticker) clearInterval(ticker);
   };
-}
-
-/** A target waiting for its turn in a rolling run says so (its status stays STARTING, as the seed has it). */
-function waiting(r, data) {
-  return r.Status === 'STARTING' && !r.StartTime && Boolean(data && data.Counts);
-}
-
-function rowStatus(r, data) {
-  return waiting(r, data) ? '等待中' : statusText(r);
-}
-
-function clock(seconds) {
-  return formatTime(seconds).slice(11);
-}
-
-function times(r) {
-  if (!r.StartTime) return '';
-  return `开始 ${formatTime(r.StartTime)}${r.EndTime ? `，结束 ${formatTime(r.EndTime)}` : ''}`;
-}
-
-function firstLine(text) {
-  return (text || '').split('\n').find((l) => l.trim()) || '';
-}
-
-/** The output's newest line: the last one that is not blank, whole (never a cut in the middle of a line). */
-export function latestLine(text) {
-  const lines = (text || '').split('\n');
-  for (let i = lines.length - 1; i >= 0; i -= 1) if (lines[i].trim()) return lines[i].replace(/\r$/, '');
-  return '';
 }
 
 const HOOK_STATES = { pending: '重试中', done: '已送达', failed: '未送达', cancelled: '已取消' };
