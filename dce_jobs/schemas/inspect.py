@@ -262,6 +262,18 @@ class InspectSchema(Schema):
         required=True,
         metadata={"description": "the parameter values this run used (not secret)"},
     )
+    trigger = fields.String(
+        data_key="Trigger",
+        attribute="execution.trigger",
+        required=True,
+        metadata={"description": "how it was started: manual, retry, schedule"},
+    )
+    started_by = fields.String(
+        data_key="StartedBy",
+        attribute="execution.started_by",
+        required=True,
+        metadata={"description": "the user who started it; schedule for a fire, retry for an automatic retry"},
+    )
     state = fields.Enum(ExecutionState, by_value=True, data_key="State", attribute="summary.state", required=True)
     ended_at = _shown_or_null(fields.Float, "EndTime", "summary.ended_at", "when the last target ended (epoch s)")
     counts = fields.Dict(

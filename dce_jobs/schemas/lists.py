@@ -188,7 +188,7 @@ class ExecutionEntrySchema(Schema):
         allow_none=True,
         required=True,
     )
-    trigger = fields.String(data_key="Trigger", required=True, metadata={"description": "manual or retry"})
+    trigger = fields.String(data_key="Trigger", required=True, metadata={"description": "manual, retry or schedule"})
     started_by = fields.String(data_key="StartedBy", required=True)
     retry_of = fields.Function(
         lambda e: e.retry_of or None, data_key="RetryOf", allow_none=True, metadata={"description": "ExecutorId"}
@@ -210,6 +210,12 @@ class AuditEntrySchema(Schema):
     job_name = fields.String(data_key="JobName", required=True)
     executor_id = fields.Function(lambda e: e.executor_id or None, data_key="ExecutorId", allow_none=True)
     fields_changed = fields.List(fields.String(), data_key="Fields", attribute="fields", required=True)
+    schedule_id = fields.Function(
+        lambda e: e.schedule_id or None,
+        data_key="ScheduleId",
+        allow_none=True,
+        metadata={"description": "the schedule of a schedule.* action (null otherwise)"},
+    )
 
 
 _ENTRIES = ExecutionEntrySchema(many=True)
