@@ -76,7 +76,15 @@ def changed_fields(before: Job, after: Job) -> tuple[str, ...]:
     return tuple(changed)
 
 
-def audit_entry(action: str, user: str, job: Job, *, executor_id: str = "", fields: tuple[str, ...] = ()) -> AuditEntry:
+def audit_entry(
+    action: str,
+    user: str,
+    job: Job,
+    *,
+    executor_id: str = "",
+    fields: tuple[str, ...] = (),
+    schedule_id: str = "",
+) -> AuditEntry:
     """An audit entry for `action` on `job` by `user`, stamped now."""
     return AuditEntry(
         at=time.time(),
@@ -86,6 +94,7 @@ def audit_entry(action: str, user: str, job: Job, *, executor_id: str = "", fiel
         job_name=job.name,
         executor_id=executor_id,
         fields=fields,
+        schedule_id=schedule_id,
     )
 
 

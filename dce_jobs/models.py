@@ -393,9 +393,10 @@ class AuditEntry:
 
     at: float
     user: str
-    action: str  #: create, edit, delete, start, stop, retry, resume
+    action: str  #: create, edit, delete, start, stop, retry, resume, schedule.create, schedule.edit, schedule.delete
     job_id: str
     job_name: str = ""
     executor_id: str = ""
     fields: tuple[str, ...] = ()
     audit_id: str = ""  #: set by the store
+    schedule_id: str = ""  #: the schedule of a schedule.* action

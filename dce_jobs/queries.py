@@ -13,7 +13,18 @@ JOB_SORTS = {"CreateTime": "created_at", "UpdateTime": "updated_at", "Name": "na
 LAST_STATES = ("running", "succeeded", "failed", "stopped", "never")
 #: stored execution states (`paused` is only known to the live run, which the store records as running)
 EXECUTION_STATES = ("running", "succeeded", "failed", "stopped")
-AUDIT_ACTIONS = ("create", "edit", "delete", "start", "stop", "retry", "resume")
+AUDIT_ACTIONS = (
+    "create",
+    "edit",
+    "delete",
+    "start",
+    "stop",
+    "retry",
+    "resume",
+    "schedule.create",
+    "schedule.edit",
+    "schedule.delete",
+)
 MAX_PAGE_SIZE = 500
 
 

@@ -398,6 +398,7 @@ def audit_to_doc(entry: AuditEntry) -> dict[str, Any]:
         "job_name": entry.job_name,
         "executor_id": entry.executor_id,
         "fields": list(entry.fields),
+        "schedule_id": entry.schedule_id,
     }
 
 
@@ -412,6 +413,7 @@ def audit_from_doc(doc: dict[str, Any], audit_id: str) -> AuditEntry:
         executor_id=doc.get("executor_id") or "",
         fields=tuple(doc.get("fields") or ()),
         audit_id=audit_id,
+        schedule_id=doc.get("schedule_id") or "",
     )
 
 
