@@ -262,6 +262,18 @@ class InspectSchema(Schema):
         required=True,
         metadata={"description": "the parameter values this run used (not secret)"},
     )
+    app_name = fields.String(
+        data_key="AppName",
+        attribute="execution.app_name",
+        required=True,
+        metadata={"description": "the job's AppName when it started ('' in records from before it was kept)"},
+    )
+    service_name = fields.String(
+        data_key="ServiceName",
+        attribute="execution.service_name",
+        required=True,
+        metadata={"description": "the job's ServiceName when it started ('' in records from before it was kept)"},
+    )
     trigger = fields.String(
         data_key="Trigger",
         attribute="execution.trigger",

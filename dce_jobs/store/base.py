@@ -92,8 +92,11 @@ class Store(Protocol):
     async def end_execution(
         self, execution: Execution, *, state: str, ended_at: float, counts: Mapping[str, int] | None = None
     ) -> None:
-        """Record in one write how an execution ended: state (an ExecutionState value), end time, its duration
-        (statistics), its Counts by outcome (history lists), and the job's LastRun when it is the newest."""
+        """Record in one write how an execution ended, and its job's LastRun when it is the newest.
+
+        The state (an ExecutionState value), end time and duration feed the statistics; the Counts by outcome
+        the history lists.
+        """
 
     async def execution_stats(self, query: StatsQuery) -> ExecutionStats:
         """Executions of the query per (UTC hour, state) and duration percentiles, aggregated by the store."""

@@ -363,6 +363,7 @@ async def test_a_fire_says_its_schedule_started_it_and_schedule_changes_are_audi
     (executor_id,) = await executors(client, job)
     body = await until(client, job, executor_id, all_final)
     assert (body["Trigger"], body["StartedBy"], body["ScheduleId"]) == ("schedule", "schedule", schedule["ScheduleId"])
+    assert (body["AppName"], body["ServiceName"]) == ("unit", SERVICE)
     history = await (await client.get(f"/api/jobs/{job['JobId']}/executors")).json()
     assert [(e["Trigger"], e["StartedBy"], e["State"]) for e in history] == [("schedule", "schedule", "succeeded")]
     (listed,) = await (await client.get("/api/jobs")).json()
