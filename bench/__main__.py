@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from . import multinode, report
+from .bigdata import bigdata
 from .bigout import big_output
 from .env import Bench, bench_env
 from .events import FOLLOW_TARGETS, events_bench
@@ -32,7 +33,8 @@ ONE_NODE = {
     "events": FOLLOW_TARGETS,
 }
 THREE_NODES = ("across", "concurrent")
-PARTS = (*ONE_NODE, *THREE_NODES)
+NO_LAB = ("bigdata",)  #: parts that need no engine: the store filled directly
+PARTS = (*ONE_NODE, *THREE_NODES, *NO_LAB)
 
 
 def log(message: str) -> None:
@@ -52,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", default="", help=f"comma-separated parts to run, of: {', '.join(PARTS)}")
     parser.add_argument("--quick", action="store_true", help="one run per figure, fan-out at 10 and 50 targets")
     parser.add_argument("--replicas", type=int, default=300, help="containers for the runs-at-once part (3 nodes)")
+    parser.add_argument(
+        "--baseline", default="main", help="commit whose code the bigdata part measures beside this one"
+    )
     return parser
 
 
@@ -127,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         log("3-node lab: " + ", ".join(p for p in parts if p in THREE_NODES))
         concurrent = args.replicas if "concurrent" in parts else 0
         results["multinode"] = multinode.main(spread="across" in parts, replicas=concurrent, runs=runs, log=log)
+    if "bigdata" in parts:
+        results["bigdata"] = bigdata(baseline=args.baseline, quick=args.quick, log=log)
+        results["notes"].append(
+            f"bigdata: 10,000 jobs and 100,000 executions stored through the SQLite store API; the baseline "
+            f"({args.baseline}) serves a copy of the file without the indexes this code adds, in the same run"
+        )
     results["parts"], results["complete"] = parts, set(parts) == set(PARTS)
     results["goals"] = verdicts(results)
     results["total_s"] = round(time.monotonic() - started, 1)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .api import events, executions, health, jobs, metrics, openapi, schedules, services, settings, stats
+from .api import events, executions, health, history, jobs, metrics, openapi, schedules, services, settings, stats
 from .api.headers import add_security_headers
 from .api.middlewares import auth_middleware, edge_middleware, errors_middleware
 from .cipher import SecretBox, load_keys
@@ -98,6 +98,7 @@ def create_app(
         executions.routes,
         events.routes,
         schedules.routes,
+        history.routes,
         services.routes,
         settings.routes,
         stats.routes,

@@ -26,6 +26,8 @@ class Config:
     mongo_db: str = "dce_jobs"
     api_token: str = field(default="", repr=False)
     allow_anonymous: bool = False
+    #: request header the DCE proxy sets to the signed-in user ("" = none trusted)
+    user_header: str = ""
     allowed_hosts: tuple[str, ...] = ()  #: Host names served without a token, besides the loopback ones
     frame_ancestors: str = "'self'"  #: CSP frame-ancestors: who may embed the panel in a frame
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
@@ -168,6 +170,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Confi
     take("MONGO_DB", "mongo_db", lambda n, r: r.strip() or "dce_jobs")
     take("API_TOKEN", "api_token", lambda n, r: r.strip())
     take("ALLOW_ANONYMOUS", "allow_anonymous", _parse_bool)
+    take("USER_HEADER", "user_header", _parse_header_name)
     take("ALLOWED_HOSTS", "allowed_hosts", _parse_hosts)
     take("FRAME_ANCESTORS", "frame_ancestors", _parse_frame_ancestors)
     take("SECRET_KEY", "secret_keys", _parse_keys)
@@ -215,3 +218,13 @@ def _parse_log_level(name: str, raw: str) -> str:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"{name}={raw!r} is not one of DEBUG, INFO, WARNING, ERROR")
     return level
+
+
+_HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}\Z")
+
+
+def _parse_header_name(name: str, raw: str) -> str:
+    header = raw.strip()
+    if header and not _HEADER_NAME_RE.match(header):
+        raise ConfigError(f"{name}={raw!r} is not an HTTP header name")
+    return header

@@ -18,7 +18,7 @@ from typing import Any
 from .config import Config
 from .errors import DceJobsError, NotFound, ServiceUnavailable
 from .hooks import HookSender
-from .models import ContainerResult, EndReason, Execution, FollowUp, Job, TaskState, summarize
+from .models import STARTED_BY_RETRY, ContainerResult, EndReason, Execution, FollowUp, Job, TaskState, summarize
 from .runner import Runner
 from .schemas import HookView, dump_hook_body
 from .store import Store
@@ -209,7 +209,7 @@ class FollowUps:
         if previous.retried_by:  # retried already (by hand, or just before a crash)
             return task.replace(state=TaskState.DONE)
         try:
-            execution = await self._runner.retry(job, task.executor_id, attempt=attempt)
+            execution = await self._runner.retry(job, task.executor_id, attempt=attempt, started_by=STARTED_BY_RETRY)
         except ServiceUnavailable:
             return None  # shutting down: it stays pending for the next process
         except DceJobsError as e:

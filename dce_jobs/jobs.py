@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from .cipher import SecretBox
 from .errors import EngineError, InvalidInput
-from .models import Job, Rolling
+from .models import AuditEntry, Job, Rolling
 from .nodes import NodePool
 from .params import check_cmd
 from .schemas import merge_rolling
@@ -44,6 +44,60 @@ def _attributes(data: dict[str, Any], rolling: Rolling) -> dict[str, Any]:
     return {**attributes, "rolling": merge_rolling(data.get("rolling"), rolling)}
 
 
+#: Job attributes an edit may change -> their names on the wire (what the audit trail records: never values)
+_WIRE_NAMES = {
+    "app_name": "AppName",
+    "service_name": "ServiceName",
+    "name": "Name",
+    "cmd": "Cmd",
+    "privileged": "Privileged",
+    "user": "User",
+    "env": "Env",
+    "secret_args": "SecretArgs",
+    "timeout_s": "Timeout",
+    "rolling": "Rolling",
+    "params": "Params",
+    "retries": "Retries",
+    "retry_delay_s": "RetryDelay",
+    "status_hook": "StatusHook",
+    "status_hook_events": "StatusHookEvents",
+}
+
+
+def changed_fields(before: Job, after: Job) -> tuple[str, ...]:
+    """The wire names of the fields an edit changed (a re-sealed but equal secret counts as unchanged)."""
+    changed = []
+    for attribute, wire_name in _WIRE_NAMES.items():
+        old, new = getattr(before, attribute), getattr(after, attribute)
+        if attribute == "secret_args":
+            old, new = [s.token for s in old], [s.token for s in new]
+        if old != new:
+            changed.append(wire_name)
+    return tuple(changed)
+
+
+def audit_entry(
+    action: str,
+    user: str,
+    job: Job,
+    *,
+    executor_id: str = "",
+    fields: tuple[str, ...] = (),
+    schedule_id: str = "",
+) -> AuditEntry:
+    """An audit entry for `action` on `job` by `user`, stamped now."""
+    return AuditEntry(
+        at=time.time(),
+        user=user,
+        action=action,
+        job_id=job.job_id,
+        job_name=job.name,
+        executor_id=executor_id,
+        fields=fields,
+        schedule_id=schedule_id,
+    )
+
+
 @dataclass(frozen=True)
 class HookPolicy:
     """What a StatusHook may be: signed with a secret, to the allowed hosts only (empty: any host)."""
@@ -63,7 +117,9 @@ def check_hook(url: str, policy: HookPolicy) -> None:
         raise InvalidInput(f"StatusHook: host {host} is not in DCE_JOBS_HOOK_ALLOWED_HOSTS")
 
 
-async def create_job(store: Store, box: SecretBox, data: dict[str, Any], *, hooks: HookPolicy | None = None) -> Job:
+async def create_job(
+    store: Store, box: SecretBox, data: dict[str, Any], *, by: str = "", hooks: HookPolicy | None = None
+) -> Job:
     """Store a new job from validated fields; SecretArgs arrive in clear and are sealed here."""
     now = time.time()
     job = Job(
@@ -71,27 +127,38 @@ async def create_job(store: Store, box: SecretBox, data: dict[str, Any], *, hook
         secret_args=tuple(box.seal(s) for s in data["secret_args"]),
         created_at=now,
         updated_at=now,
+        created_by=by,
+        updated_by=by,
         **_attributes(data, Rolling()),
     )
     check_cmd(job.cmd, job.params)
     check_hook(job.status_hook, hooks or HookPolicy())
-    await store.create_job(job)
+    await store.create_job(job, audit=audit_entry("create", by, job))
     log.info("job %s created: %r of app %s on service %s", job.job_id, job.name, job.app_name, job.service_name)
     return job
 
 
 async def update_job(
-    store: Store, box: SecretBox, current: Job, data: dict[str, Any], *, hooks: HookPolicy | None = None
+    store: Store,
+    box: SecretBox,
+    current: Job,
+    data: dict[str, Any],
+    *,
+    by: str = "",
+    hooks: HookPolicy | None = None,
 ) -> Job:
     """Replace the fields given; omitted ones keep their values, unchanged masks keep the stored secrets."""
     secret_args = current.secret_args
     if "secret_args" in data:
         secret_args = box.merge(current.secret_args, data["secret_args"])
-    job = current.replace(secret_args=secret_args, updated_at=time.time(), **_attributes(data, current.rolling))
+    job = current.replace(
+        secret_args=secret_args, updated_at=time.time(), updated_by=by, **_attributes(data, current.rolling)
+    )
     check_cmd(job.cmd, job.params)
     if job.status_hook != current.status_hook:
         check_hook(job.status_hook, hooks or HookPolicy())
-    await store.update_job(job)
+    audit = audit_entry("edit", by, job, fields=changed_fields(current, job))
+    await store.update_job(job, audit=audit)
     log.info("job %s edited: %r of app %s on service %s", job.job_id, job.name, job.app_name, job.service_name)
     return job
 

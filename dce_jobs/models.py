@@ -110,6 +110,15 @@ class SecretArg:
 
 
 @dataclass(frozen=True)
+class LastRun:
+    """The newest execution of a job, as the job list shows it."""
+
+    executor_id: str
+    state: str  #: an ExecutionState value ("running" until it has ended)
+    ended_at: float | None = None
+
+
+@dataclass(frozen=True)
 class Param:
     """A run-time parameter a job declares; its value replaces `${NAME}` inside the words of Cmd."""
 
@@ -141,6 +150,9 @@ class Job:
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     executors: tuple[str, ...] = ()
+    created_by: str = ""  #: who created it ("" in records from before users were kept)
+    updated_by: str = ""  #: who edited it last
+    last_run: LastRun | None = None  #: its newest execution, kept by the store (None: never run)
     params: tuple[Param, ...] = ()
     retries: int = 0  #: automatic retries of failed targets, along one chain of executions
     retry_delay_s: float = 0.0  #: between an execution's end and its automatic retry
@@ -177,6 +189,10 @@ class Execution:
     retry_of: str = ""  #: the ExecutorId this execution retries ("" for a start)
     schedule_id: str = ""  #: the schedule whose fire started it ("" for a start by hand)
     owner_id: str = ""  #: the service process that runs it ("" : recorded before owners were kept)
+    trigger: str = "manual"  #: how it was started: manual, retry, schedule
+    started_by: str = ""  #: who started it ("" in records from before users were kept)
+    app_name: str = ""  #: the job's AppName when it started (for lists across jobs)
+    service_name: str = ""  #: the job's ServiceName when it started
     params: dict[str, str] = field(default_factory=dict)  #: the parameter values this run used
     retried_by: str = ""  #: the ExecutorId of the execution that retried this one ("" = none yet)
     retry_attempt: int = 0  #: 1..Retries for an automatic retry, 0 for a start or a manual retry
@@ -338,3 +354,49 @@ def summarize(results: list[ContainerResult], *, paused: bool = False) -> Summar
     else:
         state = ExecutionState.SUCCEEDED
     return Summary(state, ended_at, counts)
+
+
+#: Execution.trigger values this version writes
+TRIGGER_MANUAL = "manual"
+TRIGGER_RETRY = "retry"
+TRIGGER_SCHEDULE = "schedule"
+#: Execution.started_by of what no user started: a schedule's fire, an automatic retry
+STARTED_BY_SCHEDULE = "schedule"
+STARTED_BY_RETRY = "retry"
+
+
+@dataclass(frozen=True)
+class ExecutionEntry:
+    """One execution in a history list: what it ran on and how it ended, without its results."""
+
+    job_id: str
+    executor_id: str
+    app_name: str
+    service_name: str
+    created_at: float
+    trigger: str
+    started_by: str
+    retry_of: str
+    state: str  #: an ExecutionState value ("running" until it has ended)
+    ended_at: float | None
+    counts: dict[str, int] | None  #: by outcome, once ended (None while running)
+    targets: int
+
+    def replace(self, **changes: Any) -> ExecutionEntry:
+        """Return a copy with `changes` applied."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who did what to which job: never a secret, only the names of the fields an edit changed."""
+
+    at: float
+    user: str
+    action: str  #: create, edit, delete, start, stop, retry, resume, schedule.create, schedule.edit, schedule.delete
+    job_id: str
+    job_name: str = ""
+    executor_id: str = ""
+    fields: tuple[str, ...] = ()
+    audit_id: str = ""  #: set by the store
+    schedule_id: str = ""  #: the schedule of a schedule.* action

@@ -26,6 +26,10 @@ from .execution_run import ExecutionRun
 from .leases import Owner
 from .live import Broadcaster
 from .models import (
+    TRIGGER_MANUAL,
+    TRIGGER_RETRY,
+    TRIGGER_SCHEDULE,
+    AuditEntry,
     ContainerResult,
     EndReason,
     Execution,
@@ -202,8 +206,10 @@ class Runner:
         container_ids: list[str] | None = None,
         schedule_id: str = "",
         params: dict[str, str] | None = None,
+        started_by: str = "",
+        trigger: str = TRIGGER_MANUAL,
     ) -> Execution:
-        """Check the parameters and the targets, record the execution and run it in the background.
+        """Check the parameters and the targets, record the execution (and who started it) and run it.
 
         `container_ids` (a schedule's fixed targets) are found among the running tasks on whichever node.
         """
@@ -214,12 +220,20 @@ class Runner:
             targets = resolve_container_ids(job.service_name, container_ids, tasks)
         else:
             targets = resolve_targets(job.service_name, requested, tasks)
+        by = _By(started_by, TRIGGER_SCHEDULE if schedule_id else trigger)
         return await self._launch(
-            job.job_id, targets, timeout_s=timeout_s, rolling=rolling, schedule_id=schedule_id, params=values
+            job.job_id, targets, timeout_s=timeout_s, rolling=rolling, schedule_id=schedule_id, params=values, by=by
         )
 
     async def retry(
-        self, job: Job, executor_id: str, *, everything: bool = False, follow_slots: bool = True, attempt: int = 0
+        self,
+        job: Job,
+        executor_id: str,
+        *,
+        everything: bool = False,
+        follow_slots: bool = True,
+        attempt: int = 0,
+        started_by: str = "",
     ) -> Execution:
         """Start the targets of an execution again: those that did not finish with exit code 0, or all.
 
@@ -267,6 +281,7 @@ class Runner:
             retry_of=executor_id,
             params=values,
             attempt=attempt,
+            by=_By(started_by, TRIGGER_RETRY),
         )
         try:
             await self._store.update_execution(previous.replace(retried_by=execution.executor_id))
@@ -299,6 +314,7 @@ class Runner:
         schedule_id: str = "",
         params: dict[str, str] | None = None,
         attempt: int = 0,
+        by: _By,
     ) -> Execution:
         # Recorded and registered under the job's lock, which a DELETE takes before it collects the job's runs:
         # a start either lands before (and is stopped by the delete) or finds the job gone.
@@ -315,6 +331,7 @@ class Runner:
                 schedule_id=schedule_id,
                 params=params or {},
                 attempt=attempt,
+                by=by,
             )
             self._register(self._prepare(job, execution, results, gone))
         self._tell("start", execution, results)
@@ -357,7 +374,10 @@ class Runner:
         for target in run.targets:
             reason = target.result.end_reason
             self.counts["target", f"{target.result.status.value} {reason.value if reason else ''}".strip()] += 1
-        await self._store.end_execution(run.execution, state=summary.state, ended_at=summary.ended_at or time.time())
+        # one write: the statistics' state, end and duration, the history's Counts, and the job's LastRun
+        await self._store.end_execution(
+            run.execution, state=summary.state, ended_at=summary.ended_at or time.time(), counts=summary.counts
+        )
 
     def running_targets(self) -> dict[str, int]:
         """Targets of live executions whose exec is created or running, per NodeId."""
@@ -399,6 +419,7 @@ class Runner:
         schedule_id: str,
         params: dict[str, str],
         attempt: int,
+        by: _By,
     ) -> tuple[Execution, list[ContainerResult]]:
         now_s = time.time()
         for clash in range(100):
@@ -413,6 +434,10 @@ class Runner:
                 retry_of=retry_of,
                 schedule_id=schedule_id,
                 owner_id=self.owner.owner_id,
+                trigger=by.trigger,
+                started_by=by.user,
+                app_name=job.app_name,
+                service_name=job.service_name,
                 params=params,
                 retry_attempt=attempt,
             )
@@ -427,7 +452,7 @@ class Runner:
                 for i, t in enumerate(targets)
             ]
             try:
-                await self._store.create_execution(execution, results)
+                await self._store.create_execution(execution, results, audit=_start_audit(execution, job.name))
                 return execution, results
             except Conflict:
                 continue  # two starts of one job in the same microsecond: the ids must differ
@@ -485,20 +510,21 @@ class Runner:
         run = self._runs.get((job_id, executor_id))
         return run is not None and run.paused
 
-    async def delete_job(self, job_id: str) -> None:
+    async def delete_job(self, job_id: str, *, deleted_by: str = "") -> None:
         """Refuse new starts of the job, stop its running executions, then remove it with all it recorded."""
         await self._recovered.wait()
         async with self._job_locks[job_id]:
             if job_id in self._deleting:
                 raise NotFound(job_id, error_id="job_id_not_found")  # another DELETE of it is under way
-            await self._store.get_job(job_id)
+            job = await self._store.get_job(job_id)
             for result in await self._store.list_unfinished_results(job_id=job_id):
                 await self._check_here(await self._store.get_execution(job_id, result.executor_id))
             self._deleting.add(job_id)
         try:
             running = [executor_id for (j, executor_id) in list(self._runs) if j == job_id]
             await asyncio.gather(*(self._stop_run(job_id, e, "job deleted", EndReason.STOPPED) for e in running))
-            await self._store.delete_job(job_id)
+            audit = AuditEntry(at=time.time(), user=deleted_by, action="delete", job_id=job_id, job_name=job.name)
+            await self._store.delete_job(job_id, audit=audit)
         finally:
             self._deleting.discard(job_id)
             self._job_locks.pop(job_id, None)
@@ -550,3 +576,29 @@ def _recorded_target(execution: Execution, result: ContainerResult) -> Target:
     if result.index < len(execution.targets):
         return execution.targets[result.index]
     return Target(container_id=result.container_id, node_id=result.node_id)
+
+
+def _start_audit(execution: Execution, job_name: str) -> AuditEntry | None:
+    """The audit entry of a start or retry by a user; a schedule's fire and an automatic retry have none.
+
+    Those are no one's action (the schedule's own create/edit is audited); their Trigger and StartedBy say
+    what started them in the execution history, and the fires list keeps each fire.
+    """
+    if execution.trigger == TRIGGER_SCHEDULE or execution.retry_attempt:
+        return None
+    return AuditEntry(
+        at=execution.created_at,
+        user=execution.started_by,
+        action="retry" if execution.trigger == TRIGGER_RETRY else "start",
+        job_id=execution.job_id,
+        job_name=job_name,
+        executor_id=execution.executor_id,
+    )
+
+
+class _By:
+    """Who starts an execution and how (Execution.started_by and .trigger)."""
+
+    def __init__(self, user: str, trigger: str) -> None:
+        self.user = user
+        self.trigger = trigger

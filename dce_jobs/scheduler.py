@@ -14,6 +14,7 @@ from typing import Any
 from .config import Config
 from .errors import DceJobsError, InvalidInput, NotFound
 from .jobs import check_runnable
+from .models import STARTED_BY_SCHEDULE
 from .params import resolve
 from .runner import Runner
 from .schedule import (
@@ -190,6 +191,7 @@ class Scheduler:
                 container_ids=None if schedule.container_ids is None else list(schedule.container_ids),
                 schedule_id=schedule.schedule_id,
                 params={name: str(value) for name, value in schedule.params.items()},
+                started_by=STARTED_BY_SCHEDULE,
             )
         except NotFound as e:
             if e.error_id == "job_id_not_found":

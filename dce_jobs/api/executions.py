@@ -9,7 +9,7 @@ from aiohttp import web
 
 from .. import jobs, schemas
 from ..errors import InvalidInput, NotFound
-from ..keys import RUNNER, STORE
+from ..keys import RUNNER, STORE, USER
 from ..models import STREAM_NAMES, ContainerResult, Job, summarize
 from ..store.ranges import ByteRange
 from . import log_range
@@ -32,7 +32,9 @@ async def start(request: web.Request) -> web.Response:
     targets, timeout_s, rolling = schemas.load_start(payload, job)
     params = schemas.load_start_params(payload)
     jobs.check_runnable(job)
-    execution = await request.app[RUNNER].start(job, targets, timeout_s=timeout_s, rolling=rolling, params=params)
+    execution = await request.app[RUNNER].start(
+        job, targets, timeout_s=timeout_s, rolling=rolling, params=params, started_by=request[USER]
+    )
     log.info(
         "job %s started execution %s on %d targets (timeout %s)",
         job.job_id,
@@ -49,7 +51,11 @@ async def stop(request: web.Request) -> web.Response:
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
     schemas.load_empty(await read_json(request, optional=True))
-    await request.app[RUNNER].stop(job.job_id, request.match_info["executor_id"])
+    executor_id = request.match_info["executor_id"]
+    await store.get_execution(job.job_id, executor_id)
+    # the entry first: a store that cannot take it refuses the stop before anything is stopped
+    await store.add_audit(jobs.audit_entry("stop", request[USER], job, executor_id=executor_id))
+    await request.app[RUNNER].stop(job.job_id, executor_id)
     log.info("job %s execution %s stopped on request", job.job_id, request.match_info["executor_id"])
     return json_response(await _inspect_body(request, job.job_id, request.match_info["executor_id"]))
 
@@ -60,7 +66,10 @@ async def resume(request: web.Request) -> web.Response:
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
     schemas.load_empty(await read_json(request, optional=True))
-    await request.app[RUNNER].resume(job.job_id, request.match_info["executor_id"])
+    executor_id = request.match_info["executor_id"]
+    await store.get_execution(job.job_id, executor_id)
+    await store.add_audit(jobs.audit_entry("resume", request[USER], job, executor_id=executor_id))
+    await request.app[RUNNER].resume(job.job_id, executor_id)
     return json_response(await _inspect_body(request, job.job_id, request.match_info["executor_id"]))
 
 
@@ -72,7 +81,11 @@ async def retry(request: web.Request) -> web.Response:
     everything, follow_slots = schemas.load_retry(await read_json(request, optional=True))
     jobs.check_runnable(job)
     execution = await request.app[RUNNER].retry(
-        job, request.match_info["executor_id"], everything=everything, follow_slots=follow_slots
+        job,
+        request.match_info["executor_id"],
+        everything=everything,
+        follow_slots=follow_slots,
+        started_by=request[USER],
     )
     log.info(
         "job %s retried execution %s as %s on %d targets",

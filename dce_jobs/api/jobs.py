@@ -2,33 +2,60 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
 from .. import jobs, schemas
-from ..keys import CONFIG, NODES, RUNNER, SECRET_BOX, STORE
+from ..keys import CONFIG, NODES, RUNNER, SECRET_BOX, STORE, USER
 from ..models import Job
+from ..schemas.lists import load_job_list
 from .body import read_json, require_json_type
-from .respond import json_response
+from .respond import encode_json, json_response
 
 log = logging.getLogger("dce_jobs.api")
 routes = web.RouteTableDef()
 
 
+#: lists longer than this are dumped and encoded on a worker thread, so other requests are not held up
+OFF_LOOP_ITEMS = 200
+
+
 @routes.get("/api/jobs")
 async def list_jobs(request: web.Request) -> web.Response:
-    """All jobs, optionally of one AppName."""
-    app_name = request.query.get("AppName")
-    found = await request.app[STORE].list_jobs(app_name=app_name or None)
-    return json_response([schemas.dump_job(j) for j in found])
+    """Jobs, filtered, ordered and paged as asked (the seed's call: every job, oldest first); X-Total-Count."""
+    query = load_job_list(list(request.query.items()))
+    store = request.app[STORE]
+    if query == type(query)(app_name=query.app_name):
+        found = await store.list_jobs(app_name=query.app_name)  # the seed's call: the fast whole-list path
+        total = len(found)
+    else:
+        page = await store.find_jobs(query)
+        found, total = page.items, page.total
+    return await list_response(found, schemas.dump_jobs, total)
+
+
+async def list_response(items: list[Any], dump: Callable[[list[Any]], list[Any]], total: int) -> web.Response:
+    """A JSON array of `items` with the number of all matches in X-Total-Count (big ones built off the loop)."""
+    if len(items) > OFF_LOOP_ITEMS:
+        body = await asyncio.to_thread(lambda: encode_json(dump(items)))
+    else:
+        body = encode_json(dump(items))
+    return web.Response(
+        body=body, headers={"X-Total-Count": str(total)}, content_type="application/json", charset="utf-8"
+    )
 
 
 @routes.post("/api/jobs")
 async def create_job(request: web.Request) -> web.Response:
     """Create a job; SecretArgs come in clear only here."""
     data = schemas.load_job(await read_json(request))
-    job = await jobs.create_job(request.app[STORE], request.app[SECRET_BOX], data, hooks=_hook_policy(request))
+    job = await jobs.create_job(
+        request.app[STORE], request.app[SECRET_BOX], data, by=request[USER], hooks=_hook_policy(request)
+    )
     return await _saved(request, job)
 
 
@@ -45,7 +72,9 @@ async def update_job(request: web.Request) -> web.Response:
     store = request.app[STORE]
     current = await store.get_job(request.match_info["job_id"])  # 404 before 400, as the seed lists it
     data = schemas.load_job_edit(await read_json(request))
-    saved = await jobs.update_job(store, request.app[SECRET_BOX], current, data, hooks=_hook_policy(request))
+    saved = await jobs.update_job(
+        store, request.app[SECRET_BOX], current, data, by=request[USER], hooks=_hook_policy(request)
+    )
     return await _saved(request, saved)
 
 
@@ -67,6 +96,6 @@ async def delete_job(request: web.Request) -> web.Response:
     # no Content-Type is fine: a browser cannot send a cross-site DELETE without a CORS preflight (never granted)
     require_json_type(request, allow_absent=True)
     job_id = request.match_info["job_id"]
-    await request.app[RUNNER].delete_job(job_id)
+    await request.app[RUNNER].delete_job(job_id, deleted_by=request[USER])
     log.info("job %s deleted with its executions and output", job_id)
     return json_response({"JobId": job_id}, status=202)

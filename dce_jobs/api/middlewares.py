@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from .. import errors
-from ..keys import CONFIG, REQUEST_ID
+from ..keys import CONFIG, REQUEST_ID, USER
 from .respond import json_response
+from .who import identify
 
 log = logging.getLogger("dce_jobs.api")
 
@@ -133,14 +134,18 @@ def _cross_site(request: web.Request, allowed: tuple[str, ...]) -> str:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Require `Authorization: Bearer <token>` on /api routes when a token is configured."""
-    token = request.app[CONFIG].api_token
+    """Require `Authorization: Bearer <token>` on /api routes when a token is configured; tell who calls."""
+    config = request.app[CONFIG]
+    token = config.api_token
+    with_token = False
     guarded = request.path.startswith("/api/") or request.path == "/metrics"
     if token and guarded and request.path not in _OPEN_PATHS:
         given = request.headers.get("Authorization", "")
         scheme, _, value = given.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
             raise errors.Unauthorized("a valid 'Authorization: Bearer <token>' header is required")
+        with_token = True
+    request[USER] = identify(request.headers, user_header=config.user_header, with_token=with_token)
     return await handler(request)
 
 

@@ -11,8 +11,10 @@ from typing import Any
 from aiohttp import web
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import Schema
 
 from .. import __version__, schemas
+from ..schemas import lists
 from . import openapi_shapes as shapes
 
 routes = web.RouteTableDef()
@@ -61,6 +63,7 @@ class Op:
     query: tuple[tuple[str, str], ...] = ()  #: (name, description)
     headers: tuple[tuple[str, str], ...] = ()  #: (name, description)
     public: bool = False  #: no bearer token needed
+    params: type[Schema] | None = None  #: the schema of the query parameters of a list
 
 
 _COMMON = (400, 401, 404, 503)
@@ -77,10 +80,30 @@ _DESCRIPTION = (
 
 OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/jobs"): Op(
-        "List jobs (SecretArgs as masks)",
+        "List jobs (SecretArgs as masks): filtered, sorted and paged as asked; without parameters (or AppName "
+        "only) every job, oldest first, as seed 001 lists them; X-Total-Count is the number of all matches",
         (200, "JobList"),
         (400, 401, 503),
-        query=(("AppName", "only jobs of this app"),),
+        params=lists.JobListParams,
+    ),
+    ("GET", "/api/jobs/{job_id}/executors"): Op(
+        "One job's executions, newest first (50 a page unless Size says), each with its summary",
+        (200, "ExecutionList"),
+        _COMMON,
+        params=lists.JobExecutionListParams,
+    ),
+    ("GET", "/api/executors"): Op(
+        "Executions across jobs, newest first (50 a page unless Size says)",
+        (200, "ExecutionList"),
+        (400, 401, 503),
+        params=lists.ExecutionListParams,
+    ),
+    ("GET", "/api/audit"): Op(
+        "Who created, edited, deleted, started, stopped, retried or resumed what, newest first; "
+        "an edit lists the names of the fields it changed, never their values",
+        (200, "AuditList"),
+        (400, 401, 503),
+        params=lists.AuditListParams,
     ),
     ("POST", "/api/jobs"): Op(
         "Create a job (the only place SecretArgs travel in clear); Warnings when its service is missing",
@@ -243,7 +266,12 @@ def build_spec(api: list[tuple[str, str]]) -> dict[str, Any]:
     _add_schemas(spec, plugin)
     _add_responses(spec)
     for method, path in api:
-        spec.path(path=path, operations={method.lower(): _operation(method, path, OPERATIONS[(method, path)])})
+        operation = _operation(method, path, OPERATIONS[(method, path)])
+        params = OPERATIONS[(method, path)].params
+        if params is not None:
+            assert plugin.converter is not None
+            operation["parameters"] += plugin.converter.schema2parameters(params, location="query")
+        spec.path(path=path, operations={method.lower(): operation})
     document = spec.to_dict()
     document["security"] = [{"bearer": []}]
     ecma: dict[str, Any] = _ecma_patterns(document)
@@ -285,13 +313,17 @@ def _add_schemas(spec: APISpec, plugin: MarshmallowPlugin) -> None:
     spec.components.schema("Health", schema=schemas.HealthSchema)
     spec.components.schema("ServiceStats", schema=schemas.ServiceStatsSchema)
     spec.components.schema("ExecutionStats", schema=schemas.ExecutionStatsSchema)
+    spec.components.schema("ExecutionEntry", schema=lists.ExecutionEntrySchema)
+    spec.components.schema("AuditEntry", schema=lists.AuditEntrySchema)
 
 
 def _add_responses(spec: APISpec) -> None:
     for name, description in _ERRORS.values():
         spec.components.response(name, _json_response(description, "Error"))
     spec.components.response("Job", _json_response("the job", "Job"))
-    spec.components.response("JobList", _json_list("the jobs", "Job"))
+    spec.components.response("JobList", _counted(_json_list("the jobs", "Job")))
+    spec.components.response("ExecutionList", _counted(_json_list("the executions", "ExecutionEntry")))
+    spec.components.response("AuditList", _counted(_json_list("the audit entries", "AuditEntry")))
     spec.components.response("SavedJob", _json_response("the saved job, with Warnings when there are any", "SavedJob"))
     spec.components.response("ServiceList", _json_list("the services, by app then name", "Service"))
     spec.components.response("Settings", _json_response("the effective defaults", "Settings"))
@@ -327,6 +359,11 @@ def _json_response(description: str, schema: str) -> dict[str, Any]:
 def _json_list(description: str, schema: str) -> dict[str, Any]:
     items = {"type": "array", "items": {"$ref": f"#/components/schemas/{schema}"}}
     return {"description": description, "content": {JSON: {"schema": items}}}
+
+
+def _counted(response: dict[str, Any]) -> dict[str, Any]:
+    total = {"schema": {"type": "integer"}, "description": "how many entries match in all (every page)"}
+    return {**response, "headers": {"X-Total-Count": total}}
 
 
 def _operation(method: str, path: str, op: Op) -> dict[str, Any]:

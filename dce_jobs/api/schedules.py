@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import schemas
-from ..keys import SCHEDULER, STORE
+from .. import jobs, schemas
+from ..keys import SCHEDULER, STORE, USER
 from ..schedule import Fire, Schedule
 from .body import read_json, require_json_type
 from .respond import json_response
@@ -29,6 +29,8 @@ async def create_schedule(request: web.Request) -> web.Response:
     job = await request.app[STORE].get_job(request.match_info["job_id"])
     given = schemas.load_schedule(await read_json(request))
     schedule = await request.app[SCHEDULER].create(job.job_id, given)
+    audit = jobs.audit_entry("schedule.create", request[USER], job, schedule_id=schedule.schedule_id)
+    await request.app[STORE].add_audit(audit)
     return json_response(_dump(request, schedule, {}))
 
 
@@ -47,8 +49,14 @@ async def update_schedule(request: web.Request) -> web.Response:
     store = request.app[STORE]
     job = await store.get_job(request.match_info["job_id"])
     await store.get_schedule(job.job_id, request.match_info["schedule_id"])  # 404 before 400
-    given = schemas.load_schedule(await read_json(request), partial=True)
+    payload = await read_json(request)
+    given = schemas.load_schedule(payload, partial=True)
     schedule = await request.app[SCHEDULER].update(job.job_id, request.match_info["schedule_id"], given)
+    # the names of the fields the edit gave (a loaded body names known fields only), never their values
+    audit = jobs.audit_entry(
+        "schedule.edit", request[USER], job, fields=tuple(sorted(payload)), schedule_id=schedule.schedule_id
+    )
+    await store.add_audit(audit)
     return json_response(_dump(request, schedule, await store.last_fires(job_id=job.job_id)))
 
 
@@ -58,6 +66,8 @@ async def delete_schedule(request: web.Request) -> web.Response:
     require_json_type(request, allow_absent=True)
     job = await request.app[STORE].get_job(request.match_info["job_id"])
     await request.app[SCHEDULER].delete(job.job_id, request.match_info["schedule_id"])
+    audit = jobs.audit_entry("schedule.delete", request[USER], job, schedule_id=request.match_info["schedule_id"])
+    await request.app[STORE].add_audit(audit)
     return json_response({"ScheduleId": request.match_info["schedule_id"]})
 
 

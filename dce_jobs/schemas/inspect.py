@@ -262,6 +262,30 @@ class InspectSchema(Schema):
         required=True,
         metadata={"description": "the parameter values this run used (not secret)"},
     )
+    app_name = fields.String(
+        data_key="AppName",
+        attribute="execution.app_name",
+        required=True,
+        metadata={"description": "the job's AppName when it started ('' in records from before it was kept)"},
+    )
+    service_name = fields.String(
+        data_key="ServiceName",
+        attribute="execution.service_name",
+        required=True,
+        metadata={"description": "the job's ServiceName when it started ('' in records from before it was kept)"},
+    )
+    trigger = fields.String(
+        data_key="Trigger",
+        attribute="execution.trigger",
+        required=True,
+        metadata={"description": "how it was started: manual, retry, schedule"},
+    )
+    started_by = fields.String(
+        data_key="StartedBy",
+        attribute="execution.started_by",
+        required=True,
+        metadata={"description": "the user who started it; schedule for a fire, retry for an automatic retry"},
+    )
     state = fields.Enum(ExecutionState, by_value=True, data_key="State", attribute="summary.state", required=True)
     ended_at = _shown_or_null(fields.Float, "EndTime", "summary.ended_at", "when the last target ended (epoch s)")
     counts = fields.Dict(

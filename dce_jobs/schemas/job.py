@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from ..cipher import mask
 from ..errors import InvalidInput
 from ..models import HOOK_EVENTS, FailureAction, Job, Param, Rolling, Target
 from .base import (
@@ -160,6 +161,16 @@ def merge_rolling(given: dict[str, Any] | None, base: Rolling) -> Rolling:
     return dataclasses.replace(base, **(given or {}))
 
 
+class LastRunSchema(Schema):
+    """The newest execution of a job as the job list shows it."""
+
+    executor_id = fields.String(data_key="ExecutorId", required=True)
+    state = fields.String(
+        data_key="State", required=True, metadata={"description": "running, succeeded, failed or stopped"}
+    )
+    ended_at = fields.Float(data_key="EndTime", allow_none=True, required=True, metadata={"description": "epoch s"})
+
+
 class JobSchema(Schema, RollingFields):
     """A job on the wire, both ways: POST and PUT bodies in, the seed's job shape out (JobId, Executors, masks)."""
 
@@ -208,6 +219,17 @@ class JobSchema(Schema, RollingFields):
     )
     executors = fields.List(fields.String(), data_key="Executors", dump_only=True)
     timeout_s = _timeout()
+    created_at = fields.Float(data_key="CreateTime", dump_only=True, metadata={"description": "epoch seconds"})
+    updated_at = fields.Float(data_key="UpdateTime", dump_only=True, metadata={"description": "epoch seconds"})
+    created_by = fields.String(data_key="CreatedBy", dump_only=True, metadata={"description": "user ('' before kept)"})
+    updated_by = fields.String(data_key="UpdatedBy", dump_only=True, metadata={"description": "user of the last edit"})
+    last_run = fields.Nested(
+        LastRunSchema,
+        data_key="LastRun",
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "the newest execution (null: never run)"},
+    )
     params = fields.List(
         fields.Nested(ParamSchema),
         data_key="Params",
@@ -348,6 +370,53 @@ def load_empty(payload: Any) -> None:
 def dump_job(job: Job) -> dict[str, Any]:
     """A job as the seed shows it: PascalCase, SecretArgs as masks, plus the rolling settings."""
     return _JOB.dump(job)  # type: ignore[no-any-return]
+
+
+def dump_jobs(jobs: list[Job]) -> list[dict[str, Any]]:
+    """Jobs as the seed's list shows them: what JobSchema dumps (a test holds them equal), built directly.
+
+    marshmallow takes ~0.1 ms of CPU a job; the seed's unpaged list of 10,000 jobs spent most of its time there.
+    """
+    return [_job_dict(job) for job in jobs]
+
+
+def _job_dict(job: Job) -> dict[str, Any]:
+    rolling, last = job.rolling, job.last_run
+    return {
+        "Parallelism": rolling.parallelism,
+        "Delay": float(rolling.delay_s),
+        "FailureAction": rolling.failure_action.value,
+        "MaxFailureRatio": float(rolling.max_failure_ratio),
+        "JobId": job.job_id,
+        "AppName": job.app_name,
+        "ServiceName": job.service_name,
+        "Name": job.name,
+        "Cmd": job.cmd,
+        "Privileged": job.privileged,
+        "User": job.user,
+        "Env": list(job.env),
+        "SecretArgs": [mask(secret.length) for secret in job.secret_args],
+        "Executors": list(job.executors),
+        "Timeout": None if job.timeout_s is None else float(job.timeout_s),
+        "CreateTime": float(job.created_at),
+        "UpdateTime": float(job.updated_at),
+        "CreatedBy": job.created_by,
+        "UpdatedBy": job.updated_by,
+        "LastRun": None
+        if last is None
+        else {
+            "ExecutorId": last.executor_id,
+            "State": last.state,
+            "EndTime": None if last.ended_at is None else float(last.ended_at),
+        },
+        "Params": [
+            {"Name": p.name, "Default": p.default, "Required": p.required, "Pattern": p.pattern} for p in job.params
+        ],
+        "Retries": job.retries,
+        "RetryDelay": float(job.retry_delay_s),
+        "StatusHook": job.status_hook,
+        "StatusHookEvents": list(job.status_hook_events),
+    }
 
 
 def dump_target(target: Target) -> dict[str, str]:

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from ..models import (
     STDOUT,
+    AuditEntry,
     ContainerResult,
     EndReason,
     Execution,
+    ExecutionEntry,
     FailureAction,
     FollowUp,
     Job,
+    LastRun,
     Lease,
     OutputChunk,
     Param,
     Rolling,
     SecretArg,
     Status,
+    Summary,
     Target,
     TaskState,
 )
+from ..queries import AuditQuery, ExecutionQuery, JobQuery, Page
 from ..schedule import Fire, Schedule
 from ..stats import ExecutionStats, StatsQuery
 from ..timings import Timings
@@ -46,8 +51,8 @@ class Store(Protocol):
     async def ping(self) -> None:
         """Raise StoreUnavailable when the store cannot be reached."""
 
-    async def create_job(self, job: Job) -> None:
-        """Insert a new job."""
+    async def create_job(self, job: Job, *, audit: AuditEntry | None = None) -> None:
+        """Insert a new job (with its audit entry: both or neither)."""
 
     async def get_job(self, job_id: str) -> Job:
         """One job with its executors (oldest first)."""
@@ -55,14 +60,28 @@ class Store(Protocol):
     async def list_jobs(self, *, app_name: str | None = None) -> list[Job]:
         """All jobs (of one AppName), oldest first, with their executors."""
 
-    async def update_job(self, job: Job) -> None:
-        """Replace a job's definition (not its executions)."""
+    async def find_jobs(self, query: JobQuery) -> Page[Job]:
+        """The jobs matching `query`, in its order, one page of them (with their executors) and the total."""
 
-    async def delete_job(self, job_id: str) -> None:
+    async def update_job(self, job: Job, *, audit: AuditEntry | None = None) -> None:
+        """Replace a job's definition (not its executions, nor its LastRun)."""
+
+    async def delete_job(self, job_id: str, *, audit: AuditEntry | None = None) -> None:
         """Remove a job with its schedules, executions, results and output."""
 
-    async def create_execution(self, execution: Execution, results: list[ContainerResult]) -> None:
-        """Insert an execution and its initial results."""
+    async def create_execution(
+        self, execution: Execution, results: list[ContainerResult], *, audit: AuditEntry | None = None
+    ) -> None:
+        """Insert an execution and its initial results; it becomes its job's LastRun (running)."""
+
+    async def find_executions(self, query: ExecutionQuery) -> Page[ExecutionEntry]:
+        """The executions matching `query`, newest first, one page of them and the total."""
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        """Append one entry to the audit trail."""
+
+    async def find_audit(self, query: AuditQuery) -> Page[AuditEntry]:
+        """The audit entries matching `query`, newest first, one page of them and the total."""
 
     async def get_execution(self, job_id: str, executor_id: str) -> Execution:
         """One execution (NotFound `executor_id_not_found`)."""
@@ -70,8 +89,14 @@ class Store(Protocol):
     async def list_results(self, job_id: str, executor_id: str) -> list[ContainerResult]:
         """The results of one execution, in target order."""
 
-    async def end_execution(self, execution: Execution, *, state: str, ended_at: float) -> None:
-        """Record an execution's final state (an ExecutionState value) and end time; its duration follows."""
+    async def end_execution(
+        self, execution: Execution, *, state: str, ended_at: float, counts: Mapping[str, int] | None = None
+    ) -> None:
+        """Record in one write how an execution ended, and its job's LastRun when it is the newest.
+
+        The state (an ExecutionState value), end time and duration feed the statistics; the Counts by outcome
+        the history lists.
+        """
 
     async def execution_stats(self, query: StatsQuery) -> ExecutionStats:
         """Executions of the query per (UTC hour, state) and duration percentiles, aggregated by the store."""
@@ -232,6 +257,9 @@ def job_to_doc(job: Job) -> dict[str, Any]:
         "rolling": rolling_to_doc(job.rolling),
         "created_at": job.created_at,
         "updated_at": job.updated_at,
+        "created_by": job.created_by,
+        "updated_by": job.updated_by,
+        "name_fold": job.name.casefold(),
         "params": [
             {"name": p.name, "default": p.default, "required": p.required, "pattern": p.pattern} for p in job.params
         ],
@@ -242,8 +270,8 @@ def job_to_doc(job: Job) -> dict[str, Any]:
     }
 
 
-def job_from_doc(doc: dict[str, Any], executors: list[str]) -> Job:
-    """Rebuild a job from its document and its executor ids."""
+def job_from_doc(doc: dict[str, Any], executors: list[str], last_run: LastRun | None = None) -> Job:
+    """Rebuild a job from its document, its executor ids and its newest execution (older documents: defaults)."""
     return Job(
         job_id=doc["job_id"],
         app_name=doc["app_name"],
@@ -259,12 +287,22 @@ def job_from_doc(doc: dict[str, Any], executors: list[str]) -> Job:
         created_at=float(doc["created_at"]),
         updated_at=float(doc["updated_at"]),
         executors=tuple(executors),
+        created_by=doc.get("created_by") or "",
+        updated_by=doc.get("updated_by") or "",
+        last_run=last_run,
         params=tuple(Param(**p) for p in doc.get("params") or ()),
         retries=int(doc.get("retries") or 0),
         retry_delay_s=float(doc.get("retry_delay_s") or 0.0),
         status_hook=doc.get("status_hook") or "",
         status_hook_events=tuple(doc.get("status_hook_events") or ("end",)),
     )
+
+
+def last_run_from(executor_id: str | None, state: str | None, ended_at: float | None) -> LastRun | None:
+    """A LastRun from stored parts (None when the job never ran)."""
+    if not executor_id:
+        return None
+    return LastRun(executor_id=executor_id, state=state or "running", ended_at=ended_at)
 
 
 def execution_to_doc(execution: Execution) -> dict[str, Any]:
@@ -280,6 +318,10 @@ def execution_to_doc(execution: Execution) -> dict[str, Any]:
         "retry_of": execution.retry_of,
         "schedule_id": execution.schedule_id,
         "owner_id": execution.owner_id,
+        "trigger": execution.trigger,
+        "started_by": execution.started_by,
+        "app_name": execution.app_name,
+        "service_name": execution.service_name,
         "params": dict(execution.params),
         "retried_by": execution.retried_by,
         "retry_attempt": execution.retry_attempt,
@@ -315,9 +357,66 @@ def execution_from_doc(doc: dict[str, Any]) -> Execution:
         retry_of=doc.get("retry_of") or "",
         schedule_id=doc.get("schedule_id") or "",
         owner_id=doc.get("owner_id") or "",
+        trigger=_trigger(doc),
+        started_by=doc.get("started_by") or "",
+        app_name=doc.get("app_name") or "",
+        service_name=doc.get("service_name") or "",
         params=dict(doc.get("params") or {}),
         retried_by=doc.get("retried_by") or "",
         retry_attempt=int(doc.get("retry_attempt") or 0),
+    )
+
+
+def entry_from_doc(doc: dict[str, Any], final: dict[str, Any] | None) -> ExecutionEntry:
+    """A history entry from an execution document and how it ended (`final`: state, ended_at, counts; or None)."""
+    final = final or {}
+    return ExecutionEntry(
+        job_id=doc["job_id"],
+        executor_id=doc["executor_id"],
+        app_name=doc.get("app_name") or "",
+        service_name=doc.get("service_name") or "",
+        created_at=float(doc["created_at"]),
+        trigger=_trigger(doc),
+        started_by=doc.get("started_by") or "",
+        retry_of=doc.get("retry_of") or "",
+        state=final.get("state") or "running",
+        ended_at=final.get("ended_at"),
+        counts=final.get("counts"),
+        targets=len(doc.get("targets") or ()),
+    )
+
+
+def summary_to_doc(summary: Summary) -> dict[str, Any]:
+    """How an execution ended, as stored beside it."""
+    return {"state": summary.state.value, "ended_at": summary.ended_at, "counts": dict(summary.counts)}
+
+
+def audit_to_doc(entry: AuditEntry) -> dict[str, Any]:
+    """An audit entry as a plain document (without its id)."""
+    return {
+        "at": entry.at,
+        "user": entry.user,
+        "action": entry.action,
+        "job_id": entry.job_id,
+        "job_name": entry.job_name,
+        "executor_id": entry.executor_id,
+        "fields": list(entry.fields),
+        "schedule_id": entry.schedule_id,
+    }
+
+
+def audit_from_doc(doc: dict[str, Any], audit_id: str) -> AuditEntry:
+    """Rebuild an audit entry."""
+    return AuditEntry(
+        at=float(doc["at"]),
+        user=doc["user"],
+        action=doc["action"],
+        job_id=doc["job_id"],
+        job_name=doc.get("job_name") or "",
+        executor_id=doc.get("executor_id") or "",
+        fields=tuple(doc.get("fields") or ()),
+        audit_id=audit_id,
+        schedule_id=doc.get("schedule_id") or "",
     )
 
 
@@ -394,3 +493,10 @@ def result_from_doc(doc: dict[str, Any]) -> ContainerResult:
 def _end_reason(doc: dict[str, Any]) -> EndReason | None:
     value = doc.get("end_reason")
     return EndReason(value) if value else None
+
+
+def _trigger(doc: dict[str, Any]) -> str:
+    """An execution's Trigger (records from before it was kept: from RetryOf and the schedule)."""
+    if doc.get("trigger"):
+        return str(doc["trigger"])
+    return "retry" if doc.get("retry_of") else "schedule" if doc.get("schedule_id") else "manual"

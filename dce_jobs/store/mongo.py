@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -14,10 +14,24 @@ from pymongo import timeout as operation_timeout
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from ..errors import Conflict, DceJobsError, NotFound, StoreUnavailable
-from ..models import ContainerResult, Execution, FollowUp, Job, OutputChunk, Status, TaskState, pick_stream
+from ..models import (
+    AuditEntry,
+    ContainerResult,
+    Execution,
+    ExecutionEntry,
+    FollowUp,
+    Job,
+    OutputChunk,
+    Status,
+    TaskState,
+    pick_stream,
+)
+from ..queries import AuditQuery, ExecutionQuery, JobQuery, Page
 from ..stats import PERCENTILES, STATES, ExecutionStats, StatsQuery, hour_of, nearest_rank
 from ..timings import Timings
+from . import mongo_lists as lists
 from .base import (
+    audit_to_doc,
     chunk_runs,
     execution_from_doc,
     execution_to_doc,
@@ -42,7 +56,6 @@ _DUPLICATE_KEY = 11000
 _UNFINISHED = [s.value for s in Status if not s.is_final]
 _NO_ID = {"_id": False}
 _JOB_ORDER = [("created_at", ASCENDING), ("job_id", ASCENDING)]
-_EXECUTOR_ORDER = [("created_at", ASCENDING), ("executor_id", ASCENDING)]
 _RESULT_KEY = [("job_id", ASCENDING), ("executor_id", ASCENDING), ("index", ASCENDING)]
 
 # (collection, keys, unique)
@@ -55,6 +68,7 @@ _INDEXES: tuple[tuple[str, list[tuple[str, int]], bool], ...] = (
     ("results", _RESULT_KEY, True),
     ("results", [("status", ASCENDING)], False),
     ("output", [*_RESULT_KEY, ("seq", ASCENDING)], True),
+    *lists.INDEXES,
     ("follow_ups", [("task_id", ASCENDING)], True),
     ("follow_ups", [("state", ASCENDING), ("due_at", ASCENDING)], False),
     ("follow_ups", [("job_id", ASCENDING), ("executor_id", ASCENDING)], False),
@@ -191,6 +205,7 @@ class MongoStore(MongoSchedules):
             self._db = self._client[self._db_name]
             for name, keys, unique in (*_INDEXES, *SCHEDULE_INDEXES):
                 await self._col(name).create_index(keys, unique=unique)
+            await lists.upgrade_old_records(self._db)  # before the statistics' own: it reads a missing state
             await self._add_stat_fields()
             if self._transactions_wanted is None:
                 self.transactions = _has_transactions(await self._client.admin.command("hello"))
@@ -219,10 +234,32 @@ class MongoStore(MongoSchedules):
 
     # -- jobs ---------------------------------------------------------------------------------------
 
-    async def create_job(self, job: Job) -> None:
-        """Insert a new job; a duplicate name in the same app is a Conflict."""
-        with self._errors(_name_taken(job)):
-            await self._col("jobs").insert_one(job_to_doc(job))
+    async def _audited(self, audit: AuditEntry | None, write: Callable[[], Awaitable[None]]) -> None:
+        """Write the audit entry, then run `write`; if that fails, remove the entry again and raise.
+
+        Entry first: a store that cannot take the entry refuses the operation before anything changed.
+        """
+        if audit is None:
+            await write()
+            return
+        oid = ObjectId()
+        with self._errors():
+            await self._col("audit").insert_one({"_id": oid, **audit_to_doc(audit)})
+        try:
+            await write()
+        except BaseException:
+            with self._errors():
+                await self._col("audit").delete_one({"_id": oid})
+            raise
+
+    async def create_job(self, job: Job, *, audit: AuditEntry | None = None) -> None:
+        """Insert a new job (and its audit entry); a duplicate name in the same app is a Conflict."""
+
+        async def insert() -> None:
+            with self._errors(_name_taken(job)):
+                await self._col("jobs").insert_one(job_to_doc(job))
+
+        await self._audited(audit, insert)
 
     async def get_job(self, job_id: str) -> Job:
         """One job with its executors (oldest first)."""
@@ -230,32 +267,38 @@ class MongoStore(MongoSchedules):
             doc = await self._col("jobs").find_one({"job_id": job_id}, _NO_ID)
             if doc is None:
                 raise _job_not_found(job_id)
-            executors = await self._executors_of([job_id])
-        return job_from_doc(doc, executors.get(job_id, []))
+            executors = await lists.executors_of(self._db, [job_id])
+        return job_from_doc(doc, executors.get(job_id, []), lists.last_run(doc))
 
     async def list_jobs(self, *, app_name: str | None = None) -> list[Job]:
         """All jobs (of one AppName), oldest first, with their executors."""
         query = {} if app_name is None else {"app_name": app_name}
         with self._errors():
             docs = await self._col("jobs").find(query, _NO_ID).sort(_JOB_ORDER).to_list()
-            executors = await self._executors_of([d["job_id"] for d in docs]) if docs else {}
-        return [job_from_doc(d, executors.get(d["job_id"], [])) for d in docs]
+            if app_name is None:
+                executors = await lists.all_executors(self._db)
+            else:
+                executors = await lists.executors_of(self._db, [d["job_id"] for d in docs])
+        return [job_from_doc(d, executors.get(d["job_id"], []), lists.last_run(d)) for d in docs]
 
-    async def _executors_of(self, job_ids: list[str]) -> dict[str, list[str]]:
-        """Executor ids per job, oldest first, in one query."""
-        projection = {"_id": False, "job_id": True, "executor_id": True, "created_at": True}
-        cursor = self._col("executions").find({"job_id": {"$in": job_ids}}, projection).sort(_EXECUTOR_ORDER)
-        grouped: dict[str, list[str]] = {}
-        async for doc in cursor:
-            grouped.setdefault(doc["job_id"], []).append(doc["executor_id"])
-        return grouped
+    async def find_jobs(self, query: JobQuery) -> Page[Job]:
+        """A page of the jobs matching `query` (filtered, ordered, paged and counted by the server)."""
+        with self._errors():
+            docs, total = await lists.find_jobs(self._db, query)
+            executors = await lists.executors_of(self._db, [d["job_id"] for d in docs])
+        return Page([job_from_doc(d, executors.get(d["job_id"], []), lists.last_run(d)) for d in docs], total)
 
-    async def update_job(self, job: Job) -> None:
-        """Replace a job's definition (not its executions)."""
-        with self._errors(_name_taken(job)):
-            outcome = await self._col("jobs").replace_one({"job_id": job.job_id}, job_to_doc(job))
-        if outcome.matched_count == 0:
-            raise _job_not_found(job.job_id)
+    async def update_job(self, job: Job, *, audit: AuditEntry | None = None) -> None:
+        """Replace a job's definition (not its executions, nor its LastRun)."""
+        outcome: list[Any] = []
+
+        async def update() -> None:
+            with self._errors(_name_taken(job)):
+                outcome.append(await self._col("jobs").update_one({"job_id": job.job_id}, {"$set": job_to_doc(job)}))
+            if outcome[0].matched_count == 0:
+                raise _job_not_found(job.job_id)
+
+        await self._audited(audit, update)
 
     async def _in_transaction(self, writes: Callable[[Any], Awaitable[None]]) -> None:
         """Run `writes(session)` in one transaction (retried on transient errors) or, without them, as is."""
@@ -266,8 +309,11 @@ class MongoStore(MongoSchedules):
             async with self._client.start_session() as session:
                 await session.with_transaction(writes)
 
-    async def delete_job(self, job_id: str) -> None:
+    async def delete_job(self, job_id: str, *, audit: AuditEntry | None = None) -> None:
         """Remove a job's output, then its results, executions and the job (in one transaction where possible)."""
+        await self._audited(audit, lambda: self._delete_job(job_id))
+
+    async def _delete_job(self, job_id: str) -> None:
         query = {"job_id": job_id}
 
         async def delete(session: Any) -> None:
@@ -284,12 +330,24 @@ class MongoStore(MongoSchedules):
 
     # -- executions and results ---------------------------------------------------------------------
 
-    async def create_execution(self, execution: Execution, results: list[ContainerResult]) -> None:
-        """Insert an execution and its initial results: all of them or, on an error, none."""
+    async def create_execution(
+        self, execution: Execution, results: list[ContainerResult], *, audit: AuditEntry | None = None
+    ) -> None:
+        """Insert an execution and its initial results (all or none, with the audit entry); it is its job's LastRun."""
+
+        async def insert() -> None:
+            await self._insert_execution(execution, results)
+            last_run = {"executor_id": execution.executor_id, "state": "running", "ended_at": None}
+            with self._errors():
+                await self._col("jobs").update_one({"job_id": execution.job_id}, {"$set": {"last_run": last_run}})
+
+        await self._audited(audit, insert)
+
+    async def _insert_execution(self, execution: Execution, results: list[ContainerResult]) -> None:
         taken = Conflict(execution.executor_id, error_id="executor_id_taken")
 
         async def insert(session: Any) -> None:
-            await self._col("executions").insert_one(_execution_doc(execution), session=session)
+            await self._col("executions").insert_one(_running(execution), session=session)
             if results:
                 await self._col("results").insert_many([result_to_doc(r) for r in results], session=session)
 
@@ -298,7 +356,7 @@ class MongoStore(MongoSchedules):
                 await self._in_transaction(insert)
             return
         with self._errors(taken):
-            execution_doc = {"_id": ObjectId(), **_execution_doc(execution)}
+            execution_doc = {"_id": ObjectId(), **_running(execution)}
             await self._col("executions").insert_one(execution_doc)
         if results:
             await self._insert_results_or_undo(execution_doc["_id"], results, taken)
@@ -318,6 +376,21 @@ class MongoStore(MongoSchedules):
                 await self._col("executions").delete_one({"_id": execution_oid})
             raise
 
+    async def find_executions(self, query: ExecutionQuery) -> Page[ExecutionEntry]:
+        """A page of the executions matching `query`, newest first (filtered, paged and counted by the server)."""
+        with self._errors():
+            return await lists.find_executions(self._db, query)
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        """Append one entry to the audit trail."""
+        with self._errors():
+            await self._col("audit").insert_one(audit_to_doc(entry))
+
+    async def find_audit(self, query: AuditQuery) -> Page[AuditEntry]:
+        """A page of the audit trail, newest first."""
+        with self._errors():
+            return await lists.find_audit(self._db, query)
+
     async def get_execution(self, job_id: str, executor_id: str) -> Execution:
         """One execution (NotFound `executor_id_not_found`)."""
         with self._errors():
@@ -333,12 +406,29 @@ class MongoStore(MongoSchedules):
             docs = await self._col("results").find(query, _NO_ID).sort("index", ASCENDING).to_list()
         return [result_from_doc(d) for d in docs]
 
-    async def end_execution(self, execution: Execution, *, state: str, ended_at: float) -> None:
-        """Record an execution's final state and end time (and so its duration)."""
+    async def end_execution(
+        self, execution: Execution, *, state: str, ended_at: float, counts: Mapping[str, int] | None = None
+    ) -> None:
+        """Record how an execution ended (state, end, duration, counts), also as its job's LastRun if the newest.
+
+        One transaction where the server has them; the execution's `hour` (statistics) stays as inserted.
+        """
         key = {"job_id": execution.job_id, "executor_id": execution.executor_id}
-        fields = {"state": state, "ended_at": ended_at, "duration_s": max(0.0, ended_at - execution.created_at)}
+        fields = {
+            "state": state,
+            "ended_at": ended_at,
+            "duration_s": max(0.0, ended_at - execution.created_at),
+            "counts": None if counts is None else dict(counts),
+        }
+        last_run = {"executor_id": execution.executor_id, "state": state, "ended_at": ended_at}
+        newest = {"job_id": execution.job_id, "last_run.executor_id": execution.executor_id}
+
+        async def update(session: Any) -> None:
+            await self._col("executions").update_one(key, {"$set": fields}, session=session)
+            await self._col("jobs").update_one(newest, {"$set": {"last_run": last_run}}, session=session)
+
         with self._errors():
-            await self._col("executions").update_one(key, {"$set": fields})
+            await self._in_transaction(update)
 
     async def execution_stats(self, query: StatsQuery) -> ExecutionStats:
         """Executions per (UTC hour, state) by one aggregation, duration percentiles by sorted index reads."""
@@ -525,13 +615,17 @@ class MongoStore(MongoSchedules):
             raise NotFound(execution.executor_id, error_id="executor_id_not_found")
 
     async def delete_execution(self, job_id: str, executor_id: str) -> None:
-        """Remove one execution: its output first, then its follow-ups, results and the execution itself."""
+        """Remove one execution: its output first, then its follow-ups, results and the execution itself.
+
+        Its audit entries stay; a job whose LastRun it was gets its newest remaining execution (or none).
+        """
         # as delete_job: children first, so an interrupted sweep leaves the execution to be swept again
         query = {"job_id": job_id, "executor_id": executor_id}
 
         async def delete(session: Any) -> None:
             for name in ("follow_ups", "results", "executions"):
                 await self._col(name).delete_many(query, session=session)
+            await lists.forget_last_run(self._db, job_id, executor_id, session=session)
 
         with self._errors():
             await self._col("output").delete_many(query)
@@ -566,3 +660,8 @@ class MongoStore(MongoSchedules):
         with self._errors():
             docs = await self._col("follow_ups").find(query, _NO_ID).sort(order).to_list()
         return [follow_up_from_doc(d) for d in docs]
+
+
+def _running(execution: Execution) -> dict[str, Any]:
+    """A new execution's document: running until end_execution says how it ended."""
+    return {**_execution_doc(execution), "ended_at": None, "counts": None}

@@ -8,15 +8,28 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import Conflict, NotFound, StoreUnavailable
-from ..models import FINAL_STATUSES, ContainerResult, Execution, FollowUp, Job, OutputChunk, TaskState, pick_stream
+from ..models import (
+    FINAL_STATUSES,
+    AuditEntry,
+    ContainerResult,
+    Execution,
+    ExecutionEntry,
+    FollowUp,
+    Job,
+    OutputChunk,
+    TaskState,
+    pick_stream,
+)
+from ..queries import AuditQuery, ExecutionQuery, JobQuery, Page
 from ..stats import PERCENTILES, ExecutionStats, StatsQuery, nearest_rank
 from ..timings import Timings
+from . import sqlite_lists as lists
 from .base import (
     chunk_runs,
     execution_from_doc,
@@ -25,35 +38,16 @@ from .base import (
     follow_up_to_doc,
     job_from_doc,
     job_to_doc,
+    last_run_from,
     result_from_doc,
     result_to_doc,
 )
 from .ranges import ByteRange, ChunkSize, OutputRange, cut, plan
 from .sqlite_schedules import SCHEMA as SCHEDULES_SCHEMA
 from .sqlite_schedules import SqliteSchedules
+from .sqlite_schema import create_schema
 
 T = TypeVar("T")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    job_id TEXT PRIMARY KEY, app_name TEXT NOT NULL, name TEXT NOT NULL,
-    created_at REAL NOT NULL, doc TEXT NOT NULL, UNIQUE (app_name, name));
-CREATE TABLE IF NOT EXISTS executions (
-    job_id TEXT NOT NULL, executor_id TEXT NOT NULL, created_at REAL NOT NULL, doc TEXT NOT NULL,
-    PRIMARY KEY (job_id, executor_id));
-CREATE TABLE IF NOT EXISTS results (
-    job_id TEXT NOT NULL, executor_id TEXT NOT NULL, idx INTEGER NOT NULL, status TEXT NOT NULL,
-    doc TEXT NOT NULL, PRIMARY KEY (job_id, executor_id, idx));
-CREATE INDEX IF NOT EXISTS results_status ON results (status);
-CREATE TABLE IF NOT EXISTS output (
-    job_id TEXT NOT NULL, executor_id TEXT NOT NULL, idx INTEGER NOT NULL, seq INTEGER NOT NULL,
-    data BLOB NOT NULL, streams TEXT, PRIMARY KEY (job_id, executor_id, idx, seq));
-CREATE TABLE IF NOT EXISTS follow_ups (
-    task_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, executor_id TEXT NOT NULL, state TEXT NOT NULL,
-    due_at REAL NOT NULL, created_at REAL NOT NULL, doc TEXT NOT NULL, claim_until REAL NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS follow_ups_state ON follow_ups (state, due_at);
-CREATE INDEX IF NOT EXISTS follow_ups_execution ON follow_ups (job_id, executor_id);
-"""
 
 #: columns added after the first release: (table, column, type), added to an older file at open
 _ADDED_COLUMNS = (
@@ -125,7 +119,7 @@ class SqliteStore(SqliteSchedules):
             db.execute(f"PRAGMA journal_size_limit={_WAL_KEEP_BYTES}")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
-            db.executescript(_SCHEMA)
+            create_schema(db)
             db.executescript(SCHEDULES_SCHEMA)
             for table, column, kind in _ADDED_COLUMNS:  # a file from before these were kept
                 if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
@@ -157,18 +151,30 @@ class SqliteStore(SqliteSchedules):
 
     # -- jobs ---------------------------------------------------------------------------------------
 
-    async def create_job(self, job: Job) -> None:
-        """Insert a new job; a duplicate name in the same app is a Conflict."""
+    async def create_job(self, job: Job, *, audit: AuditEntry | None = None) -> None:
+        """Insert a new job with its audit entry, in one transaction; a duplicate name in the same app is a Conflict."""
         doc = json.dumps(job_to_doc(job))
 
         def insert(db: sqlite3.Connection) -> None:
-            try:
-                db.execute(
-                    "INSERT INTO jobs (job_id, app_name, name, created_at, doc) VALUES (?, ?, ?, ?, ?)",
-                    (job.job_id, job.app_name, job.name, job.created_at, doc),
-                )
-            except sqlite3.IntegrityError as e:
-                raise Conflict(job.name, error_id="jobs_name_duplicated_error") from e
+            with _transaction(db):
+                try:
+                    db.execute(
+                        "INSERT INTO jobs (job_id, app_name, name, created_at, doc, service_name, updated_at,"
+                        " name_fold) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            job.job_id,
+                            job.app_name,
+                            job.name,
+                            job.created_at,
+                            doc,
+                            job.service_name,
+                            job.updated_at,
+                            job.name.casefold(),
+                        ),
+                    )
+                except sqlite3.IntegrityError as e:
+                    raise Conflict(job.name, error_id="jobs_name_duplicated_error") from e
+                lists.insert_audit(db, audit)
 
         await self._run(insert)
 
@@ -176,7 +182,9 @@ class SqliteStore(SqliteSchedules):
         """One job with its executors."""
 
         def fetch(db: sqlite3.Connection) -> Job:
-            row = db.execute("SELECT doc FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            row = db.execute(
+                "SELECT doc, last_executor_id, last_state, last_ended_at FROM jobs WHERE job_id = ?", (job_id,)
+            ).fetchone()
             if row is None:
                 raise NotFound(job_id, error_id="job_id_not_found")
             executors = [
@@ -186,44 +194,42 @@ class SqliteStore(SqliteSchedules):
                     (job_id,),
                 )
             ]
-            return job_from_doc(json.loads(row[0]), executors)
+            return job_from_doc(json.loads(row[0]), executors, last_run_from(*row[1:]))
 
         return await self._run(fetch)
 
     async def list_jobs(self, *, app_name: str | None = None) -> list[Job]:
         """All jobs (of one AppName), oldest first."""
 
-        def fetch(db: sqlite3.Connection) -> list[Job]:
-            where, params = ("WHERE app_name = ?", (app_name,)) if app_name is not None else ("", ())
-            rows = db.execute(f"SELECT job_id, doc FROM jobs {where} ORDER BY created_at, job_id", params).fetchall()
-            executors: dict[str, list[str]] = {job_id: [] for job_id, _ in rows}
-            join = "SELECT e.job_id, e.executor_id FROM executions e JOIN jobs j ON j.job_id = e.job_id"
-            join += " WHERE j.app_name = ?" if app_name is not None else ""
-            for job_id, executor_id in db.execute(f"{join} ORDER BY e.created_at, e.executor_id", params):
-                executors[job_id].append(executor_id)
-            return [job_from_doc(json.loads(doc), executors[job_id]) for job_id, doc in rows]
+        return await self._run(functools.partial(lists.all_jobs, app_name=app_name))
 
-        return await self._run(fetch)
+    async def find_jobs(self, query: JobQuery) -> Page[Job]:
+        """A page of the jobs matching `query` (filtered, ordered and counted in SQL)."""
+        return await self._run(functools.partial(lists.find_jobs, query=query))
 
-    async def update_job(self, job: Job) -> None:
-        """Replace a job's definition."""
+    async def update_job(self, job: Job, *, audit: AuditEntry | None = None) -> None:
+        """Replace a job's definition, with its audit entry in the same transaction."""
         doc = json.dumps(job_to_doc(job))
+        row = (job.app_name, job.name, doc, job.service_name, job.updated_at, job.name.casefold(), job.job_id)
 
         def update(db: sqlite3.Connection) -> None:
-            try:
-                cursor = db.execute(
-                    "UPDATE jobs SET app_name = ?, name = ?, doc = ? WHERE job_id = ?",
-                    (job.app_name, job.name, doc, job.job_id),
-                )
-            except sqlite3.IntegrityError as e:
-                raise Conflict(job.name, error_id="jobs_name_duplicated_error") from e
-            if cursor.rowcount == 0:
-                raise NotFound(job.job_id, error_id="job_id_not_found")
+            with _transaction(db):
+                try:
+                    cursor = db.execute(
+                        "UPDATE jobs SET app_name = ?, name = ?, doc = ?, service_name = ?, updated_at = ?,"
+                        " name_fold = ? WHERE job_id = ?",
+                        row,
+                    )
+                except sqlite3.IntegrityError as e:
+                    raise Conflict(job.name, error_id="jobs_name_duplicated_error") from e
+                if cursor.rowcount == 0:
+                    raise NotFound(job.job_id, error_id="job_id_not_found")
+                lists.insert_audit(db, audit)
 
         await self._run(update)
 
-    async def delete_job(self, job_id: str) -> None:
-        """Remove a job with everything recorded for it, in one transaction."""
+    async def delete_job(self, job_id: str, *, audit: AuditEntry | None = None) -> None:
+        """Remove a job with everything recorded for it, in one transaction with its audit entry."""
 
         def delete(db: sqlite3.Connection) -> None:
             with _transaction(db):
@@ -231,14 +237,19 @@ class SqliteStore(SqliteSchedules):
                     raise NotFound(job_id, error_id="job_id_not_found")
                 for table in (*_EXECUTION_TABLES, "schedules", "fires"):
                     db.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
+                lists.insert_audit(db, audit)
 
         await self._run(delete)
 
     # -- executions and results ---------------------------------------------------------------------
 
-    async def create_execution(self, execution: Execution, results: list[ContainerResult]) -> None:
-        """Insert an execution and its initial results atomically."""
+    async def create_execution(
+        self, execution: Execution, results: list[ContainerResult], *, audit: AuditEntry | None = None
+    ) -> None:
+        """Insert an execution, its initial results and its audit entry atomically; it is its job's LastRun."""
         doc = json.dumps(execution_to_doc(execution))
+        e = execution
+        row = (e.job_id, e.executor_id, e.created_at, doc, e.app_name, e.service_name, e.trigger, e.started_by)
 
         def insert(db: sqlite3.Connection) -> None:
             with _transaction(db):
@@ -247,18 +258,36 @@ class SqliteStore(SqliteSchedules):
                     raise NotFound(execution.job_id, error_id="job_id_not_found")
                 try:
                     db.execute(
-                        "INSERT INTO executions (job_id, executor_id, created_at, doc, state)"
-                        " VALUES (?, ?, ?, ?, 'running')",
-                        (execution.job_id, execution.executor_id, execution.created_at, doc),
+                        "INSERT INTO executions (job_id, executor_id, created_at, doc, app_name, service_name,"
+                        " trigger, started_by, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+                        row,
                     )
-                except sqlite3.IntegrityError as e:
-                    raise Conflict(execution.executor_id, error_id="executor_id_taken") from e
+                except sqlite3.IntegrityError as error:
+                    raise Conflict(execution.executor_id, error_id="executor_id_taken") from error
+                db.execute(
+                    "UPDATE jobs SET last_executor_id = ?, last_state = 'running', last_ended_at = NULL"
+                    " WHERE job_id = ?",
+                    (e.executor_id, e.job_id),
+                )
+                lists.insert_audit(db, audit)
                 db.executemany(
                     "INSERT INTO results (job_id, executor_id, idx, status, doc) VALUES (?, ?, ?, ?, ?)",
                     [(r.job_id, r.executor_id, r.index, r.status.value, json.dumps(result_to_doc(r))) for r in results],
                 )
 
         await self._run(insert)
+
+    async def find_executions(self, query: ExecutionQuery) -> Page[ExecutionEntry]:
+        """A page of the executions matching `query`, newest first (filtered and counted in SQL)."""
+        return await self._run(functools.partial(lists.find_executions, query=query))
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        """Append one entry to the audit trail."""
+        await self._run(functools.partial(lists.insert_audit, entry=entry))
+
+    async def find_audit(self, query: AuditQuery) -> Page[AuditEntry]:
+        """A page of the audit trail, newest first."""
+        return await self._run(functools.partial(lists.find_audit, query=query))
 
     async def get_execution(self, job_id: str, executor_id: str) -> Execution:
         """One execution."""
@@ -284,15 +313,26 @@ class SqliteStore(SqliteSchedules):
 
         return await self._run(fetch)
 
-    async def end_execution(self, execution: Execution, *, state: str, ended_at: float) -> None:
-        """Record an execution's final state and end time (and so its duration)."""
-        await self._run(
-            lambda db: db.execute(
-                "UPDATE executions SET state = ?, ended_at = ?, duration_s = MAX(0, ? - created_at)"
-                " WHERE job_id = ? AND executor_id = ?",
-                (state, ended_at, ended_at, execution.job_id, execution.executor_id),
-            )
-        )
+    async def end_execution(
+        self, execution: Execution, *, state: str, ended_at: float, counts: Mapping[str, int] | None = None
+    ) -> None:
+        """Record how an execution ended (state, end, duration, counts), also as its job's LastRun if the newest."""
+        key = (execution.job_id, execution.executor_id)
+        counts_json = None if counts is None else json.dumps(dict(counts))
+
+        def update(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.execute(
+                    "UPDATE executions SET state = ?, ended_at = ?, duration_s = MAX(0, ? - created_at), counts = ?"
+                    " WHERE job_id = ? AND executor_id = ?",
+                    (state, ended_at, ended_at, counts_json, *key),
+                )
+                db.execute(
+                    "UPDATE jobs SET last_state = ?, last_ended_at = ? WHERE job_id = ? AND last_executor_id = ?",
+                    (state, ended_at, *key),
+                )
+
+        await self._run(update)
 
     async def execution_stats(self, query: StatsQuery) -> ExecutionStats:
         """Executions per (UTC hour, state) and duration percentiles, computed by SQL."""
@@ -408,12 +448,16 @@ class SqliteStore(SqliteSchedules):
         await self._run(update)
 
     async def delete_execution(self, job_id: str, executor_id: str) -> None:
-        """Remove one execution with everything recorded for it, in one transaction."""
+        """Remove one execution with everything recorded for it, in one transaction (its audit entries stay).
+
+        A job whose LastRun it was gets its newest remaining execution as LastRun (none left: never run).
+        """
 
         def delete(db: sqlite3.Connection) -> None:
             with _transaction(db):
                 for table in _EXECUTION_TABLES:
                     db.execute(f"DELETE FROM {table} WHERE job_id = ? AND executor_id = ?", (job_id, executor_id))
+                lists.forget_last_run(db, job_id, executor_id)
 
         await self._run(delete)
 

@@ -14,6 +14,7 @@ from dce_jobs.models import (
     ContainerResult,
     EndReason,
     FailureAction,
+    LastRun,
     OutputChunk,
     Rolling,
     SecretArg,
@@ -82,7 +83,8 @@ async def test_update_replaces_the_definition_and_keeps_executors(store: Store) 
 
     await store.update_job(changed)
 
-    assert await store.get_job(job.job_id) == changed.replace(executors=("1496287694.460088",))
+    newest = LastRun("1496287694.460088", "running")
+    assert await store.get_job(job.job_id) == changed.replace(executors=("1496287694.460088",), last_run=newest)
 
 
 async def test_update_renaming_into_an_existing_name_is_a_conflict(store: Store) -> None:

@@ -175,7 +175,8 @@ async def test_put_keeps_every_optional_field_it_omits(client: Any) -> None:
     response = await client.put(f"/api/jobs/{job['JobId']}", json={**required, "Cmd": "echo changed"})
     assert response.status == 200
     edited = await response.json()
-    assert edited == {**job, "Cmd": "echo changed"}
+    assert edited["UpdateTime"] >= job["UpdateTime"]  # an edit moves UpdateTime; everything else is kept
+    assert edited == {**job, "Cmd": "echo changed", "UpdateTime": edited["UpdateTime"]}
     box, store = client.app[keys.SECRET_BOX], client.app[keys.STORE]
     assert [box.open(s) for s in (await store.get_job(job["JobId"])).secret_args] == ["", "xyz"]
 

@@ -331,3 +331,17 @@ async def test_a_follow_up_of_a_deleted_execution_is_dropped_not_sent(fake_app: 
     assert await store.list_pending_follow_ups() == []
     assert await store.list_follow_ups(job["JobId"], executor_id) == []
     assert [h["X-DCE-Jobs-Delivery"] for h, _ in receiver.requests] == [delivered["DeliveryId"]]
+
+
+async def test_an_automatic_retry_is_started_by_retry_and_not_audited_as_a_user_action(fake_app: Maker) -> None:
+    client, swarm = await fake_app(FAST)
+    swarm.failing.add(swarm.containers[1])
+    job = await _job(client, Retries=1, RetryDelay=0)
+    await start(client, job)
+    first, second = await _chain(client, job, 2)
+    assert (first["Trigger"], second["Trigger"]) == ("manual", "retry")
+    assert (second["StartedBy"], second["RetryAttempt"]) == ("retry", 1)
+    history = await (await client.get(f"/api/jobs/{job['JobId']}/executors")).json()
+    assert [(e["Trigger"], e["StartedBy"]) for e in history] == [("retry", "retry"), ("manual", first["StartedBy"])]
+    audit = await (await client.get("/api/audit")).json()
+    assert [(a["Action"], a["ExecutorId"]) for a in audit] == [("start", first["ExecutorId"]), ("create", None)]

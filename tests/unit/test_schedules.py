@@ -349,3 +349,33 @@ async def test_unknown_jobs_and_schedules_are_404_and_a_bad_edit_changes_nothing
     assert await schedule_of(client, job, schedule["ScheduleId"]) == schedule
     switched = await (await client.put(url, json={"RunAt": 4_000_000_000})).json()
     assert (switched["RunAt"], switched["Cron"], switched["Params"]) == (4_000_000_000, "", {"ENV": "prod"})
+
+
+async def test_a_fire_says_its_schedule_started_it_and_schedule_changes_are_audited(app_of: Any, clock: Clock) -> None:
+    client = await app_of()
+    job = await create_job(client, SERVICE, "echo hi-${WHO}", app="unit", Params=[{"Name": "WHO"}])
+    schedule = await add_schedule(client, job, RunAt=T0 + 30, Params={"WHO": "s3cret-value"})
+    url = f"/api/jobs/{job['JobId']}/schedules/{schedule['ScheduleId']}"
+    edited = await client.put(url, json={"RunAt": T0 + 20, "Params": {"WHO": "other-value"}})
+    assert edited.status == 200, await edited.text()
+    clock.advance(31)
+    assert [f.outcome.value for f in await tick(client)] == ["fired"]
+    (executor_id,) = await executors(client, job)
+    body = await until(client, job, executor_id, all_final)
+    assert (body["Trigger"], body["StartedBy"], body["ScheduleId"]) == ("schedule", "schedule", schedule["ScheduleId"])
+    assert (body["AppName"], body["ServiceName"]) == ("unit", SERVICE)
+    history = await (await client.get(f"/api/jobs/{job['JobId']}/executors")).json()
+    assert [(e["Trigger"], e["StartedBy"], e["State"]) for e in history] == [("schedule", "schedule", "succeeded")]
+    (listed,) = await (await client.get("/api/jobs")).json()
+    assert (listed["LastRun"]["ExecutorId"], listed["LastRun"]["State"]) == (executor_id, "succeeded")
+    assert (await client.delete(url)).status == 200
+    audit = await client.get("/api/audit")
+    text = await audit.text()
+    assert "s3cret-value" not in text and "other-value" not in text  # the names of what an edit gave, never values
+    entries = [(a["Action"], a["ScheduleId"], a["Fields"]) for a in await audit.json()]
+    assert entries == [
+        ("schedule.delete", schedule["ScheduleId"], []),
+        ("schedule.edit", schedule["ScheduleId"], ["Params", "RunAt"]),
+        ("schedule.create", schedule["ScheduleId"], []),
+        ("create", None, []),
+    ]  # the fire itself is no one's action: it is in the history and the fires, not in the audit trail

@@ -1,0 +1,210 @@
+"""The job list with a lot of data: 10,000 jobs and 100,000 executions in SQLite, this code beside a baseline.
+
+The data goes in through the store API (no HTTP, no engine). A copy of the file is served by the baseline code
+(`git archive` of a given commit, default main's parent of this branch: `--baseline`), without the indexes this
+code adds (the baseline never creates them), on another port; both answer the same requests in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from dce_jobs.models import ContainerResult, EndReason, Execution, ExecutionState, Job, Status, Target
+from dce_jobs.store.sqlite import SqliteStore
+
+from .load import CONCURRENCY, Sample
+
+TOKEN = "bench-token"  # noqa: S105 - a throwaway token of a loopback-only server
+JOBS = 10_000
+EXECUTIONS = 100_000
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def fill(path: Path, *, jobs: int = JOBS, executions: int = EXECUTIONS, log: Any = print) -> None:
+    """Store `jobs` jobs (3 apps) and `executions` executions spread over them, oldest first."""
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        started = time.perf_counter()
+        stored = []
+        for i in range(jobs):
+            job = Job(
+                job_id=f"{i:08d}-bench",
+                app_name=f"app{i % 3}",
+                service_name=f"app{i % 3}_web",
+                name=f"bench job {i:05d}",
+                cmd="echo hi",
+                env=("A=1",),
+                created_at=1_700_000_000.0 + i,
+                updated_at=1_700_000_000.0 + i,
+                created_by="bench",
+            )
+            await store.create_job(job)
+            stored.append(job)
+        log(f"bigdata: {jobs} jobs stored in {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        per_job = executions // jobs
+        for n in range(executions):
+            job = stored[n % jobs]
+            created_at = 1_710_000_000.0 + n
+            execution = Execution(
+                job_id=job.job_id,
+                executor_id=f"{created_at:.6f}",
+                created_at=created_at,
+                targets=(Target(container_id="c" * 64, node_id="n1"),),
+                app_name=job.app_name,
+                service_name=job.service_name,
+                started_by="bench",
+            )
+            # ended: a server opening the file has nothing to recover
+            result = ContainerResult(
+                job.job_id,
+                execution.executor_id,
+                0,
+                "c" * 64,
+                "n1",
+                status=Status.FINISHED,
+                exit_code=0,
+                end_reason=EndReason.EXITED,
+                started_at=created_at,
+                finished_at=created_at + 1,
+            )
+            await store.create_execution(execution, [result])
+            if n >= executions - jobs:  # the newest run of each job ends: its LastRun
+                counts = {"waiting": 0, "running": 0, "succeeded": 1, "failed": 0, "stopped": 0}
+                await store.end_execution(
+                    execution, state=ExecutionState.SUCCEEDED, ended_at=created_at + 1, counts=counts
+                )
+        log(f"bigdata: {executions} executions ({per_job} a job) stored in {time.perf_counter() - started:.1f} s")
+    finally:
+        await store.close()
+
+
+def strip_new_indexes(path: Path) -> None:
+    """Drop the indexes this code adds, as a file the baseline wrote would not have them."""
+    db = sqlite3.connect(path)
+    try:
+        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")]
+        for name in names:
+            if name.split("_")[0] in {"jobs", "executions", "audit"}:
+                db.execute(f"DROP INDEX {name}")
+        db.commit()
+    finally:
+        db.close()
+
+
+@contextmanager
+def serve(code_dir: Path, data_dir: Path, port: int) -> Iterator[str]:
+    """`python -m dce_jobs serve` of the code in `code_dir` on the data in `data_dir`, until the block ends."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(code_dir),
+        "DCE_JOBS_DATA_DIR": str(data_dir),
+        "DCE_JOBS_PORT": str(port),
+        "DCE_JOBS_API_TOKEN": TOKEN,
+        "DCE_JOBS_DOCKER_HOST": "unix:///nonexistent.sock",
+        "DCE_JOBS_LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dce_jobs", "serve"], cwd=code_dir, env=env, stdout=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _wait_ready(url: str) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/api/health", timeout=2):  # noqa: S310 - a loopback URL
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within 120 s")
+
+
+async def _measure(url: str, path: str, *, count: int, concurrency: int) -> dict[str, Any]:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+        async with session.get(f"{url}{path}") as response:  # warm up; also shows the body size
+            size = len(await response.read())
+            total = response.headers.get("X-Total-Count")
+        sample = await _hammer(session, f"{url}{path}", count=count, concurrency=concurrency)
+    return {"path": path, "body_bytes": size, "x_total_count": total, **sample.summary()}
+
+
+async def _hammer(session: aiohttp.ClientSession, url: str, *, count: int, concurrency: int) -> Sample:
+    """GET url `count` times from `concurrency` workers (at most 300 s)."""
+    sample, issued = Sample(), 0
+    deadline = time.monotonic() + 300
+
+    async def worker() -> None:
+        nonlocal issued
+        while issued < count and time.monotonic() < deadline:
+            issued += 1
+            began = time.perf_counter()
+            async with session.get(url) as response:
+                await response.read()
+                ok = response.status == 200
+            if ok:
+                sample.latencies_s.append(time.perf_counter() - began)
+            else:
+                sample.errors += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    sample.elapsed_s = time.perf_counter() - started
+    return sample
+
+
+def baseline_tree(commit: str, into: Path) -> Path:
+    """The code of `commit` (its dce_jobs package), unpacked into `into`."""
+    archive = subprocess.run(["git", "archive", commit, "dce_jobs"], cwd=ROOT, check=True, capture_output=True)
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def bigdata(*, baseline: str, quick: bool, log: Any = print) -> dict[str, Any]:
+    """Fill, copy, serve both codes and measure the paged and the seed's unpaged job list on each."""
+    with tempfile.TemporaryDirectory(prefix="dce-jobs-bigdata-") as tmp:
+        root = Path(tmp)
+        new_data, old_data = root / "new", root / "old"
+        new_data.mkdir(mode=0o700)
+        asyncio.run(fill(new_data / "dce-jobs.sqlite3", log=log))
+        shutil.copytree(new_data, old_data)
+        strip_new_indexes(old_data / "dce-jobs.sqlite3")
+        old_code = baseline_tree(baseline, root / "baseline")
+        figures: dict[str, Any] = {"jobs": JOBS, "executions": EXECUTIONS, "baseline": baseline}
+        paged_count, full_count = (400, 48) if quick else (2000, 160)
+        for label, code, data, port in (("this", ROOT, new_data, 18931), ("baseline", old_code, old_data, 18932)):
+            with serve(code, data, port) as url:
+                paged = asyncio.run(_measure(url, "/api/jobs?Size=50&Page=7", count=paged_count, concurrency=16))
+                log(f"bigdata {label}: paged {paged}")
+                full16 = asyncio.run(_measure(url, "/api/jobs", count=full_count, concurrency=CONCURRENCY))
+                log(f"bigdata {label}: seed's unpaged call at {CONCURRENCY} clients {full16}")
+                full1 = asyncio.run(_measure(url, "/api/jobs", count=full_count // 4, concurrency=1))
+                log(f"bigdata {label}: seed's unpaged call at 1 client {full1}")
+                figures[label] = {"paged_size50": paged, "unpaged_16_clients": full16, "unpaged_1_client": full1}
+        return figures

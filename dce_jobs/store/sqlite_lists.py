@@ -1,0 +1,162 @@
+"""The SQL of the lists (jobs, execution histories, audit): filters, order, page and total in the database."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from ..models import AuditEntry, ExecutionEntry, Job
+from ..queries import AuditQuery, ExecutionQuery, JobQuery, Page, TimeRange, Window
+from .base import audit_from_doc, audit_to_doc, entry_from_doc, job_from_doc, last_run_from
+
+_JOB_COLUMNS = "job_id, doc, last_executor_id, last_state, last_ended_at"
+_ENTRY_COLUMNS = "doc, state, ended_at, counts"
+
+
+class _Where:
+    """WHERE clauses with their parameters (values always bound, never spliced into the SQL)."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, clause: str, *params: Any) -> None:
+        self.clauses.append(clause)
+        self.params.extend(params)
+
+    def equal(self, column: str, value: str | None) -> None:
+        if value is not None:
+            self.add(f"{column} = ?", value)
+
+    def within(self, column: str, span: TimeRange) -> None:
+        if span.after is not None:
+            self.add(f"{column} >= ?", span.after)
+        if span.before is not None:
+            self.add(f"{column} <= ?", span.before)
+
+    def sql(self) -> str:
+        return f"WHERE {' AND '.join(self.clauses)}" if self.clauses else ""
+
+
+def _limit(window: Window) -> str:
+    return "" if window.size is None else f" LIMIT {int(window.size)} OFFSET {int(window.offset)}"
+
+
+def _count(db: sqlite3.Connection, table: str, where: _Where) -> int:
+    return int(db.execute(f"SELECT count(*) FROM {table} {where.sql()}", where.params).fetchone()[0])
+
+
+def all_jobs(db: sqlite3.Connection, app_name: str | None) -> list[Job]:
+    """Every job (of one app), oldest first, with its executor ids (the seed's list)."""
+    where = _Where()
+    where.equal("app_name", app_name)
+    rows = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs {where.sql()} ORDER BY created_at, job_id", where.params)
+    jobs = rows.fetchall()
+    # executions_job gives (job_id, created_at, executor_id) order without a sort; one string per job
+    inner = "SELECT job_id, executor_id FROM executions"
+    if app_name is not None:
+        inner += " WHERE job_id IN (SELECT job_id FROM jobs WHERE app_name = ?)"
+    grouped = db.execute(
+        f"SELECT job_id, group_concat(executor_id) FROM ({inner} ORDER BY job_id, created_at, executor_id)"
+        " GROUP BY job_id",
+        where.params,
+    )
+    executors = {job_id: ids.split(",") for job_id, ids in grouped}
+    return [_job(row, executors.get(row[0], [])) for row in jobs]
+
+
+def _job(row: tuple[Any, ...], executors: list[str]) -> Job:
+    job_id, doc, last_id, last_state, last_end = row
+    return job_from_doc(json.loads(doc), executors, last_run_from(last_id, last_state, last_end))
+
+
+def executors_of(db: sqlite3.Connection, job_ids: list[str]) -> dict[str, list[str]]:
+    """Executor ids per job, oldest first, for a page of jobs."""
+    grouped: dict[str, list[str]] = {job_id: [] for job_id in job_ids}
+    if not job_ids:
+        return grouped
+    marks = ",".join("?" * len(job_ids))
+    sql = f"SELECT job_id, executor_id FROM executions WHERE job_id IN ({marks})"
+    for job_id, executor_id in db.execute(f"{sql} ORDER BY job_id, created_at, executor_id", job_ids):
+        grouped[job_id].append(executor_id)
+    return grouped
+
+
+def find_jobs(db: sqlite3.Connection, query: JobQuery) -> Page[Job]:
+    """A page of the jobs matching `query` and their total."""
+    where = _Where()
+    where.equal("app_name", query.app_name)
+    where.equal("service_name", query.service_name)
+    if query.name_part:
+        where.add("instr(name_fold, ?) > 0", query.name_part)  # a plain substring: no LIKE wildcards
+    where.within("created_at", query.created)
+    where.within("updated_at", query.updated)
+    if query.last_state == "never":
+        where.add("last_executor_id IS NULL")
+    elif query.last_state is not None:
+        where.equal("last_state", query.last_state)
+    direction = "DESC" if query.descending else "ASC"
+    order = f"ORDER BY {query.sort} {direction}, job_id {direction}"  # sort: a whitelisted column name
+    rows = db.execute(
+        f"SELECT {_JOB_COLUMNS} FROM jobs {where.sql()} {order}{_limit(query.window)}", where.params
+    ).fetchall()
+    executors = executors_of(db, [row[0] for row in rows])
+    return Page([_job(row, executors[row[0]]) for row in rows], _count(db, "jobs", where))
+
+
+def find_executions(db: sqlite3.Connection, query: ExecutionQuery) -> Page[ExecutionEntry]:
+    """A page of the executions matching `query`, newest first, and their total."""
+    where = _Where()
+    where.equal("job_id", query.job_id)
+    where.equal("app_name", query.app_name)
+    where.equal("service_name", query.service_name)
+    where.equal("state", query.state)
+    where.within("created_at", query.created)
+    rows = db.execute(
+        f"SELECT {_ENTRY_COLUMNS} FROM executions {where.sql()} ORDER BY created_at DESC, executor_id DESC"
+        f"{_limit(query.window)}",
+        where.params,
+    ).fetchall()
+    entries = [
+        entry_from_doc(
+            json.loads(doc), {"state": state, "ended_at": ended_at, "counts": json.loads(counts) if counts else None}
+        )
+        for doc, state, ended_at, counts in rows
+    ]
+    return Page(entries, _count(db, "executions", where))
+
+
+def find_audit(db: sqlite3.Connection, query: AuditQuery) -> Page[AuditEntry]:
+    """A page of the audit entries matching `query`, newest first, and their total."""
+    where = _Where()
+    where.equal("job_id", query.job_id)
+    where.equal("user", query.user)
+    where.equal("action", query.action)
+    where.within("at", query.at)
+    rows = db.execute(
+        f"SELECT audit_id, doc FROM audit {where.sql()} ORDER BY at DESC, audit_id DESC{_limit(query.window)}",
+        where.params,
+    ).fetchall()
+    return Page([audit_from_doc(json.loads(doc), str(i)) for i, doc in rows], _count(db, "audit", where))
+
+
+def insert_audit(db: sqlite3.Connection, entry: AuditEntry | None) -> None:
+    """Append an audit entry (inside the caller's transaction)."""
+    if entry is None:
+        return
+    doc = audit_to_doc(entry)
+    db.execute(
+        "INSERT INTO audit (at, user, action, job_id, doc) VALUES (?, ?, ?, ?, ?)",
+        (entry.at, entry.user, entry.action, entry.job_id, json.dumps(doc)),
+    )
+
+
+def forget_last_run(db: sqlite3.Connection, job_id: str, executor_id: str) -> None:
+    """After `executor_id` was removed: if it was its job's LastRun, the newest remaining execution is (or none)."""
+    db.execute(
+        "UPDATE jobs SET (last_executor_id, last_state, last_ended_at) = (SELECT e.executor_id, e.state, e.ended_at"
+        " FROM executions e WHERE e.job_id = jobs.job_id ORDER BY e.created_at DESC, e.executor_id DESC LIMIT 1)"
+        " WHERE job_id = ? AND last_executor_id = ?",
+        (job_id, executor_id),
+    )

@@ -1,0 +1,162 @@
+"""Stores written by a version before the lists: their jobs and executions load, with defaults, and list."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from dce_jobs.queries import ExecutionQuery, JobQuery
+from dce_jobs.stats import StatsQuery
+from dce_jobs.store.mongo import MongoStore
+from dce_jobs.store.mongo_lists import upgrade_old_records
+from dce_jobs.store.sqlite import SqliteStore
+from tests.fakes.mongo import FakeAsyncMongoClient
+
+#: the tables as the version before the lists created them
+_OLD_SCHEMA = """
+CREATE TABLE jobs (job_id TEXT PRIMARY KEY, app_name TEXT NOT NULL, name TEXT NOT NULL,
+    created_at REAL NOT NULL, doc TEXT NOT NULL, UNIQUE (app_name, name));
+CREATE TABLE executions (job_id TEXT NOT NULL, executor_id TEXT NOT NULL, created_at REAL NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (job_id, executor_id));
+CREATE TABLE results (job_id TEXT NOT NULL, executor_id TEXT NOT NULL, idx INTEGER NOT NULL, status TEXT NOT NULL,
+    doc TEXT NOT NULL, PRIMARY KEY (job_id, executor_id, idx));
+CREATE TABLE output (job_id TEXT NOT NULL, executor_id TEXT NOT NULL, idx INTEGER NOT NULL, seq INTEGER NOT NULL,
+    data BLOB NOT NULL, streams TEXT, PRIMARY KEY (job_id, executor_id, idx, seq));
+"""
+JOB = {
+    "job_id": "j1",
+    "app_name": "shop",
+    "service_name": "shop_web",
+    "name": "Backup",
+    "cmd": "echo hi",
+    "privileged": False,
+    "user": "",
+    "env": [],
+    "secret_args": [],
+    "created_at": 10.0,
+    "updated_at": 20.0,
+}
+EXECUTIONS = [
+    {"job_id": "j1", "executor_id": "30.000000", "created_at": 30.0, "targets": [], "retry_of": ""},
+    {"job_id": "j1", "executor_id": "40.000000", "created_at": 40.0, "targets": [], "retry_of": "30.000000"},
+]
+
+
+def _result(executor_id: str, status: str, exit_code: int | None, finished_at: float | None) -> dict[str, object]:
+    return {
+        "job_id": "j1",
+        "executor_id": executor_id,
+        "index": 0,
+        "container_id": "c" * 64,
+        "node_id": "n1",
+        "status": status,
+        "exit_code": exit_code,
+        "finished_at": finished_at,
+        "end_reason": "exited" if status == "FINISHED" else None,
+    }
+
+
+RESULTS = [_result("30.000000", "FINISHED", 0, 31.0), _result("40.000000", "FINISHED", 1, 41.0)]
+
+
+async def _check(store: SqliteStore | MongoStore) -> None:
+    job = await store.get_job("j1")
+    assert (job.created_by, job.updated_by, job.executors) == ("", "", ("30.000000", "40.000000"))
+    assert job.last_run is not None and (job.last_run.executor_id, job.last_run.state) == ("40.000000", "failed")
+    page = await store.find_jobs(JobQuery(name_part="back", last_state="failed"))
+    assert [j.job_id for j in page.items] == ["j1"]
+    history = await store.find_executions(ExecutionQuery(app_name="shop"))
+    assert [(e.executor_id, e.trigger, e.state, e.ended_at) for e in history.items] == [
+        ("40.000000", "retry", "failed", 41.0),
+        ("30.000000", "manual", "succeeded", 31.0),
+    ]
+
+
+async def test_an_older_sqlite_file_is_upgraded_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(_OLD_SCHEMA)
+    db.execute("INSERT INTO jobs VALUES ('j1', 'shop', 'Backup', 10.0, ?)", (json.dumps(JOB),))
+    for e in EXECUTIONS:
+        db.execute("INSERT INTO executions VALUES ('j1', ?, ?, ?)", (e["executor_id"], e["created_at"], json.dumps(e)))
+    for r in RESULTS:
+        db.execute("INSERT INTO results VALUES ('j1', ?, 0, ?, ?)", (r["executor_id"], r["status"], json.dumps(r)))
+    db.commit()
+    db.close()
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        await _check(store)
+    finally:
+        await store.close()
+
+
+async def test_older_mongo_documents_are_upgraded_on_open() -> None:
+    store = MongoStore("mongodb://fake", client_factory=FakeAsyncMongoClient)
+    await store.open()
+    try:
+        db = store._db  # noqa: SLF001 - documents as the older version wrote them
+        await db["jobs"].insert_one(dict(JOB))
+        await db["executions"].insert_many([dict(e) for e in EXECUTIONS])
+        await db["results"].insert_many([dict(r) for r in RESULTS])
+        await upgrade_old_records(db)  # what open() runs
+        await _check(store)
+    finally:
+        await store.close()
+
+
+#: executions as the statistics' version (before the lists) stored them: state, end and duration beside the doc
+STATS_ERA = [
+    {**EXECUTIONS[0], "schedule_id": "s1", "state": "succeeded", "ended_at": 31.0, "duration_s": 1.0},
+    {**EXECUTIONS[1], "state": "failed", "ended_at": 41.0, "duration_s": 1.0},
+]
+
+
+async def _check_stats_era(store: SqliteStore | MongoStore) -> None:
+    job = await store.get_job("j1")
+    assert job.last_run is not None and (job.last_run.state, job.last_run.ended_at) == ("failed", 41.0)
+    history = await store.find_executions(ExecutionQuery(app_name="shop"))
+    assert [(e.executor_id, e.trigger, e.state, e.ended_at) for e in history.items] == [
+        ("40.000000", "retry", "failed", 41.0),
+        ("30.000000", "schedule", "succeeded", 31.0),
+    ]
+    assert [e.counts and e.counts["succeeded"] for e in history.items] == [0, 1]
+    stats = await store.execution_stats(StatsQuery(since_s=0.0, until_s=100.0))
+    assert stats.ended_count == 2 and set(stats.durations_s.values()) == {1.0}
+
+
+async def test_a_sqlite_file_of_the_statistics_version_keeps_its_ends_and_gets_the_lists(tmp_path: Path) -> None:
+    path = tmp_path / "stats.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(_OLD_SCHEMA)
+    for column in ("state TEXT", "ended_at REAL", "duration_s REAL"):
+        db.execute(f"ALTER TABLE executions ADD COLUMN {column}")
+    db.execute("INSERT INTO jobs VALUES ('j1', 'shop', 'Backup', 10.0, ?)", (json.dumps(JOB),))
+    for e in STATS_ERA:
+        row = (e["executor_id"], e["created_at"], json.dumps(e), e["state"], e["ended_at"], e["duration_s"])
+        db.execute("INSERT INTO executions VALUES ('j1', ?, ?, ?, ?, ?, ?)", row)
+    for r in RESULTS:
+        db.execute("INSERT INTO results VALUES ('j1', ?, 0, ?, ?)", (r["executor_id"], r["status"], json.dumps(r)))
+    db.commit()
+    db.close()
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        await _check_stats_era(store)
+    finally:
+        await store.close()
+
+
+async def test_mongo_documents_of_the_statistics_version_keep_their_ends_and_get_the_lists() -> None:
+    store = MongoStore("mongodb://fake", client_factory=FakeAsyncMongoClient)
+    await store.open()
+    try:
+        db = store._db  # noqa: SLF001 - documents as the older version wrote them
+        await db["jobs"].insert_one(dict(JOB))
+        await db["executions"].insert_many([{**e, "hour": 0} for e in STATS_ERA])
+        await db["results"].insert_many([dict(r) for r in RESULTS])
+        await upgrade_old_records(db)  # what open() runs
+        await _check_stats_era(store)
+    finally:
+        await store.close()
