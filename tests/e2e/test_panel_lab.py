@@ -207,6 +207,8 @@ def _run_on(panel: Panel, row: Any, count: int, *, via_job_page: bool = False, s
 def _wait_failed(panel: Panel, container_id: str, error: str, status: str) -> None:
     """The target turns 失败, its row shows the runner's reason and the status line says what happened."""
     panel.wait(lambda: panel.result_labels().get(container_id) == "失败", timeout=40, what=f"{container_id} to fail")
+    # the status comes with the target's event; the runner's words come with the inspect that event triggers
+    panel.wait(lambda: error in _row(panel, container_id).text, timeout=10, what=f"{container_id}'s reason")
     row = _row(panel, container_id)
     assert error in row.text and status in row.text, row.text
 
@@ -214,6 +216,7 @@ def _wait_failed(panel: Panel, container_id: str, error: str, status: str) -> No
 def _wait_stopped(panel: Panel, container_id: str) -> None:
     """A deliberate stop: the target turns a grey 已停止 (not a red 失败), its row keeps the server's E."""
     panel.wait(lambda: panel.result_labels().get(container_id) == "已停止", timeout=40, what=f"{container_id} stopped")
+    panel.wait(lambda: "stopped" in _row(panel, container_id).text, timeout=10, what=f"{container_id}'s reason")
     row = _row(panel, container_id)
     assert "stopped" in row.text and "执行被手动停止" in row.text, row.text
     assert "badge-stopped" in panel.find(tid("result-status"), row)[0].get_attribute("class")
