@@ -36,7 +36,11 @@ image: $(STAMP)
 	scripts/install-system-deps engine image
 	scripts/build-image
 
-lint: $(STAMP)
+$(VENV)/.lint-installed: $(STAMP)
+	$(PY) -m pip install -q -e '.[test,dev]'
+	touch $@
+
+lint: $(VENV)/.lint-installed
 	$(PY) -m ruff check dce_jobs tests
 	$(PY) -m mypy dce_jobs
 	$(VENV)/bin/lint-imports --no-cache
