@@ -115,13 +115,20 @@ export function triggerText(trigger) {
   return TRIGGERS[trigger] || trigger || '手动';
 }
 
-// StartedBy names a user, or says that no one did: a schedule's fire, an automatic retry.
-const NO_ONE = { schedule: '定时计划', retry: '自动重试', anonymous: '匿名', token: 'API 令牌' };
+// Users the server names when no signed-in user is known (see Who in the README).
+const SERVER_USERS = { anonymous: '匿名', token: 'API 令牌' };
+// StartedBy also says when no one started a run: a schedule's fire, an automatic retry.
+const NO_ONE = { schedule: '定时计划', retry: '自动重试' };
 
-/** Who started an execution ('' in records from before users were kept). */
+/** A user (CreatedBy, UpdatedBy) in the panel's words ('' in records from before users were kept). */
+export function userText(user) {
+  if (!user) return '—';
+  return SERVER_USERS[user] || user;
+}
+
+/** Who started an execution. */
 export function startedByText(startedBy) {
-  if (!startedBy) return '—';
-  return NO_ONE[startedBy] || startedBy;
+  return NO_ONE[startedBy] || userText(startedBy);
 }
 
 /** The StartedBy cell: the user's name as text, the raw value in the title. */
