@@ -263,6 +263,14 @@ def test_job_history_filters_pages_durations_trigger_and_who(panel: Panel, panel
     panel.wait(lambda: _history_ids(panel) == [ids[16], ids[13], ids[10], ids[7]], what="the filtered history")
     panel.driver.back()  # before `to`
     panel.wait(lambda: _history_ids(panel) == failed[:6], what="failed runs from run 6 on")
+    panel.driver.forward()
+    panel.wait(lambda: _history_ids(panel) == [ids[16], ids[13], ids[10], ids[7]], what="forward to the range")
+    # The execution view's link back to the job keeps the history's filters too.
+    panel.click("open-execution", panel.find(tid("history-row"))[0])
+    panel.wait_text("execution-trigger", "手动")
+    panel.click("back-to-job")
+    panel.wait(lambda: _history_ids(panel) == [ids[16], ids[13], ids[10], ids[7]], what="the range by the crumb")
+    assert _hash_query(panel) == {"state": ["failed"], "from": [str(int(T0 + 3600))], "to": [str(int(T0 + 9600))]}
     panel.click("history-clear")
     panel.wait(lambda: _history_ids(panel) == newest_first[:20], what="every run again")
     assert _hash_query(panel) == {}

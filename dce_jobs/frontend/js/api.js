@@ -98,14 +98,14 @@ async function page(path, query) {
   const resp = await send('GET', path, { query });
   if (!resp.ok) throw await toError(resp);
   const items = await resp.json();
-  const total = Number(resp.headers.get('X-Total-Count'));
+  const header = resp.headers.get('X-Total-Count');
+  const total = header === null ? NaN : Number(header);
   return { items, total: Number.isFinite(total) ? total : items.length };
 }
 
 const enc = encodeURIComponent;
 
 export const api = {
-  listJobs: (appName) => json('GET', 'api/jobs', { query: { AppName: appName } }),
   // { AppName, ServiceName, Name, LastState, Sort, Page, Size, ... }, each optional: { items, total }
   findJobs: (query) => page('api/jobs', query),
   // One job's executions, newest first: { State, CreatedAfter, CreatedBefore, Page, Size }, each optional

@@ -24,6 +24,12 @@ import { executionHref, jobHref } from './actions.js';
 
 const PAGE_SIZE = 20;
 const TICK_MS = 1000;
+let lastShown = { jobId: null, hash: '' };
+
+/** The job's page as its history was last shown (filters and page), for links back to it from its executions. */
+export function jobPageHref(jobId) {
+  return lastShown.jobId === jobId ? lastShown.hash : jobHref(jobId);
+}
 
 function readState(query) {
   return {
@@ -101,6 +107,7 @@ export function historyCard(jobId, query) {
 
   async function load() {
     const mine = ++generation;
+    lastShown = { jobId, hash: hrefOf(state) };
     const query = {
       State: state.state,
       CreatedAfter: state.from,

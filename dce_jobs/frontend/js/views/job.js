@@ -6,7 +6,7 @@ import { describeRolling } from '../rolling.js';
 import { effectiveTimeout, serverDefaults } from '../timeout.js';
 import { alertBox, button, spinner, warningBox } from '../ui.js';
 import { deleteJob, editJob, startJob } from './actions.js';
-import { historyCard } from './history.js';
+import { historyCard, jobPageHref } from './history.js';
 import { listHref } from './jobs.js';
 import { schedulesCard } from './schedules.js';
 
@@ -100,7 +100,7 @@ export function crumbs(job, tail) {
     'nav',
     { class: 'crumbs', 'aria-label': '导航' },
     h('a', { href: listHref(), 'data-testid': 'back-to-jobs' }, '作业'),
-    job ? [h('span', {}, '/'), tail ? h('a', { href: `#/jobs/${encodeURIComponent(job.JobId)}`, 'data-testid': 'back-to-job' }, job.Name) : h('span', {}, job.Name)] : null,
+    job ? [h('span', {}, '/'), tail ? h('a', { href: jobPageHref(job.JobId), 'data-testid': 'back-to-job' }, job.Name) : h('span', {}, job.Name)] : null,
     tail ? [h('span', {}, '/'), h('span', {}, tail)] : null,
   );
 }
