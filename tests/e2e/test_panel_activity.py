@@ -23,6 +23,12 @@ HOSTILE = '<img src=x onerror="window.__pwned=1">\'&amp;</td><b>x'
 WIDTHS = [1024, 1400]
 
 
+def _no_script_errors(panel: Panel) -> None:
+    """No uncaught exception and no Content Security Policy violation in the browser's console."""
+    console = [e["message"] for e in panel.driver.get_log("browser")]
+    assert not [m for m in console if "Uncaught" in m or "Content Security Policy" in m], console
+
+
 def _hash_query(panel: Panel) -> dict[str, list[str]]:
     return parse_qs(urlsplit(panel.driver.current_url).fragment.partition("?")[2])
 
@@ -188,6 +194,7 @@ def test_activity_lists_runs_across_jobs_newest_first_with_paging_kept_in_the_ur
     assert panel.text("execution-started-by").endswith("alice")
     panel.driver.back()
     panel.wait(lambda: _ids(panel) == newest_first[20:], what="page 2 after the execution view")
+    _no_script_errors(panel)
 
 
 def test_activity_filters_by_app_service_state_and_time_kept_across_reload_and_back(
@@ -249,3 +256,4 @@ def test_activity_filters_by_app_service_state_and_time_kept_across_reload_and_b
     panel.click("activity-clear")
     panel.wait(lambda: len(_rows(panel)) == 20, what="every run again")
     assert _hash_query(panel) == {}
+    _no_script_errors(panel)

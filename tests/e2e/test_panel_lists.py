@@ -24,6 +24,12 @@ HOSTILE = '<img src=x onerror="window.__pwned=1">\'&amp;</td><b>x'
 HOSTILE_USER = "<b>mallory</b><script>window.__pwned=2</script>"
 
 
+def _no_script_errors(panel: Panel) -> None:
+    """No uncaught exception and no Content Security Policy violation in the browser's console."""
+    console = [e["message"] for e in panel.driver.get_log("browser")]
+    assert not [m for m in console if "Uncaught" in m or "Content Security Policy" in m], console
+
+
 def _as(server: Any, user: str, method: str, path: str, body: Any) -> Any:
     """Call the API as `user` (the header the DCE proxy would set)."""
     req = urllib.request.Request(f"{server.url}{path}", data=json.dumps(body).encode(), method=method)
@@ -168,6 +174,7 @@ def test_job_list_pages_orders_and_filters_on_the_server_kept_in_the_url(panel: 
     panel.open(server.url, f"#/jobs/{jobs[3]['JobId']}")
     assert panel.text("job-created").endswith("alice")
     assert panel.text("job-updated").endswith("bob")
+    _no_script_errors(panel)
 
 
 # -- a job's history --------------------------------------------------------------------------------------------------
@@ -281,3 +288,4 @@ def test_job_history_filters_pages_durations_trigger_and_who(panel: Panel, panel
     assert panel.text("execution-trigger").endswith("手动")
     assert not panel.find(f"{tid('execution-started-by')} b")
     assert panel.driver.execute_script("return window.__pwned === undefined")
+    _no_script_errors(panel)
