@@ -1,6 +1,6 @@
 // Pieces of the paged lists (jobs, a job's history, the activity across jobs): their state in the hash's query,
 // the pager, time range inputs, and how an execution entry of GET .../executors is shown.
-import { formatTime, h } from './dom.js';
+import { formatTime, h, replace } from './dom.js';
 import { formatDuration } from './rolling.js';
 import { badge } from './ui.js';
 
@@ -75,6 +75,55 @@ export const STATE_CHOICES = [
   ['failed', '失败'],
   ['stopped', '已停止'],
 ];
+
+/** An execution list's state from the URL: State, start time range, page and size. */
+export function readRunState(query, pageSize) {
+  return {
+    state: choiceParam(query, 'state', STATE_CHOICES.map(([value]) => value)),
+    from: timeParam(query, 'from'),
+    to: timeParam(query, 'to'),
+    page: intParam(query, 'page', 1),
+    size: intParam(query, 'size', pageSize, 500),
+  };
+}
+
+/** Whether an execution list's state filters anything. */
+export function runsFiltered(state) {
+  return Boolean(state.state) || state.from !== '' || state.to !== '';
+}
+
+/**
+ * An execution list's state select and start time range (testids `<prefix>-state`, `-from`, `-to`):
+ * { controls, show(state), read() -> { state, from, to } }; `onchange` runs on each committed change.
+ */
+export function runFilters(prefix, onchange) {
+  const select = h(
+    'select',
+    { 'data-testid': `${prefix}-state`, 'aria-label': '状态', class: 'sort-select', onchange },
+    h('option', { value: '' }, '全部状态'),
+    STATE_CHOICES.map(([value, label]) => h('option', { value }, label)),
+  );
+  const fromSlot = h('span', {});
+  const toSlot = h('span', {});
+  let from = timeInput('', { testid: `${prefix}-from`, label: '开始时间不早于', onchange });
+  let to = timeInput('', { testid: `${prefix}-to`, label: '开始时间不晚于', onchange });
+  return {
+    controls: [
+      h('label', { class: 'inline' }, '状态', select),
+      h('label', { class: 'inline' }, '开始于', fromSlot),
+      h('label', { class: 'inline' }, '至', toSlot),
+    ],
+    // New inputs rather than new values: a half-typed date left in the old one must not survive Back.
+    show(state) {
+      select.value = state.state;
+      from = timeInput(state.from, { testid: `${prefix}-from`, label: '开始时间不早于', onchange });
+      to = timeInput(state.to, { testid: `${prefix}-to`, label: '开始时间不晚于', onchange });
+      replace(fromSlot, from);
+      replace(toSlot, to);
+    },
+    read: () => ({ state: select.value, from: timeOf(from), to: timeOf(to) }),
+  };
+}
 
 const STATES = {
   running: { label: '执行中', tone: 'running' },

@@ -3,19 +3,16 @@
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import {
-  choiceParam,
   countsText,
   entryDuration,
   hashOf,
-  intParam,
   pager,
-  STATE_CHOICES,
+  readRunState,
+  runFilters,
+  runsFiltered,
   startedBy,
   stateBadge,
   tickDurations,
-  timeInput,
-  timeOf,
-  timeParam,
   timeText,
   triggerText,
 } from '../listing.js';
@@ -44,15 +41,7 @@ function nameOf(jobId) {
 }
 
 function readState(query) {
-  return {
-    app: query.get('app') || '',
-    service: query.get('service') || '',
-    state: choiceParam(query, 'state', STATE_CHOICES.map(([value]) => value)),
-    from: timeParam(query, 'from'),
-    to: timeParam(query, 'to'),
-    page: intParam(query, 'page', 1),
-    size: intParam(query, 'size', PAGE_SIZE, 500),
-  };
+  return { app: query.get('app') || '', service: query.get('service') || '', ...readRunState(query, PAGE_SIZE) };
 }
 
 function hrefOf(state, page = state.page) {
@@ -86,16 +75,7 @@ export function renderActivity(root, { query = new URLSearchParams() } = {}) {
     'aria-label': '服务',
     onchange: () => apply(),
   });
-  const stateSelect = h(
-    'select',
-    { 'data-testid': 'activity-state', 'aria-label': '状态', class: 'sort-select', onchange: () => apply() },
-    h('option', { value: '' }, '全部状态'),
-    STATE_CHOICES.map(([value, label]) => h('option', { value }, label)),
-  );
-  const fromSlot = h('span', { class: 'time-slot' });
-  const toSlot = h('span', { class: 'time-slot' });
-  let fromInput;
-  let toInput;
+  const filters = runFilters('activity', () => apply());
   const count = h('span', { class: 'muted', 'data-testid': 'activity-count' });
   const body = h('div', { class: 'card flush' }, spinner());
   const foot = h('div', {});
@@ -112,9 +92,7 @@ export function renderActivity(root, { query = new URLSearchParams() } = {}) {
       { class: 'toolbar filters', 'data-testid': 'activity-filters' },
       h('label', { class: 'inline' }, '应用', appInput),
       h('label', { class: 'inline' }, '服务', serviceInput),
-      h('label', { class: 'inline' }, '状态', stateSelect),
-      h('label', { class: 'inline' }, '开始于', fromSlot),
-      h('label', { class: 'inline' }, '至', toSlot),
+      filters.controls,
       button('清除筛选', () => go({ ...readState(new URLSearchParams()), size: state.size }), {
         kind: 'link',
         small: true,
@@ -132,24 +110,12 @@ export function renderActivity(root, { query = new URLSearchParams() } = {}) {
   function fill() {
     appInput.value = state.app;
     serviceInput.value = state.service;
-    stateSelect.value = state.state;
-    fromInput = timeInput(state.from, { testid: 'activity-from', label: '开始时间不早于', onchange: () => apply() });
-    toInput = timeInput(state.to, { testid: 'activity-to', label: '开始时间不晚于', onchange: () => apply() });
-    replace(fromSlot, fromInput);
-    replace(toSlot, toInput);
+    filters.show(state);
   }
 
   // A new filter starts again at page 1; a new hash, so Back returns to the filter before.
   function apply() {
-    go({
-      ...state,
-      app: appInput.value.trim(),
-      service: serviceInput.value.trim(),
-      state: stateSelect.value,
-      from: timeOf(fromInput),
-      to: timeOf(toInput),
-      page: 1,
-    });
+    go({ ...state, app: appInput.value.trim(), service: serviceInput.value.trim(), ...filters.read(), page: 1 });
   }
 
   function go(next) {
@@ -193,7 +159,7 @@ export function renderActivity(root, { query = new URLSearchParams() } = {}) {
     count.textContent = `共 ${total} 次执行`;
     replace(foot, total > state.size || state.page > 1 ? pager({ ...state, total, hrefOf: (n) => hrefOf(state, n) }) : null);
     if (!items.length) {
-      const filtered = state.app || state.service || state.state || state.from !== '' || state.to !== '';
+      const filtered = state.app || state.service || runsFiltered(state);
       replace(body, h('div', { class: 'empty', 'data-testid': 'activity-empty' }, filtered ? '没有符合条件的执行' : '还没有执行记录'));
       return;
     }

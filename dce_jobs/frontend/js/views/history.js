@@ -3,19 +3,16 @@
 import { api } from '../api.js';
 import { formatTime, h, replace } from '../dom.js';
 import {
-  choiceParam,
   countsText,
   entryDuration,
   hashOf,
-  intParam,
   pager,
-  STATE_CHOICES,
+  readRunState,
+  runFilters,
+  runsFiltered,
   startedBy,
   stateBadge,
   tickDurations,
-  timeInput,
-  timeOf,
-  timeParam,
   timeText,
   triggerText,
 } from '../listing.js';
@@ -31,19 +28,9 @@ export function jobPageHref(jobId) {
   return lastShown.jobId === jobId ? lastShown.hash : jobHref(jobId);
 }
 
-function readState(query) {
-  return {
-    state: choiceParam(query, 'state', STATE_CHOICES.map(([value]) => value)),
-    from: timeParam(query, 'from'),
-    to: timeParam(query, 'to'),
-    page: intParam(query, 'page', 1),
-    size: intParam(query, 'size', PAGE_SIZE, 500),
-  };
-}
-
 /** The history card of job `jobId`: { el, update(query), refresh(), stop() }. */
 export function historyCard(jobId, query) {
-  let state = readState(query);
+  let state = readRunState(query, PAGE_SIZE);
   let generation = 0; // answers to an older query are dropped
   let stopped = false;
   const path = jobHref(jobId);
@@ -55,16 +42,7 @@ export function historyCard(jobId, query) {
       page: page > 1 ? page : '',
       size: s.size !== PAGE_SIZE ? s.size : '',
     });
-  const stateSelect = h(
-    'select',
-    { 'data-testid': 'history-state', 'aria-label': '状态', class: 'sort-select', onchange: () => apply() },
-    h('option', { value: '' }, '全部状态'),
-    STATE_CHOICES.map(([value, label]) => h('option', { value }, label)),
-  );
-  const fromSlot = h('span', {});
-  const toSlot = h('span', {});
-  let fromInput;
-  let toInput;
+  const filters = runFilters('history', () => apply());
   const count = h('span', { class: 'muted count', 'data-testid': 'history-count' });
   const body = h('div', {}, spinner());
   const foot = h('div', {});
@@ -75,10 +53,12 @@ export function historyCard(jobId, query) {
     h(
       'div',
       { class: 'toolbar filters' },
-      h('label', { class: 'inline' }, '状态', stateSelect),
-      h('label', { class: 'inline' }, '开始于', fromSlot),
-      h('label', { class: 'inline' }, '至', toSlot),
-      button('清除筛选', () => go(readState(new URLSearchParams())), { kind: 'link', small: true, testid: 'history-clear' }),
+      filters.controls,
+      button('清除筛选', () => go({ ...readRunState(new URLSearchParams(), PAGE_SIZE), size: state.size }), {
+        kind: 'link',
+        small: true,
+        testid: 'history-clear',
+      }),
       h('span', { class: 'grow' }),
       button('刷新', () => load(), { small: true, testid: 'history-refresh' }),
     ),
@@ -86,16 +66,8 @@ export function historyCard(jobId, query) {
     foot,
   );
 
-  function fill() {
-    stateSelect.value = state.state;
-    fromInput = timeInput(state.from, { testid: 'history-from', label: '开始时间不早于', onchange: () => apply() });
-    toInput = timeInput(state.to, { testid: 'history-to', label: '开始时间不晚于', onchange: () => apply() });
-    replace(fromSlot, fromInput);
-    replace(toSlot, toInput);
-  }
-
   function apply() {
-    go({ ...state, state: stateSelect.value, from: timeOf(fromInput), to: timeOf(toInput), page: 1 });
+    go({ ...state, ...filters.read(), page: 1 });
   }
 
   // A new hash, so Back returns to the filter or page before; the job page hands it back through update().
@@ -135,7 +107,7 @@ export function historyCard(jobId, query) {
   }
 
   function draw(items, total) {
-    const filtered = state.state || state.from !== '' || state.to !== '';
+    const filtered = runsFiltered(state);
     count.textContent = filtered ? `符合条件 ${total} 次` : `共 ${total} 次`;
     replace(foot, total > state.size || state.page > 1 ? pager({ ...state, total, unit: '次', hrefOf: (n) => hrefOf(state, n) }) : null);
     if (!items.length) {
@@ -193,13 +165,13 @@ export function historyCard(jobId, query) {
   }
 
   const ticker = setInterval(() => tickDurations(body), TICK_MS);
-  fill();
+  filters.show(state);
   load();
   return {
     el,
     update(next) {
-      state = readState(next);
-      fill();
+      state = readRunState(next, PAGE_SIZE);
+      filters.show(state);
       load();
     },
     refresh: () => load(),

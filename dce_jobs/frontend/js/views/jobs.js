@@ -1,11 +1,12 @@
 // The job list: app, LastRun state and name filters, order and page, asked of the server (GET /api/jobs) and kept
 // in the URL (#/?app=&state=&q=&sort=&page=), so reload, Back and Forward keep them; and each job's actions.
 import { api } from '../api.js';
-import { formatTime, h, replace } from '../dom.js';
-import { choiceParam, hashOf, intParam, pager, stateBadge, userText } from '../listing.js';
+import { h, replace } from '../dom.js';
+import { choiceParam, hashOf, intParam, pager } from '../listing.js';
 import { alertBox, button, spinner, toast, warningBox } from '../ui.js';
 import { openJobForm } from './form.js';
-import { deleteJob, editJob, executionHref, jobHref, startJob } from './actions.js';
+import { deleteJob, editJob, jobHref, startJob } from './actions.js';
+import { changed, lastRun } from './jobcells.js';
 
 const PAGE_SIZE = 20;
 const SEARCH_DEBOUNCE_MS = 300;
@@ -302,36 +303,4 @@ export function renderJobs(root, { query = new URLSearchParams() } = {}) {
       clearTimeout(searchTimer);
     },
   };
-}
-
-/** The LastRun's state and how many runs, then when it started (a link to it); or 未执行. */
-function lastRun(job) {
-  const last = job.LastRun;
-  if (!last) return h('span', { class: 'muted' }, '未执行');
-  const runs = (job.Executors || []).length;
-  return [
-    h(
-      'div',
-      { class: 'last-run' },
-      stateBadge(last.State, null, 'job-last-state'),
-      runs ? h('span', { class: 'muted small' }, `共 ${runs} 次`) : null,
-    ),
-    h(
-      'a',
-      { href: executionHref(job.JobId, last.ExecutorId), title: last.ExecutorId, class: 'small', 'data-testid': 'job-last-link' },
-      formatTime(last.ExecutorId),
-    ),
-  ];
-}
-
-/** When the job was last edited and by whom; its creation in the title. */
-function changed(job) {
-  if (!job.UpdateTime) return h('span', { class: 'muted' }, '—');
-  const title = `创建：${job.CreatedBy || '—'}，${formatTime(job.CreateTime)}\n修改：${job.UpdatedBy || '—'}，${formatTime(job.UpdateTime)}`;
-  return h(
-    'div',
-    { title },
-    h('div', { class: 'nowrap' }, formatTime(job.UpdateTime)),
-    h('div', { class: 'muted small cut', 'data-testid': 'job-updated-by' }, userText(job.UpdatedBy)),
-  );
 }
