@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dce_jobs.models import ContainerResult, EndReason, Execution, Job, Rolling, Status, Target
 from dce_jobs.store.sqlite import SqliteStore
@@ -66,8 +67,9 @@ def add_execution(
     *,
     rolling: Rolling | None = None,
     retry_of: str = "",
+    **more: Any,
 ) -> None:
-    """Insert an execution with its results and outputs (rolling settings and RetryOf optional)."""
+    """Insert an execution with its results and outputs (rolling settings, RetryOf and other Execution fields)."""
 
     async def work(store: SqliteStore) -> None:
         execution = Execution(
@@ -85,6 +87,7 @@ def add_execution(
             ),
             rolling=rolling or Rolling(),
             retry_of=retry_of,
+            **more,
         )
         results = [_result(job_id, executor_id, i, t) for i, t in enumerate(targets)]
         await store.create_execution(execution, results)
@@ -110,3 +113,27 @@ def set_result(data_dir: Path, job_id: str, executor_id: str, index: int, seeded
 def get_job(data_dir: Path, job_id: str) -> Job:
     """The stored job, secrets still encrypted."""
     return asyncio.run(_with_store(data_dir, lambda store: store.get_job(job_id)))  # type: ignore[no-any-return]
+
+
+def add_run(
+    data_dir: Path,
+    job_id: str,
+    created_at: float,
+    *,
+    state: str,
+    duration_s: float | None = None,
+    counts: dict[str, int] | None = None,
+    **more: Any,
+) -> str:
+    """Insert an execution without results, ended in `state` after `duration_s` unless running; its ExecutorId."""
+    executor_id = f"{created_at:.6f}"
+
+    async def work(store: SqliteStore) -> None:
+        execution = Execution(job_id=job_id, executor_id=executor_id, created_at=created_at, targets=(), **more)
+        await store.create_execution(execution, [])
+        if state != "running":
+            ended_at = created_at + (duration_s or 0.0)
+            await store.end_execution(execution, state=state, ended_at=ended_at, counts=counts)
+
+    asyncio.run(_with_store(data_dir, work))
+    return executor_id

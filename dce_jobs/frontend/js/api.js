@@ -93,10 +93,25 @@ async function json(method, path, options) {
   return text ? JSON.parse(text) : null;
 }
 
+/** A page of a list: its entries and the number of all matches (the X-Total-Count header). */
+async function page(path, query) {
+  const resp = await send('GET', path, { query });
+  if (!resp.ok) throw await toError(resp);
+  const items = await resp.json();
+  const header = resp.headers.get('X-Total-Count');
+  const total = header === null ? NaN : Number(header);
+  return { items, total: Number.isFinite(total) ? total : items.length };
+}
+
 const enc = encodeURIComponent;
 
 export const api = {
-  listJobs: (appName) => json('GET', 'api/jobs', { query: { AppName: appName } }),
+  // { AppName, ServiceName, Name, LastState, Sort, Page, Size, ... }, each optional: { items, total }
+  findJobs: (query) => page('api/jobs', query),
+  // One job's executions, newest first: { State, CreatedAfter, CreatedBefore, Page, Size }, each optional
+  jobExecutions: (jobId, query) => page(`api/jobs/${enc(jobId)}/executors`, query),
+  // Executions across jobs, newest first: the same plus AppName and ServiceName
+  executions: (query) => page('api/executors', query),
   getJob: (jobId) => json('GET', `api/jobs/${enc(jobId)}`),
   createJob: (job) => json('POST', 'api/jobs', { body: job }),
   updateJob: (jobId, job) => json('PUT', `api/jobs/${enc(jobId)}`, { body: job }),

@@ -3,6 +3,7 @@
 import { api } from '../api.js';
 import { formatTime, h, replace } from '../dom.js';
 import { describe } from '../errors.js';
+import { startedBy, triggerText } from '../listing.js';
 import { followEvents } from '../live.js';
 import { describeRolling, formatDuration } from '../rolling.js';
 import { isFinal, summarize } from '../status.js';
@@ -430,6 +431,8 @@ export function renderExecution(root, { jobId, executorId }) {
     replace(
       facts,
       fact('执行 ID', h('span', { class: 'mono' }, data.ExecutorId || executorId)),
+      data.Trigger ? fact('触发方式', h('span', { 'data-trigger': data.Trigger }, triggerText(data.Trigger)), 'execution-trigger') : null,
+      'StartedBy' in data ? fact('执行人', startedBy(data.StartedBy), 'execution-started-by') : null,
       data.RetryOf
         ? fact(
             '重试自',

@@ -1,22 +1,20 @@
-// One job: its definition, actions, and the history of its executions (newest first).
+// One job: its definition, actions, schedules, and the history of its executions (newest first, filtered and paged).
 import { api } from '../api.js';
 import { formatTime, h, replace } from '../dom.js';
+import { userText } from '../listing.js';
 import { describeRolling } from '../rolling.js';
-import { summarize } from '../status.js';
 import { effectiveTimeout, serverDefaults } from '../timeout.js';
-import { alertBox, badge, button, spinner, warningBox } from '../ui.js';
-import { deleteJob, editJob, executionHref, startJob } from './actions.js';
+import { alertBox, button, spinner, warningBox } from '../ui.js';
+import { deleteJob, editJob, startJob } from './actions.js';
+import { historyCard, jobPageHref } from './history.js';
 import { listHref } from './jobs.js';
 import { schedulesCard } from './schedules.js';
 
-const PAGE = 20;
-// Each summary costs one inspect call, so only the newest few get one.
-const SUMMARIZED = 10;
-
-export function renderJob(root, { jobId }) {
+export function renderJob(root, { jobId, query = new URLSearchParams() }) {
   let alive = true;
-  let shown = PAGE;
   let warnings = null; // of the last edit made here, shown until the next one
+  // Kept across redraws of the job (an edit): its filters and page are the URL's.
+  const runs = historyCard(jobId, query);
   replace(root, spinner());
 
   async function load() {
@@ -29,22 +27,6 @@ export function renderJob(root, { jobId }) {
   }
 
   function draw(job) {
-    const history = [...job.Executors].reverse();
-    const rows = h('tbody', {});
-    const more = h('div', { class: 'more' });
-    const drawRows = () => {
-      replace(rows, history.slice(0, shown).map((id, i) => historyRow(job, id, history.length - i, i < SUMMARIZED)));
-      replace(
-        more,
-        history.length > shown
-          ? button(`显示更多（还有 ${history.length - shown} 条）`, () => {
-              shown += PAGE;
-              drawRows();
-            })
-          : null,
-      );
-    };
-    drawRows();
     replace(
       root,
       crumbs(job),
@@ -66,53 +48,7 @@ export function renderJob(root, { jobId }) {
       warnings && warnings.length ? warningBox(warnings) : null,
       h('section', { class: 'card' }, h('h2', {}, '作业配置'), definition(job)),
       schedulesCard(job),
-      h(
-        'section',
-        { class: 'card' },
-        h('h2', {}, '执行历史', h('span', { class: 'muted count' }, `共 ${history.length} 次`)),
-        history.length
-          ? h(
-              'div',
-              { class: 'table-wrap' },
-              h(
-                'table',
-                { class: 'table', 'data-testid': 'history-table' },
-                h('thead', {}, h('tr', {}, ['序号', '开始时间', '执行 ID', '结果', ''].map((t) => h('th', {}, t)))),
-                rows,
-              ),
-              more,
-            )
-          : h('div', { class: 'empty', 'data-testid': 'history-empty' }, '还没有执行过'),
-      ),
-    );
-  }
-
-  function historyRow(job, executorId, number, summarized) {
-    const result = h('td', { 'data-testid': 'history-result' }, summarized ? h('span', { class: 'muted' }, '…') : '—');
-    if (summarized) {
-      api
-        .inspect(job.JobId, executorId)
-        .then((ex) => {
-          const { counts, overall } = summarize(ex.Result || [], ex.State);
-          const parts = [
-            counts.ok && `${counts.ok} 成功`,
-            counts.fail && `${counts.fail} 失败`,
-            counts.stopped && `${counts.stopped} 已停止`,
-            counts.running && `${counts.running} 执行中`,
-          ].filter(Boolean);
-          replace(result, badge(overall), h('span', { class: 'muted' }, ` ${parts.join(' · ')}`));
-        })
-        .catch(() => replace(result, h('span', { class: 'muted' }, '无法获取')));
-    }
-    const href = executionHref(job.JobId, executorId);
-    return h(
-      'tr',
-      { 'data-testid': 'history-row', 'data-executor-id': executorId },
-      h('td', {}, `#${number}`),
-      h('td', {}, h('a', { href }, formatTime(executorId))),
-      h('td', { class: 'mono muted' }, executorId),
-      result,
-      h('td', { class: 'actions' }, h('a', { href, class: 'btn btn-link btn-sm', 'data-testid': 'open-execution' }, '查看')),
+      runs.el,
     );
   }
 
@@ -123,8 +59,12 @@ export function renderJob(root, { jobId }) {
   }
 
   load();
-  return () => {
-    alive = false;
+  return {
+    update: (next) => runs.update(next),
+    cleanup() {
+      alive = false;
+      runs.stop();
+    },
   };
 }
 
@@ -146,7 +86,13 @@ function definition(job) {
     item('分批执行', h('span', { 'data-testid': 'job-rolling-value' }, describeRolling(job))),
     item('环境变量', list(job.Env)),
     item('加密参数', job.SecretArgs.length ? h('span', { class: 'mono' }, job.SecretArgs.join(' ')) : '—'),
+    job.CreateTime ? item('创建', h('span', { 'data-testid': 'job-created' }, who(job.CreatedBy, job.CreateTime))) : null,
+    job.UpdateTime ? item('修改', h('span', { 'data-testid': 'job-updated' }, who(job.UpdatedBy, job.UpdateTime))) : null,
   );
+}
+
+function who(user, seconds) {
+  return `${formatTime(seconds)}${user ? `，${userText(user)}` : ''}`;
 }
 
 export function crumbs(job, tail) {
@@ -154,7 +100,7 @@ export function crumbs(job, tail) {
     'nav',
     { class: 'crumbs', 'aria-label': '导航' },
     h('a', { href: listHref(), 'data-testid': 'back-to-jobs' }, '作业'),
-    job ? [h('span', {}, '/'), tail ? h('a', { href: `#/jobs/${encodeURIComponent(job.JobId)}`, 'data-testid': 'back-to-job' }, job.Name) : h('span', {}, job.Name)] : null,
+    job ? [h('span', {}, '/'), tail ? h('a', { href: jobPageHref(job.JobId), 'data-testid': 'back-to-job' }, job.Name) : h('span', {}, job.Name)] : null,
     tail ? [h('span', {}, '/'), h('span', {}, tail)] : null,
   );
 }

@@ -1,86 +1,114 @@
-// The job list: AppName filter, search and order, kept in the URL (#/?app=&q=&sort=), and each job's actions.
+// The job list: app, LastRun state and name filters, order and page, asked of the server (GET /api/jobs) and kept
+// in the URL (#/?app=&state=&q=&sort=&page=), so reload, Back and Forward keep them; and each job's actions.
 import { api } from '../api.js';
-import { formatTime, h, replace } from '../dom.js';
+import { h, replace } from '../dom.js';
+import { choiceParam, hashOf, intParam, pager } from '../listing.js';
 import { alertBox, button, spinner, toast, warningBox } from '../ui.js';
 import { openJobForm } from './form.js';
 import { deleteJob, editJob, jobHref, startJob } from './actions.js';
+import { changed, lastRun } from './jobcells.js';
 
+const PAGE_SIZE = 20;
+const SEARCH_DEBOUNCE_MS = 300;
+// The apps seen on any page of the list or among the swarm's services, for the app filter's choices.
 const knownApps = new Set();
+let servicesAsked = null;
 let lastHash = '#/';
 
-/** The list as it was last shown (its filter, search and order), for links back to it. */
+/** The list as it was last shown (its filters, order and page), for links back to it. */
 export function listHref() {
   return lastHash;
 }
 
 const SORTS = {
-  created: { label: '最新创建', order: (jobs) => [...jobs].reverse() }, // the API lists oldest first
-  run: {
-    label: '最近执行',
-    order: (jobs) => [...jobs].reverse().sort((a, b) => lastRun(b) - lastRun(a)),
-  },
-  name: { label: '名称', order: (jobs) => [...jobs].sort((a, b) => a.Name.localeCompare(b.Name, 'zh-CN')) },
+  created: { label: '最新创建', sort: '-CreateTime' },
+  updated: { label: '最近修改', sort: '-UpdateTime' },
+  name: { label: '名称', sort: 'Name' },
+  oldest: { label: '最早创建', sort: 'CreateTime' },
 };
 
-function lastRun(job) {
-  const last = job.Executors[job.Executors.length - 1];
-  return last ? Number(last) : 0;
-}
+const LAST_STATES = [
+  ['running', '执行中'],
+  ['succeeded', '成功'],
+  ['failed', '失败'],
+  ['stopped', '已停止'],
+  ['never', '未执行'],
+];
 
-/** The list's state from the URL's query (empty values left out). */
+/** The list's state from the URL's query (anything unknown falls back to the default). */
 function readState(query) {
-  const sort = query.get('sort') || 'created';
-  return { app: query.get('app') || '', query: query.get('q') || '', sort: SORTS[sort] ? sort : 'created' };
+  return {
+    app: query.get('app') || '',
+    query: query.get('q') || '',
+    lastState: choiceParam(query, 'state', LAST_STATES.map(([value]) => value)),
+    sort: choiceParam(query, 'sort', Object.keys(SORTS)) || 'created',
+    page: intParam(query, 'page', 1),
+    size: intParam(query, 'size', PAGE_SIZE, 500),
+  };
 }
 
-// replaceState, not a new hash: typing in the search box must neither re-render the page nor fill the history.
-function writeState(state) {
-  const params = new URLSearchParams();
-  if (state.app) params.set('app', state.app);
-  if (state.query) params.set('q', state.query);
-  if (state.sort !== 'created') params.set('sort', state.sort);
-  const text = params.toString();
-  lastHash = `#/${text ? `?${text}` : ''}`;
-  history.replaceState(history.state, '', lastHash);
+function hrefOf(state, page = state.page) {
+  return hashOf('#/', {
+    app: state.app,
+    state: state.lastState,
+    q: state.query,
+    sort: state.sort !== 'created' ? state.sort : '',
+    page: page > 1 ? page : '',
+    size: state.size !== PAGE_SIZE ? state.size : '',
+  });
+}
+
+function askServices() {
+  servicesAsked ??= api
+    .services()
+    .then((list) => list.forEach((s) => s.AppName && knownApps.add(s.AppName)))
+    .catch(() => {}); // without an engine: the apps of the jobs seen
+  return servicesAsked;
 }
 
 export function renderJobs(root, { query = new URLSearchParams() } = {}) {
-  const state = readState(query);
-  writeState(state);
-  let jobs = [];
+  let state = readState(query);
+  lastHash = hrefOf(state);
   let alive = true;
+  let generation = 0; // answers to an older query are dropped
+  let searchTimer = null;
   const appSelect = h('select', { 'data-testid': 'app-filter', 'aria-label': '按应用过滤' });
+  const stateSelect = h(
+    'select',
+    { 'data-testid': 'job-state-filter', 'aria-label': '按最近执行结果过滤', class: 'sort-select' },
+    h('option', { value: '' }, '全部'),
+    LAST_STATES.map(([value, label]) => h('option', { value }, label)),
+  );
   const sortSelect = h(
     'select',
     { 'data-testid': 'job-sort', 'aria-label': '排序', class: 'sort-select' },
     Object.entries(SORTS).map(([value, s]) => h('option', { value }, s.label)),
   );
-  sortSelect.value = state.sort;
   const search = h('input', {
     type: 'search',
-    value: state.query,
-    placeholder: '搜索作业名称、服务或命令',
+    placeholder: '搜索作业名称',
     'data-testid': 'job-search',
     'aria-label': '搜索',
   });
   const body = h('div', { class: 'card flush' }, spinner());
+  const foot = h('div', {});
   const count = h('span', { class: 'muted', 'data-testid': 'job-count' });
   const notice = h('div', {});
 
-  appSelect.addEventListener('change', () => {
-    state.app = appSelect.value;
-    writeState(state);
-    load();
-  });
-  sortSelect.addEventListener('change', () => {
-    state.sort = sortSelect.value;
-    writeState(state);
-    draw();
-  });
+  // A choice is a new hash (Back returns to the list before it); each starts again at page 1.
+  const choose = (change) => go({ ...state, ...change, page: 1 });
+  appSelect.addEventListener('change', () => choose({ app: appSelect.value }));
+  stateSelect.addEventListener('change', () => choose({ lastState: stateSelect.value }));
+  sortSelect.addEventListener('change', () => choose({ sort: sortSelect.value }));
+  // Typing neither re-renders the page nor fills the history: the URL is replaced, the list asked again.
   search.addEventListener('input', () => {
-    state.query = search.value;
-    writeState(state);
-    draw();
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => {
+      state = { ...state, query: search.value.trim(), page: 1 };
+      lastHash = hrefOf(state);
+      history.replaceState(history.state, '', lastHash);
+      load();
+    }, SEARCH_DEBOUNCE_MS);
   });
 
   replace(
@@ -97,13 +125,29 @@ export function renderJobs(root, { query = new URLSearchParams() } = {}) {
       { class: 'toolbar' },
       h('label', { class: 'inline' }, '应用', appSelect),
       search,
+      h('label', { class: 'inline' }, '最近执行', stateSelect),
       h('label', { class: 'inline' }, '排序', sortSelect),
       h('span', { class: 'grow' }),
       count,
       button('刷新', () => load(), { testid: 'refresh-jobs' }),
     ),
     body,
+    foot,
   );
+
+  function go(next) {
+    const target = hrefOf(next);
+    if (target === (location.hash || '#/')) load();
+    else location.hash = target;
+  }
+
+  /** The controls show `state` (also after Back or Forward). */
+  function fill() {
+    fillApps();
+    stateSelect.value = state.lastState;
+    sortSelect.value = state.sort;
+    if (search.value.trim() !== state.query) search.value = state.query;
+  }
 
   function fillApps() {
     const names = [...knownApps].sort((a, b) => a.localeCompare(b));
@@ -117,44 +161,55 @@ export function renderJobs(root, { query = new URLSearchParams() } = {}) {
   }
 
   async function load() {
+    const mine = ++generation;
+    const query = {
+      AppName: state.app,
+      LastState: state.lastState,
+      Name: state.query,
+      Sort: SORTS[state.sort].sort,
+      Page: state.page,
+      Size: state.size,
+    };
     try {
-      const list = await api.listJobs(state.app);
-      if (!alive) return;
-      jobs = list;
-      if (!state.app) {
-        knownApps.clear();
+      const { items, total } = await api.findJobs(query);
+      if (!alive || mine !== generation) return;
+      const pages = Math.max(1, Math.ceil(total / state.size));
+      if (!items.length && state.page > pages) {
+        // Past the end (a delete emptied the last page, or an old link): the last page instead.
+        state = { ...state, page: pages };
+        lastHash = hrefOf(state);
+        history.replaceState(history.state, '', lastHash);
+        load();
+        return;
       }
-      jobs.forEach((j) => knownApps.add(j.AppName));
-      fillApps();
-      draw();
+      const before = knownApps.size;
+      items.forEach((j) => knownApps.add(j.AppName));
+      if (knownApps.size !== before) fillApps();
+      draw(items, total);
     } catch (err) {
-      if (alive) replace(body, alertBox(err, 'jobs-error'));
+      if (alive && mine === generation) {
+        replace(body, alertBox(err, 'jobs-error'));
+        replace(foot);
+      }
     }
   }
 
-  function matches(job) {
-    const q = state.query.trim().toLowerCase();
-    if (!q) return true;
-    return [job.Name, job.AppName, job.ServiceName, job.Cmd].some((v) => (v || '').toLowerCase().includes(q));
-  }
-
-  function draw() {
-    const shown = SORTS[state.sort].order(jobs.filter(matches));
-    count.textContent = `共 ${shown.length} 个作业`;
+  function draw(jobs, total) {
+    count.textContent = `共 ${total} 个作业`;
+    replace(foot, total > state.size || state.page > 1 ? pager({ ...state, total, unit: '个作业', hrefOf: (n) => hrefOf(state, n) }) : null);
     if (!jobs.length) {
+      const filtered = state.app || state.lastState || state.query;
       replace(
         body,
-        h(
-          'div',
-          { class: 'empty', 'data-testid': 'jobs-empty' },
-          h('p', {}, state.app ? `应用 ${state.app} 还没有作业` : '还没有作业'),
-          button('创建作业', create, { kind: 'primary' }),
-        ),
+        filtered
+          ? h('div', { class: 'empty', 'data-testid': 'jobs-empty' }, '没有匹配的作业')
+          : h(
+              'div',
+              { class: 'empty', 'data-testid': 'jobs-empty' },
+              h('p', {}, '还没有作业'),
+              button('创建作业', create, { kind: 'primary' }),
+            ),
       );
-      return;
-    }
-    if (!shown.length) {
-      replace(body, h('div', { class: 'empty', 'data-testid': 'jobs-empty' }, '没有匹配的作业'));
       return;
     }
     const col = (cls) => h('col', { class: cls });
@@ -166,40 +221,42 @@ export function renderJobs(root, { query = new URLSearchParams() } = {}) {
         h(
           'table',
           { class: 'table job-table', 'data-testid': 'job-table' },
-          h('colgroup', {}, col('c-name'), col('c-app'), col('c-service'), col('c-cmd'), col('c-last'), col('c-actions')),
+          h(
+            'colgroup',
+            {},
+            col('c-name'),
+            col('c-app'),
+            col('c-cmd'),
+            col('c-last'),
+            col('c-updated'),
+            col('c-actions'),
+          ),
           h(
             'thead',
             {},
             h(
               'tr',
               {},
-              ['作业名称', '应用', '服务', '命令', '最近执行'].map((t) => h('th', {}, t)),
+              ['作业名称', '应用 / 服务', '命令', '最近执行', '修改'].map((t) => h('th', {}, t)),
               h('th', { class: 'actions' }, '操作'),
             ),
           ),
-          h('tbody', {}, shown.map(row)),
+          h('tbody', {}, jobs.map(row)),
         ),
       ),
     );
   }
 
   function row(job) {
-    const last = job.Executors[job.Executors.length - 1];
     const cut = (text, extra = {}) => h('div', { class: 'cut', title: text, ...extra }, text);
     return h(
       'tr',
       { 'data-testid': 'job-row', 'data-job-id': job.JobId, 'data-job-name': job.Name },
       h('td', {}, h('a', { href: jobHref(job.JobId), 'data-testid': 'job-link', class: 'strong cut', title: job.Name }, job.Name)),
-      h('td', {}, cut(job.AppName)),
-      h('td', {}, cut(job.ServiceName, { class: 'cut mono' })),
+      h('td', {}, cut(job.AppName), cut(job.ServiceName, { class: 'cut mono muted small' })),
       h('td', {}, h('code', { class: 'cmd cut', title: job.Cmd }, job.Cmd)),
-      h(
-        'td',
-        { class: 'nowrap' },
-        last
-          ? [h('div', {}, formatTime(last)), h('div', { class: 'muted small' }, `共 ${job.Executors.length} 次`)]
-          : h('span', { class: 'muted' }, '未执行'),
-      ),
+      h('td', { class: 'nowrap', 'data-testid': 'job-last-run' }, lastRun(job)),
+      h('td', { 'data-testid': 'job-updated' }, changed(job)),
       h(
         'td',
         { class: 'actions' },
@@ -230,9 +287,20 @@ export function renderJobs(root, { query = new URLSearchParams() } = {}) {
     }
   }
 
-  fillApps();
+  fill();
   load();
-  return () => {
-    alive = false;
+  askServices().then(() => alive && fillApps());
+  return {
+    update(query) {
+      state = readState(query);
+      lastHash = hrefOf(state);
+      clearTimeout(searchTimer);
+      fill();
+      load();
+    },
+    cleanup() {
+      alive = false;
+      clearTimeout(searchTimer);
+    },
   };
 }

@@ -1,0 +1,255 @@
+// Executions across jobs, newest first (GET /api/executors): filters by app, service, state and start time, paged;
+// all of it kept in the URL (#/activity?app=&service=&state=&from=&to=&page=), so reload, Back and Forward keep it.
+import { api } from '../api.js';
+import { h, replace } from '../dom.js';
+import {
+  countsText,
+  entryDuration,
+  hashOf,
+  pager,
+  readRunState,
+  runFilters,
+  runsFiltered,
+  startedBy,
+  stateBadge,
+  tickDurations,
+  timeText,
+  triggerText,
+} from '../listing.js';
+import { alertBox, button, spinner } from '../ui.js';
+import { executionHref, jobHref } from './actions.js';
+
+const PATH = '#/activity';
+const PAGE_SIZE = 20;
+const TICK_MS = 1000;
+
+// Entries carry a JobId, not the job's name: each name is asked once per visit of the panel (a page holds a few jobs).
+const jobNames = new Map();
+
+function nameOf(jobId) {
+  if (!jobNames.has(jobId)) {
+    const asked = api.getJob(jobId).then(
+      (job) => job.Name,
+      (err) => {
+        jobNames.delete(jobId); // asked again next time, unless the job is gone
+        return err && err.status === 404 ? null : undefined;
+      },
+    );
+    jobNames.set(jobId, asked);
+  }
+  return jobNames.get(jobId);
+}
+
+function readState(query) {
+  return { app: query.get('app') || '', service: query.get('service') || '', ...readRunState(query, PAGE_SIZE) };
+}
+
+function hrefOf(state, page = state.page) {
+  const { app, service, from, to, size } = state;
+  return hashOf(PATH, {
+    app,
+    service,
+    state: state.state,
+    from,
+    to,
+    page: page > 1 ? page : '',
+    size: size !== PAGE_SIZE ? size : '',
+  });
+}
+
+export function renderActivity(root, { query = new URLSearchParams() } = {}) {
+  let state = readState(query);
+  let alive = true;
+  let generation = 0; // answers to an older query are dropped
+  const appInput = h('input', {
+    type: 'search',
+    placeholder: '全部应用',
+    'data-testid': 'activity-app',
+    'aria-label': '应用',
+    onchange: () => apply(),
+  });
+  const serviceInput = h('input', {
+    type: 'search',
+    placeholder: '全部服务',
+    'data-testid': 'activity-service',
+    'aria-label': '服务',
+    onchange: () => apply(),
+  });
+  const filters = runFilters('activity', () => apply());
+  const count = h('span', { class: 'muted', 'data-testid': 'activity-count' });
+  const body = h('div', { class: 'card flush' }, spinner());
+  const foot = h('div', {});
+
+  replace(
+    root,
+    h(
+      'div',
+      { class: 'page-head' },
+      h('div', {}, h('h1', {}, '执行记录'), h('p', { class: 'muted' }, '所有作业的执行，最新的在前')),
+    ),
+    h(
+      'div',
+      { class: 'toolbar filters', 'data-testid': 'activity-filters' },
+      h('label', { class: 'inline' }, '应用', appInput),
+      h('label', { class: 'inline' }, '服务', serviceInput),
+      filters.controls,
+      button('清除筛选', () => go({ ...readState(new URLSearchParams()), size: state.size }), {
+        kind: 'link',
+        small: true,
+        testid: 'activity-clear',
+      }),
+      h('span', { class: 'grow' }),
+      count,
+      button('刷新', () => load(), { testid: 'activity-refresh' }),
+    ),
+    body,
+    foot,
+  );
+
+  /** The controls show `state` (also after Back or Forward). */
+  function fill() {
+    appInput.value = state.app;
+    serviceInput.value = state.service;
+    filters.show(state);
+  }
+
+  // A new filter starts again at page 1; a new hash, so Back returns to the filter before.
+  function apply() {
+    go({ ...state, app: appInput.value.trim(), service: serviceInput.value.trim(), ...filters.read(), page: 1 });
+  }
+
+  function go(next) {
+    const target = hrefOf(next);
+    if (target === (location.hash || PATH)) load();
+    else location.hash = target;
+  }
+
+  async function load() {
+    const mine = ++generation;
+    const query = {
+      AppName: state.app,
+      ServiceName: state.service,
+      State: state.state,
+      CreatedAfter: state.from,
+      CreatedBefore: state.to,
+      Page: state.page,
+      Size: state.size,
+    };
+    try {
+      const { items, total } = await api.executions(query);
+      if (!alive || mine !== generation) return;
+      const pages = Math.max(1, Math.ceil(total / state.size));
+      if (!items.length && state.page > pages) {
+        // Past the end (fewer entries than when the link was made): the last page instead.
+        history.replaceState(history.state, '', hrefOf(state, pages));
+        state = { ...state, page: pages };
+        load();
+        return;
+      }
+      draw(items, total);
+    } catch (err) {
+      if (alive && mine === generation) {
+        replace(body, alertBox(err, 'activity-error'));
+        replace(foot);
+      }
+    }
+  }
+
+  function draw(items, total) {
+    count.textContent = `共 ${total} 次执行`;
+    replace(foot, total > state.size || state.page > 1 ? pager({ ...state, total, hrefOf: (n) => hrefOf(state, n) }) : null);
+    if (!items.length) {
+      const filtered = state.app || state.service || runsFiltered(state);
+      replace(body, h('div', { class: 'empty', 'data-testid': 'activity-empty' }, filtered ? '没有符合条件的执行' : '还没有执行记录'));
+      return;
+    }
+    const col = (cls) => h('col', { class: cls });
+    replace(
+      body,
+      h(
+        'div',
+        { class: 'table-wrap' },
+        h(
+          'table',
+          { class: 'table activity-table', 'data-testid': 'activity-table' },
+          h(
+            'colgroup',
+            {},
+            ['a-job', 'a-id', 'a-state', 'a-trigger', 'a-by', 'a-time', 'a-duration', 'a-counts'].map(col),
+          ),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ['作业', '执行 ID', '状态', '触发', '执行人', '开始 / 结束时间', '耗时', '结果'].map((t) => h('th', {}, t)),
+            ),
+          ),
+          h('tbody', {}, items.map(row)),
+        ),
+      ),
+    );
+  }
+
+  function row(entry) {
+    const link = h(
+      'a',
+      { href: jobHref(entry.JobId), class: 'strong cut', 'data-testid': 'activity-job', title: entry.JobId },
+      entry.JobId,
+    );
+    nameOf(entry.JobId).then((name) => {
+      if (name) {
+        link.textContent = name;
+        link.title = name;
+      } else if (name === null) {
+        link.replaceWith(h('span', { class: 'muted cut', 'data-testid': 'activity-job', title: entry.JobId }, '（作业已删除）'));
+      }
+    });
+    return h(
+      'tr',
+      { 'data-testid': 'activity-row', 'data-job-id': entry.JobId, 'data-executor-id': entry.ExecutorId },
+      h(
+        'td',
+        {},
+        link,
+        h('div', { class: 'muted small cut', title: `${entry.AppName} / ${entry.ServiceName}` }, `${entry.AppName} / ${entry.ServiceName}`),
+      ),
+      h(
+        'td',
+        {},
+        h(
+          'a',
+          { href: executionHref(entry.JobId, entry.ExecutorId), class: 'mono cut', 'data-testid': 'activity-execution', title: entry.ExecutorId },
+          entry.ExecutorId,
+        ),
+      ),
+      h('td', {}, stateBadge(entry.State, entry.Counts, 'activity-state-badge')),
+      h('td', { 'data-testid': 'activity-trigger', 'data-trigger': entry.Trigger }, triggerText(entry.Trigger)),
+      h('td', {}, startedBy(entry.StartedBy, 'activity-started-by')),
+      h(
+        'td',
+        { class: 'nowrap' },
+        h('div', { 'data-testid': 'activity-start' }, timeText(entry.CreateTime)),
+        h('div', { class: 'muted', 'data-testid': 'activity-end' }, timeText(entry.EndTime)),
+      ),
+      h('td', { class: 'nowrap' }, entryDuration(entry, 'activity-duration')),
+      h('td', { class: 'small', 'data-testid': 'activity-counts' }, countsText(entry.Counts, entry.Targets)),
+    );
+  }
+
+  const ticker = setInterval(() => tickDurations(body), TICK_MS);
+  fill();
+  load();
+  return {
+    update(query) {
+      state = readState(query);
+      fill();
+      load();
+    },
+    cleanup() {
+      alive = false;
+      clearInterval(ticker);
+    },
+  };
+}
