@@ -24,8 +24,10 @@ from .nodes import Engine, EngineHandle
 
 _HEADER = struct.Struct(">BxxxL")
 _READ_BYTES = 64 * 1024
-#: a stream's frame buffer: reads of up to its free space, paused while less than _MIN_ROOM_BYTES is free
-_BUFFER_BYTES = 256 * 1024
+#: a stream's frame buffer, read into _READ_MAX_BYTES at a time: reading pauses only when the reader has left
+#: several reads untaken (less than one read's room is free), not after every read that filled the room
+_BUFFER_BYTES = 512 * 1024
+_READ_MAX_BYTES = 128 * 1024
 _MIN_ROOM_BYTES = 64 * 1024
 #: consecutive frames of one stream are handed on as one payload up to this size (fewer, larger writes)
 _JOIN_BYTES = 64 * 1024
@@ -85,13 +87,13 @@ class _FrameBuffer:
 
     @property
     def full(self) -> bool:
-        """True when less room is left than one read wants: reading pauses until the next `take`."""
-        return len(self._data) - self.pending < _MIN_ROOM_BYTES
+        """True when less room is left than one read takes: reading pauses until the next `take`."""
+        return len(self._data) - self.pending < _READ_MAX_BYTES
 
     def room(self) -> memoryview:
-        """The free space after the pending bytes, at least _MIN_ROOM_BYTES of it."""
+        """The free space after the pending bytes to read into: at least _MIN_ROOM_BYTES, at most _READ_MAX_BYTES."""
         self._make_room(_MIN_ROOM_BYTES)
-        return memoryview(self._data)[self._end :]
+        return memoryview(self._data)[self._end : self._end + _READ_MAX_BYTES]
 
     def added(self, size: int) -> None:
         """`size` bytes were written at the start of the last `room`."""
