@@ -151,7 +151,12 @@ class SqliteStore(SqliteSchedules):
     async def close(self) -> None:
         """Close the file and the worker thread."""
         if self._db is not None:
-            await self._run(lambda db: db.close())
+
+            def shut(db: sqlite3.Connection) -> None:
+                self._files.close()
+                db.close()
+
+            await self._run(shut)
             self._db = None
         if self._thread is not None:
             self._thread.shutdown(wait=True)
@@ -396,6 +401,9 @@ class SqliteStore(SqliteSchedules):
             with _transaction(db):
                 db.executemany(_OUTPUT_ROW, output_rows)
                 db.executemany(_RESULT_ROW, result_rows)
+            for result in results:
+                if result.status.is_final:
+                    self._files.done((result.job_id, result.executor_id, result.index))
 
         if chunks or result_rows:
             await self._run(write)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,8 @@ from pathlib import Path
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 
 Key = tuple[str, str, int]  #: (job_id, executor_id, index) of a target
+#: files kept open for appending (the targets that write now), the least recently written closed first
+_OPEN_FILES = 64
 
 
 def _name(text: str) -> str:
@@ -33,6 +36,7 @@ class OutputFiles:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._made: set[Path] = set()  #: folders known to exist
+        self._open: OrderedDict[Key, int] = OrderedDict()  #: descriptors of files being appended to
 
     def path(self, key: Key) -> Path:
         """The file of one target's output."""
@@ -43,18 +47,37 @@ class OutputFiles:
         """Append each chunk to its target's file, in order; the offset where each one starts."""
         offsets: list[int] = []
         position: dict[Key, int] = {}
-        with _open_files() as opened:
-            for key, data in writes:
-                fd = opened.get(key)
-                if fd is None:
-                    fd = opened[key] = self._open_for_append(key)
-                    position[key] = os.lseek(fd, 0, os.SEEK_END)
-                offsets.append(position[key])
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                position[key] += len(data)
+        for key, data in writes:
+            fd = self._fd(key)
+            if key not in position:
+                position[key] = os.lseek(fd, 0, os.SEEK_END)
+            offsets.append(position[key])
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            position[key] += len(data)
         return offsets
+
+    def done(self, key: Key) -> None:
+        """Close the file of a target that has ended (it is opened again should it be written to)."""
+        fd = self._open.pop(key, None)
+        if fd is not None:
+            os.close(fd)
+
+    def close(self) -> None:
+        """Close every open file."""
+        while self._open:
+            os.close(self._open.popitem()[1])
+
+    def _fd(self, key: Key) -> int:
+        fd = self._open.get(key)
+        if fd is not None:
+            self._open.move_to_end(key)
+            return fd
+        fd = self._open[key] = self._open_for_append(key)
+        while len(self._open) > _OPEN_FILES:
+            os.close(self._open.popitem(last=False)[1])
+        return fd
 
     def _open_for_append(self, key: Key) -> int:
         path = self.path(key)
@@ -82,10 +105,14 @@ class OutputFiles:
 
     def remove_execution(self, job_id: str, executor_id: str) -> None:
         """Remove the files of one execution."""
+        for key in [k for k in self._open if k[:2] == (job_id, executor_id)]:
+            self.done(key)
         self._remove(self.root / _name(job_id) / _name(executor_id))
 
     def remove_job(self, job_id: str) -> None:
         """Remove the files of every execution of a job."""
+        for key in [k for k in self._open if k[0] == job_id]:
+            self.done(key)
         self._remove(self.root / _name(job_id))
 
     def _remove(self, folder: Path) -> None:
@@ -108,13 +135,3 @@ class _Reader:
                 break
             data += more
         return data
-
-
-@contextmanager
-def _open_files() -> Iterator[dict[Key, int]]:
-    opened: dict[Key, int] = {}
-    try:
-        yield opened
-    finally:
-        for fd in opened.values():
-            os.close(fd)

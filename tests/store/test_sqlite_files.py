@@ -9,6 +9,7 @@ from pathlib import Path
 from dce_jobs.models import STDERR, STDOUT, OutputChunk
 from dce_jobs.store.ranges import ByteRange
 from dce_jobs.store.sqlite import SqliteStore
+from dce_jobs.store.sqlite_files import OutputFiles
 from tests.store.records import make_job, read_output, started
 
 BIG = 64 * 1024
@@ -135,3 +136,18 @@ def _inside(root: Path, files: list[Path]) -> bool:
 
 def _names(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir()}
+
+
+def test_files_stay_open_for_the_targets_writing_and_are_reopened_after_being_closed(tmp_path: Path) -> None:
+    files = OutputFiles(tmp_path / "out")
+    keys = [("job", "1.000001", index) for index in range(100)]  # more than are kept open
+    first = files.append([(key, b"a" * (key[2] + 1)) for key in keys])
+    second = files.append([(key, b"b") for key in reversed(keys)])
+    files.done(keys[0])
+    third = files.append([(keys[0], b"c")])
+    files.close()
+    assert first == [0] * 100 and second == [index + 1 for index in reversed(range(100))] and third == [2]
+    with files.reader(keys[0]) as reader:
+        assert reader.read(0, 10) == b"abc"
+    with files.reader(keys[99]) as reader:
+        assert reader.read(99, 5) == b"ab"
