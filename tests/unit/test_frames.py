@@ -90,3 +90,16 @@ async def test_a_frame_larger_than_the_read_buffer_and_a_slow_reader() -> None:
         await asyncio.sleep(0)  # the socket is read meanwhile: its buffer fills and reading pauses
     assert b"".join(got[1]) == b"".join(p for i, p in enumerate(payloads) if i % 2 == 0)
     assert b"".join(got[2]) == b"".join(p for i, p in enumerate(payloads) if i % 2 == 1)
+
+
+def test_bytes_fed_from_a_thread_in_any_pieces_make_the_same_frames() -> None:
+    from dce_jobs.stream import _FrameBuffer  # what the TLS reader feeds (its socket cannot go to asyncio)
+
+    payloads = [b"x" * 5, b"y" * 700_000, b"z" * 3]
+    data = frame(1, payloads[0]) + frame(2, payloads[1]) + frame(1, payloads[2])
+    buffer = _FrameBuffer(data[:6])
+    taken = buffer.take()
+    for start in range(6, len(data), 65_000):
+        buffer.feed(data[start : start + 65_000])
+        taken += buffer.take()
+    assert taken == [(1, payloads[0]), (2, payloads[1]), (1, payloads[2])] and buffer.pending == 0
