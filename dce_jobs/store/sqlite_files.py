@@ -86,7 +86,8 @@ class OutputFiles:
                 return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             except FileNotFoundError:  # another process sharing the store removed the execution's folder
                 pass
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for folder in (self.root, path.parent.parent, path.parent):  # each 0700 (parents=True would not be)
+            folder.mkdir(mode=0o700, exist_ok=True)
         self._made.add(path.parent)
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 

@@ -19,6 +19,11 @@ def _files(path: Path) -> list[Path]:
     return sorted(p for p in Path(f"{path}-output").rglob("*") if p.is_file())
 
 
+def _folders(path: Path) -> list[Path]:
+    root = Path(f"{path}-output")
+    return [root, *(p for p in root.rglob("*") if p.is_dir())]
+
+
 async def test_large_chunks_live_in_files_small_ones_in_rows_and_both_read_back_after_a_restart(
     tmp_path: Path,
 ) -> None:
@@ -46,6 +51,8 @@ async def test_large_chunks_live_in_files_small_ones_in_rows_and_both_read_back_
         db.close()
     assert rows == [(0, 0, 0, BIG), (0, 1, 6, None), (0, 2, 0, BIG), (1, 0, 0, BIG)]
     assert [p.stat().st_size for p in _files(path)] == [2 * BIG, BIG]
+    assert {p.stat().st_mode & 0o777 for p in _files(path)} == {0o600}
+    assert {p.stat().st_mode & 0o777 for p in _folders(path)} == {0o700}
 
     store = SqliteStore(path)  # the next start reads what the last one wrote
     await store.open()
