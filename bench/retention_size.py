@@ -1,8 +1,9 @@
 """The SQLite store's size before and after a retention sweep: `python -m bench.retention_size [--executions N]`.
 
 Fills a store in a temporary folder with N executions of one job (2 targets, 256 KiB of output each), sweeps
-with DCE_JOBS_KEEP_EXECUTIONS=10, and prints the file + WAL size at each step; then the same on a file created
-without auto_vacuum (as older versions made it), and how much that one grows when as many executions come again.
+with DCE_JOBS_KEEP_EXECUTIONS=10, and prints the size of the file, its WAL and its output files at each step; then
+the same on a file created without auto_vacuum (as older versions made it), and how much that one grows when as
+many executions come again.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ class _IdleRunner:
 
 
 def _mib(path: Path) -> str:
-    size = sum(os.path.getsize(p) for p in (path, Path(f"{path}-wal")) if p.exists())
+    """The size of the file, its WAL and the output files beside it."""
+    files = [p for p in Path(f"{path}-output").rglob("*") if p.is_file()]
+    size = sum(os.path.getsize(p) for p in (path, Path(f"{path}-wal"), *files) if p.exists())
     return f"{size / 2**20:.1f} MiB"
 
 

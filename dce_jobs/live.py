@@ -82,8 +82,8 @@ class Broadcaster:
         self.cursor.summary = summary_token(self.summary())
         self.closed = False
         self._base = [r.output_bytes for r in results]  #: offset of each tail's first byte
-        self._tails = [bytearray() for _ in results]
-        self._runs: list[list[list[int]]] = [[] for _ in results]  #: [stream, length] of each tail
+        #: each target's published pieces (stream, bytes) from _base on: kept as published, never copied
+        self._tails: list[deque[tuple[int, bytes]]] = [deque() for _ in results]
         self._held: list[tuple[int, bytes] | None] = [None] * len(results)  #: a character cut by the engine
         self._subs: set[Subscription] = set()
         self.drops = 0  #: subscribers dropped to the store because their queue was full
@@ -110,18 +110,10 @@ class Broadcaster:
 
     def saved(self, index: int, total_bytes: int) -> None:
         """The store holds the first `total_bytes` of a target's output: its tail can forget them."""
-        drop = min(total_bytes, self.cursor.offsets[index]) - self._base[index]
-        if drop <= 0:
-            return
-        self._base[index] += drop
-        del self._tails[index][:drop]
-        runs = self._runs[index]
-        while drop and runs:
-            taken = min(drop, runs[0][1])
-            runs[0][1] -= taken
-            drop -= taken
-            if not runs[0][1]:
-                runs.pop(0)
+        stored = min(total_bytes, self.cursor.offsets[index])
+        tail = self._tails[index]
+        while tail and self._base[index] + len(tail[0][1]) <= stored:  # a piece stored in part stays whole
+            self._base[index] += len(tail.popleft()[1])
 
     def status(self, result: ContainerResult) -> None:
         """Publish a target's status change (and the summary's, when it changes)."""
@@ -155,12 +147,7 @@ class Broadcaster:
         self._subs.clear()
 
     def _emit(self, index: int, stream: int, raw: bytes) -> None:
-        self._tails[index] += raw
-        runs = self._runs[index]
-        if runs and runs[-1][0] == stream:
-            runs[-1][1] += len(raw)
-        else:
-            runs.append([stream, len(raw)])
+        self._tails[index].append((stream, raw))
         if self._subs:
             self._publish(output_event(index, self.results[index].container_id, stream, raw, self.cursor))
         else:
@@ -221,13 +208,19 @@ class Broadcaster:
     def _tail_events(self, index: int, offset: int, cursor: Cursor) -> list[Event]:
         """The tail's bytes from `offset` on, one output event per run of one stream."""
         events: list[Event] = []
-        position = self._base[index]
-        tail = self._tails[index]
         container_id = self.results[index].container_id
-        for stream, length in self._runs[index]:
-            start, end = max(position, offset), position + length
-            if start < end:
-                raw = bytes(tail[start - self._base[index] : end - self._base[index]])
-                events.append(output_event(index, container_id, stream, raw, cursor))
+        position = self._base[index]
+        parts: list[bytes] = []
+        parts_stream = 0
+        for stream, raw in self._tails[index]:
+            end = position + len(raw)
+            if end > offset:
+                if parts and stream != parts_stream:
+                    events.append(output_event(index, container_id, parts_stream, b"".join(parts), cursor))
+                    parts = []
+                parts.append(raw if position >= offset else raw[offset - position :])
+                parts_stream = stream
             position = end
+        if parts:
+            events.append(output_event(index, container_id, parts_stream, b"".join(parts), cursor))
         return events

@@ -215,15 +215,23 @@ class NodePool:
     async def running_tasks(self, service_name: str) -> list[TaskContainer]:
         """Running task containers of a service (desired state running: a dead node's stale tasks are left out)."""
 
-        def fetch(manager: Engine) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        def fetch_tasks(manager: Engine) -> list[dict[str, Any]]:
             try:  # the engine answers 404 for a service filter naming no service (by name, id or id prefix)
-                tasks = manager.tasks(filters={"service": service_name, "desired-state": "running"})
+                tasks: list[dict[str, Any]] = manager.tasks(
+                    filters={"service": service_name, "desired-state": "running"}
+                )
             except docker.errors.NotFound:
                 raise InvalidInput(f"service {service_name} does not exist", error_id="service_not_found") from None
-            hostnames = {n["ID"]: n["Description"]["Hostname"] for n in manager.nodes()}
-            return tasks, hostnames
+            return tasks
 
-        tasks, hostnames = await self._on_manager(fetch, what="list tasks on the manager")
+        def fetch_hostnames(manager: Engine) -> dict[str, str]:
+            return {n["ID"]: n["Description"]["Hostname"] for n in manager.nodes()}
+
+        # the two calls at once: a start waits for the slower one only, not for both in turn
+        tasks, hostnames = await asyncio.gather(
+            self._on_manager(fetch_tasks, what="list tasks on the manager"),
+            self._on_manager(fetch_hostnames, what="list nodes on the manager"),
+        )
         found = []
         for task in tasks:
             status = task.get("Status", {})

@@ -43,6 +43,7 @@ from .base import (
     result_to_doc,
 )
 from .ranges import ByteRange, ChunkSize, OutputRange, cut, plan
+from .sqlite_files import Key, OutputFiles
 from .sqlite_schedules import SCHEMA as SCHEDULES_SCHEMA
 from .sqlite_schedules import SqliteSchedules
 from .sqlite_schema import create_schema
@@ -55,6 +56,8 @@ _ADDED_COLUMNS = (
     ("executions", "state", "TEXT"),
     ("executions", "ended_at", "REAL"),
     ("executions", "duration_s", "REAL"),
+    ("output", "size", "INTEGER"),
+    ("output", "file_offset", "INTEGER"),
 )
 _INDEXES = (
     # covering indexes of the statistics: counts per hour and state by a range scan of the first, duration
@@ -74,15 +77,25 @@ _PAGE_BYTES = 16 * 1024
 #: checkpoint the WAL past 64 MiB rather than 4 MiB: fewer checkpoints (each one syncs) under heavy output
 _WAL_CHECKPOINT_PAGES = 4096
 _WAL_KEEP_BYTES = 64 * 1024 * 1024
+#: chunks from this size on are appended to the target's output file (sqlite_files.py), smaller ones stay rows
+_FILE_MIN_BYTES = 16 * 1024
 _RESULT_ROW = "INSERT OR REPLACE INTO results (job_id, executor_id, idx, status, doc) VALUES (?, ?, ?, ?, ?)"
-_OUTPUT_ROW = "INSERT OR REPLACE INTO output (job_id, executor_id, idx, seq, data, streams) VALUES (?, ?, ?, ?, ?, ?)"
+_OUTPUT_ROW = (
+    "INSERT OR REPLACE INTO output (job_id, executor_id, idx, seq, data, streams, size, file_offset)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+#: a chunk's size: a row of a chunk in a file has it, a BLOB's length() comes from its record header
+_SIZE = "COALESCE(size, length(data))"
 
 
 class SqliteStore(SqliteSchedules):
     """Store in one SQLite file (WAL mode); every call runs on a single dedicated thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, file_min_bytes: int = _FILE_MIN_BYTES) -> None:
+        """A store in the file at `path`; output chunks of `file_min_bytes` or more go to files beside it."""
         self._path = path
+        self._files = OutputFiles(path.with_name(path.name + "-output"))
+        self._file_min_bytes = file_min_bytes
         self._db: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
         self.timings = Timings()  #: every call's time on the store thread, queueing included
@@ -101,6 +114,8 @@ class SqliteStore(SqliteSchedules):
             raise Conflict(f"the store refused a duplicate record: {e}", error_id="conflict") from e
         except sqlite3.Error as e:
             raise StoreUnavailable(f"SQLite store error: {e}") from e
+        except OSError as e:
+            raise StoreUnavailable(f"SQLite store's output files: {e}") from e
         finally:
             self.timings.observe(time.perf_counter() - started)
 
@@ -136,7 +151,12 @@ class SqliteStore(SqliteSchedules):
     async def close(self) -> None:
         """Close the file and the worker thread."""
         if self._db is not None:
-            await self._run(lambda db: db.close())
+
+            def shut(db: sqlite3.Connection) -> None:
+                self._files.close()
+                db.close()
+
+            await self._run(shut)
             self._db = None
         if self._thread is not None:
             self._thread.shutdown(wait=True)
@@ -238,6 +258,7 @@ class SqliteStore(SqliteSchedules):
                 for table in (*_EXECUTION_TABLES, "schedules", "fires"):
                     db.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
                 lists.insert_audit(db, audit)
+            self._files.remove_job(job_id)
 
         await self._run(delete)
 
@@ -364,20 +385,27 @@ class SqliteStore(SqliteSchedules):
         self, result: ContainerResult, seq: int, data: bytes, *, streams: Sequence[tuple[int, int]] = ()
     ) -> None:
         """Store one output chunk with its runs of (stream, length)."""
-        row = (result.job_id, result.executor_id, result.index, seq, data, _runs_text(streams))
-        await self._run(lambda db: db.execute(_OUTPUT_ROW, row))
+        chunk = OutputChunk(result.job_id, result.executor_id, result.index, seq, data, tuple(streams))
+        await self.write_batch([chunk], [])
 
     async def write_batch(self, chunks: Sequence[OutputChunk], results: Sequence[ContainerResult]) -> None:
         """Store output chunks and results in one transaction (one commit for many targets' writes)."""
-        output_rows = [(c.job_id, c.executor_id, c.index, c.seq, c.data, _runs_text(c.streams)) for c in chunks]
         result_rows = [_result_row(r) for r in results]
+        in_files = [c for c in chunks if len(c.data or b"") >= self._file_min_bytes]
 
         def write(db: sqlite3.Connection) -> None:
+            # the bytes first: a committed row never points past what its file holds
+            offsets = self._files.append([((c.job_id, c.executor_id, c.index), c.data) for c in in_files])
+            at = {id(c): offset for c, offset in zip(in_files, offsets, strict=True)}
+            output_rows = [_output_row(c, at.get(id(c))) for c in chunks]
             with _transaction(db):
                 db.executemany(_OUTPUT_ROW, output_rows)
                 db.executemany(_RESULT_ROW, result_rows)
+            for result in results:
+                if result.status.is_final:
+                    self._files.done((result.job_id, result.executor_id, result.index))
 
-        if output_rows or result_rows:
+        if chunks or result_rows:
             await self._run(write)
 
     async def iter_output(
@@ -386,10 +414,11 @@ class SqliteStore(SqliteSchedules):
         """Yield one target's chunks in order (only one stream's bytes when given), fetching a few at a time."""
         last_seq = -1
         while True:
-            rows = await self._run(functools.partial(_output_batch, key=(job_id, executor_id, index, last_seq)))
-            for seq, data, runs in rows:
+            rows = await self._run(
+                functools.partial(_output_batch, self._files, (job_id, executor_id, index), last_seq)
+            )
+            for seq, chunk, runs in rows:
                 last_seq = seq
-                chunk = bytes(data)
                 if stream is not None:
                     chunk = pick_stream(chunk, json.loads(runs) if runs else (), stream)
                 if chunk:
@@ -403,24 +432,27 @@ class SqliteStore(SqliteSchedules):
         """Yield (seq, data, runs) of the chunks after `after_seq`, fetching a few at a time."""
         last_seq = after_seq
         while True:
-            rows = await self._run(functools.partial(_output_batch, key=(job_id, executor_id, index, last_seq)))
-            for seq, data, runs in rows:
+            rows = await self._run(
+                functools.partial(_output_batch, self._files, (job_id, executor_id, index), last_seq)
+            )
+            for seq, chunk, runs in rows:
                 last_seq = seq
-                chunk = bytes(data)
                 yield seq, chunk, chunk_runs(chunk, json.loads(runs) if runs else None)
             if len(rows) < _BATCH_CHUNKS:
                 return
 
     async def tail_output(self, job_id: str, executor_id: str, index: int, *, max_bytes: int) -> tuple[bytes, bool]:
         """The last `max_bytes` of one target's output, and whether earlier bytes were left out."""
-        return await self._run(functools.partial(_tail, key=(job_id, executor_id, index), max_bytes=max_bytes))
+        return await self._run(
+            functools.partial(_tail, self._files, key=(job_id, executor_id, index), max_bytes=max_bytes)
+        )
 
     async def tail_outputs(
         self, job_id: str, executor_id: str, indexes: Sequence[int], *, max_bytes: int
     ) -> dict[int, tuple[bytes, bool]]:
         """The last `max_bytes` of several targets' output (and whether earlier bytes were left out), in one query."""
         return await self._run(
-            functools.partial(_tails, key=(job_id, executor_id), indexes=set(indexes), max_bytes=max_bytes)
+            functools.partial(_tails, self._files, key=(job_id, executor_id), indexes=set(indexes), max_bytes=max_bytes)
         )
 
     async def read_output_range(
@@ -428,7 +460,7 @@ class SqliteStore(SqliteSchedules):
     ) -> OutputRange:
         """A byte range of one target's output (in `stream`'s bytes when given), reading only its chunks."""
         return await self._run(
-            functools.partial(_read_range, key=(job_id, executor_id, index), wanted=wanted, stream=stream)
+            functools.partial(_read_range, self._files, key=(job_id, executor_id, index), wanted=wanted, stream=stream)
         )
 
     # -- executions after the fact and their follow-ups ----------------------------------------------
@@ -458,6 +490,7 @@ class SqliteStore(SqliteSchedules):
                 for table in _EXECUTION_TABLES:
                     db.execute(f"DELETE FROM {table} WHERE job_id = ? AND executor_id = ?", (job_id, executor_id))
                 lists.forget_last_run(db, job_id, executor_id)
+            self._files.remove_execution(job_id, executor_id)
 
         await self._run(delete)
 
@@ -523,38 +556,39 @@ class SqliteStore(SqliteSchedules):
 
 
 def _read_range(
-    db: sqlite3.Connection, *, key: tuple[str, str, int], wanted: ByteRange, stream: int | None
+    files: OutputFiles, db: sqlite3.Connection, *, key: Key, wanted: ByteRange, stream: int | None
 ) -> OutputRange:
     where = "job_id = ? AND executor_id = ? AND idx = ?"
-    # length() of a BLOB comes from the record header: the chunks' bytes are not read for the plan
+    # the sizes come from the rows alone: the chunks' bytes are not read for the plan
     sizes = [
         ChunkSize(seq, size, _runs(runs))
-        for seq, size, runs in db.execute(
-            f"SELECT seq, length(data), streams FROM output WHERE {where} ORDER BY seq", key
-        )
+        for seq, size, runs in db.execute(f"SELECT seq, {_SIZE}, streams FROM output WHERE {where} ORDER BY seq", key)
     ]
     seqs, first_offset, start, stop = plan(sizes, wanted, stream)
     rows = (
         db.execute(
-            f"SELECT seq, data, streams FROM output WHERE {where} AND seq BETWEEN ? AND ? ORDER BY seq",
+            f"SELECT seq, data, file_offset, size, streams FROM output WHERE {where} AND seq BETWEEN ? AND ?"
+            " ORDER BY seq",
             (*key, seqs[0], seqs[-1]),
         ).fetchall()
         if seqs
         else []
     )
-    chunks = [(bytes(data), _runs(runs)) for seq, data, runs in rows if seq in set(seqs)]
+    wanted_rows = [row for row in rows if row[0] in set(seqs)]
+    datas = _chunk_bytes(files, key, [row[1:4] for row in wanted_rows])
+    chunks = [(data, _runs(row[4])) for data, row in zip(datas, wanted_rows, strict=True)]
     total = sum(c.size_of(stream) for c in sizes)
     return OutputRange(cut(chunks, first_offset, start, stop, stream), start, total)
 
 
 def _tails(
-    db: sqlite3.Connection, *, key: tuple[str, str], indexes: set[int], max_bytes: int
+    files: OutputFiles, db: sqlite3.Connection, *, key: tuple[str, str], indexes: set[int], max_bytes: int
 ) -> dict[int, tuple[bytes, bool]]:
-    # the chunks' sizes first (length() of a BLOB comes from its record header, the bytes stay on disk), then
-    # the bytes of the newest chunks the tail reaches, and of those only
+    # the chunks' sizes first (from the rows alone, the bytes stay on disk), then the bytes of the newest
+    # chunks the tail reaches, and of those only
     sizes: dict[int, list[tuple[int, int]]] = {}
     for idx, seq, size in db.execute(
-        "SELECT idx, seq, length(data) FROM output WHERE job_id = ? AND executor_id = ? ORDER BY idx, seq", key
+        f"SELECT idx, seq, {_SIZE} FROM output WHERE job_id = ? AND executor_id = ? ORDER BY idx, seq", key
     ):
         if idx in indexes:
             sizes.setdefault(idx, []).append((seq, size))
@@ -568,10 +602,11 @@ def _tails(
         if first == len(chunks):
             continue
         rows = db.execute(
-            "SELECT data FROM output WHERE job_id = ? AND executor_id = ? AND idx = ? AND seq >= ? ORDER BY seq",
+            "SELECT data, file_offset, size FROM output WHERE job_id = ? AND executor_id = ? AND idx = ? AND seq >= ?"
+            " ORDER BY seq",
             (*key, idx, chunks[first][0]),
-        )
-        joined = b"".join(bytes(row[0]) for row in rows)
+        ).fetchall()
+        joined = b"".join(_chunk_bytes(files, (*key, idx), rows))
         tails[idx] = (joined[-max_bytes:] if max_bytes else b"", total > max_bytes)
     return tails
 
@@ -589,19 +624,21 @@ def _make_private(path: Path) -> None:
             part.chmod(0o600)  # tighten a file an older version created world-readable
 
 
-def _tail(db: sqlite3.Connection, *, key: tuple[str, str, int], max_bytes: int) -> tuple[bytes, bool]:
-    parts: list[bytes] = []
+def _tail(files: OutputFiles, db: sqlite3.Connection, *, key: Key, max_bytes: int) -> tuple[bytes, bool]:
+    rows: list[tuple[Any, ...]] = []
     size = 0
     cursor = db.execute(
-        "SELECT data FROM output WHERE job_id = ? AND executor_id = ? AND idx = ? ORDER BY seq DESC", key
+        f"SELECT data, file_offset, size, {_SIZE} FROM output WHERE job_id = ? AND executor_id = ? AND idx = ?"
+        " ORDER BY seq DESC",
+        key,
     )
-    for (data,) in cursor:
-        parts.append(bytes(data))
-        size += len(data)
+    for row in cursor:
+        rows.append(row[:3])
+        size += row[3]
         if size >= max_bytes:
             break
     cut = size > max_bytes or cursor.fetchone() is not None
-    joined = b"".join(reversed(parts))
+    joined = b"".join(_chunk_bytes(files, key, rows[::-1]))
     return joined[-max_bytes:] if max_bytes else b"", cut
 
 
@@ -613,12 +650,31 @@ def _runs_text(streams: Sequence[tuple[int, int]]) -> str | None:
     return json.dumps([list(run) for run in streams]) if streams else None
 
 
-def _output_batch(db: sqlite3.Connection, *, key: tuple[str, str, int, int]) -> list[Any]:
-    return db.execute(
-        "SELECT seq, data, streams FROM output WHERE job_id = ? AND executor_id = ? AND idx = ? AND seq > ?"
-        f" ORDER BY seq LIMIT {_BATCH_CHUNKS}",
-        key,
+def _output_row(chunk: OutputChunk, file_offset: int | None) -> tuple[Any, ...]:
+    """The row of a chunk: its bytes as a BLOB, or (in its file at `file_offset`) its size."""
+    head = (chunk.job_id, chunk.executor_id, chunk.index, chunk.seq)
+    if file_offset is None:
+        return (*head, chunk.data, _runs_text(chunk.streams), None, None)
+    return (*head, b"", _runs_text(chunk.streams), len(chunk.data), file_offset)
+
+
+def _chunk_bytes(files: OutputFiles, key: Key, rows: Sequence[Sequence[Any]]) -> list[bytes]:
+    """The bytes of one target's chunks from their rows' (data, file_offset, size)."""
+    if all(offset is None for _, offset, _ in rows):
+        return [bytes(data) for data, _, _ in rows]
+    with files.reader(key) as reader:
+        return [bytes(data) if offset is None else reader.read(offset, size) for data, offset, size in rows]
+
+
+def _output_batch(files: OutputFiles, key: Key, after_seq: int, db: sqlite3.Connection) -> list[Any]:
+    """(seq, bytes, streams) of up to _BATCH_CHUNKS chunks of one target after `after_seq`."""
+    rows = db.execute(
+        "SELECT seq, data, file_offset, size, streams FROM output"
+        f" WHERE job_id = ? AND executor_id = ? AND idx = ? AND seq > ? ORDER BY seq LIMIT {_BATCH_CHUNKS}",
+        (*key, after_seq),
     ).fetchall()
+    datas = _chunk_bytes(files, key, [row[1:4] for row in rows])
+    return [(row[0], data, row[4]) for row, data in zip(rows, datas, strict=True)]
 
 
 def _execution_stats(db: sqlite3.Connection, *, query: StatsQuery) -> ExecutionStats:

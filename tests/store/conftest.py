@@ -39,8 +39,12 @@ MONGO_BACKENDS = [
     pytest.param("mongo-real", marks=_REAL),
 ]
 
+_SQLITE = pytest.mark.skipif(not _HAS_SQLITE, reason="dce_jobs.store.sqlite not written yet")
+
+# sqlite-files keeps every output chunk of one byte or more in its target's file (by default only large ones)
 BACKENDS = [
-    pytest.param("sqlite", marks=pytest.mark.skipif(not _HAS_SQLITE, reason="dce_jobs.store.sqlite not written yet")),
+    pytest.param("sqlite", marks=_SQLITE),
+    pytest.param("sqlite-files", marks=_SQLITE),
     *MONGO_BACKENDS,
 ]
 
@@ -57,10 +61,11 @@ def wire_mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     """An open store of each backend; a server gets a throwaway database."""
-    if request.param == "sqlite":
+    if request.param in ("sqlite", "sqlite-files"):
         from dce_jobs.store.sqlite import SqliteStore
 
-        async with _opened(SqliteStore(tmp_path / "jobs.db")) as opened:
+        file_min_bytes = {"sqlite-files": 1}.get(request.param, 16 * 1024)
+        async with _opened(SqliteStore(tmp_path / "jobs.db", file_min_bytes=file_min_bytes)) as opened:
             yield opened
     else:
         async with _mongo(request, MongoStore) as opened:

@@ -74,7 +74,9 @@ async def test_retention_days_removes_the_older_executions(store: Store) -> None
 
 
 def _size(path: Path) -> int:
-    return sum(os.path.getsize(p) for p in (path, Path(f"{path}-wal")) if p.exists())
+    """Bytes of the SQLite file, its WAL and the output files beside it."""
+    files = [p for p in Path(f"{path}-output").rglob("*") if p.is_file()]
+    return sum(os.path.getsize(p) for p in (path, Path(f"{path}-wal"), *files) if p.exists())
 
 
 async def test_a_sweep_gives_the_sqlite_file_space_back(tmp_path: Path) -> None:

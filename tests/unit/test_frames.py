@@ -63,3 +63,43 @@ async def test_each_payload_comes_with_its_stream() -> None:
     theirs.sendall(frame(1, b"out\n") + frame(2, b"err\n"))
     theirs.close()
     assert [f async for f in OutputStream(ours, "test").frames()] == [(1, b"out\n"), (2, b"err\n")]
+
+
+async def test_consecutive_frames_of_one_stream_come_as_one_payload() -> None:
+    ours, theirs = socket.socketpair()
+    theirs.sendall(frame(1, b"a\n") + frame(1, b"b\n") + frame(2, b"err\n") + frame(1, b"c\n"))
+    theirs.close()
+    assert [f async for f in OutputStream(ours, "test").frames()] == [(1, b"a\nb\n"), (2, b"err\n"), (1, b"c\n")]
+
+
+async def test_a_frame_larger_than_the_read_buffer_and_a_slow_reader() -> None:
+    ours, theirs = socket.socketpair()
+    sizes = [1, 3 * 1024 * 1024, 7, 65536, 65537, 40000, 0, 12] * 4
+    payloads = [bytes([65 + i % 26]) * size for i, size in enumerate(sizes)]
+    data = b"".join(frame(1 + i % 2, p) for i, p in enumerate(payloads))
+
+    def send() -> None:
+        for i in range(0, len(data), 100_000):
+            theirs.sendall(data[i : i + 100_000])
+        theirs.close()
+
+    threading.Thread(target=send).start()
+    got: dict[int, list[bytes]] = {1: [], 2: []}
+    async for stream, payload in OutputStream(ours, "test").frames():
+        got[stream].append(payload)
+        await asyncio.sleep(0)  # the socket is read meanwhile: its buffer fills and reading pauses
+    assert b"".join(got[1]) == b"".join(p for i, p in enumerate(payloads) if i % 2 == 0)
+    assert b"".join(got[2]) == b"".join(p for i, p in enumerate(payloads) if i % 2 == 1)
+
+
+def test_bytes_fed_from_a_thread_in_any_pieces_make_the_same_frames() -> None:
+    from dce_jobs.stream import _FrameBuffer  # what the TLS reader feeds (its socket cannot go to asyncio)
+
+    payloads = [b"x" * 5, b"y" * 700_000, b"z" * 3]
+    data = frame(1, payloads[0]) + frame(2, payloads[1]) + frame(1, payloads[2])
+    buffer = _FrameBuffer(data[:6])
+    taken = buffer.take()
+    for start in range(6, len(data), 65_000):
+        buffer.feed(data[start : start + 65_000])
+        taken += buffer.take()
+    assert taken == [(1, payloads[0]), (2, payloads[1]), (1, payloads[2])] and buffer.pending == 0
