@@ -53,13 +53,10 @@ def all_jobs(db: sqlite3.Connection, app_name: str | None) -> list[Job]:
     where.equal("app_name", app_name)
     rows = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs {where.sql()} ORDER BY created_at, job_id", where.params)
     jobs = rows.fetchall()
-    # executions_job gives (job_id, created_at, executor_id) order without a sort; one string per job
-    inner = "SELECT job_id, executor_id FROM executions"
-    if app_name is not None:
-        inner += " WHERE job_id IN (SELECT job_id FROM jobs WHERE app_name = ?)"
+    # walking executions_job groups each job's executors in (created_at, executor_id) order, with no sort
+    inner = "" if app_name is None else " WHERE job_id IN (SELECT job_id FROM jobs WHERE app_name = ?)"
     grouped = db.execute(
-        f"SELECT job_id, group_concat(executor_id) FROM ({inner} ORDER BY job_id, created_at, executor_id)"
-        " GROUP BY job_id",
+        f"SELECT job_id, group_concat(executor_id) FROM executions INDEXED BY executions_job{inner} GROUP BY job_id",
         where.params,
     )
     executors = {job_id: ids.split(",") for job_id, ids in grouped}
@@ -72,14 +69,14 @@ def _job(row: tuple[Any, ...], executors: list[str]) -> Job:
 
 
 def executors_of(db: sqlite3.Connection, job_ids: list[str]) -> dict[str, list[str]]:
-    """Executor ids per job, oldest first, for a page of jobs."""
+    """Executor ids per job, oldest first, for a page of jobs (one joined string a job, in executions_job order)."""
     grouped: dict[str, list[str]] = {job_id: [] for job_id in job_ids}
     if not job_ids:
         return grouped
     marks = ",".join("?" * len(job_ids))
-    sql = f"SELECT job_id, executor_id FROM executions WHERE job_id IN ({marks})"
-    for job_id, executor_id in db.execute(f"{sql} ORDER BY job_id, created_at, executor_id", job_ids):
-        grouped[job_id].append(executor_id)
+    sql = "SELECT job_id, group_concat(executor_id) FROM executions INDEXED BY executions_job"
+    for job_id, ids in db.execute(f"{sql} WHERE job_id IN ({marks}) GROUP BY job_id", job_ids):
+        grouped[job_id] = ids.split(",")
     return grouped
 
 
