@@ -93,6 +93,7 @@ class SqliteStore(SqliteSchedules):
         self._thread: ThreadPoolExecutor | None = None
         self._readers: ThreadPoolExecutor | None = None
         self._reader_dbs: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._decoded = lists.DecodedJobs()
         self.timings = Timings()  #: every call's time on the store threads, queueing included
 
     def __repr__(self) -> str:
@@ -248,11 +249,11 @@ class SqliteStore(SqliteSchedules):
     async def list_jobs(self, *, app_name: str | None = None) -> list[Job]:
         """All jobs (of one AppName), oldest first."""
 
-        return await self._read(functools.partial(lists.all_jobs, app_name=app_name))
+        return await self._read(functools.partial(lists.all_jobs, app_name=app_name, decoded=self._decoded))
 
     async def find_jobs(self, query: JobQuery) -> Page[Job]:
         """A page of the jobs matching `query` (filtered, ordered and counted in SQL)."""
-        return await self._read(functools.partial(lists.find_jobs, query=query))
+        return await self._read(functools.partial(lists.find_jobs, query=query, decoded=self._decoded))
 
     async def update_job(self, job: Job, *, audit: AuditEntry | None = None) -> None:
         """Replace a job's definition, with its audit entry in the same transaction."""
