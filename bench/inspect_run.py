@@ -33,7 +33,7 @@ async def inspect_during_run(
     # and neither code should pay for it
     warm_up = bench.create_job("sh -c 'sleep 1; echo hi'", "inspect-warm-up")
     bench.wait_final(warm_up, bench.start(warm_up, bench.targets[:TARGETS]), poll_s=0.5, timeout_s=600)
-    for label, code in (("this", ROOT), ("baseline", baseline_code)):
+    for label, code in (("baseline", baseline_code), ("this", ROOT)):  # this code second: no first-run advantage
         data = data_copy(filled, bench.workdir / f"inspect-{label}", baseline=label == "baseline")
         server = Server(
             data_dir=data, log_path=bench.workdir / f"inspect-{label}.log", env=bench.server_env, code_dir=code

@@ -24,6 +24,7 @@ from ..models import (
     FollowUp,
     Job,
     OutputChunk,
+    Status,
     TaskState,
     pick_stream,
 )
@@ -393,18 +394,19 @@ class SqliteStore(SqliteSchedules):
 
     async def list_unfinished_results(self, *, job_id: str | None = None) -> list[ContainerResult]:
         """Every result not in a final status (of one job)."""
-        finals = tuple(s.value for s in FINAL_STATUSES)
-        of_job, params = (" AND job_id = ?", (*finals, job_id)) if job_id is not None else ("", finals)
+        # IN the open statuses, not NOT IN the final ones: results_status then bounds the scan to the open results
+        # (NOT IN walked every result ever stored, 0.4 s at 100,000, at every lease renewal)
+        opened = tuple(s.value for s in Status if s not in FINAL_STATUSES)
+        of_job, params = (" AND job_id = ?", (*opened, job_id)) if job_id is not None else ("", opened)
 
         def fetch(db: sqlite3.Connection) -> list[ContainerResult]:
-            marks = ",".join("?" * len(finals))
+            marks = ",".join("?" * len(opened))
             rows = db.execute(
-                f"SELECT doc FROM results WHERE status NOT IN ({marks}){of_job} ORDER BY job_id, executor_id, idx",
-                params,
+                f"SELECT doc FROM results WHERE status IN ({marks}){of_job} ORDER BY job_id, executor_id, idx", params
             )
             return [result_from_doc(json.loads(r[0])) for r in rows]
 
-        return await self._run(fetch)
+        return await self._read(fetch)
 
     # -- output -------------------------------------------------------------------------------------
 

@@ -59,3 +59,22 @@ async def test_a_read_sees_one_snapshot_while_another_process_writes(tmp_path: P
         other.close()
         await store.close()
     assert before == page.total == len(page.items) == 2
+
+
+async def test_the_open_results_are_found_through_the_status_index(tmp_path: Path) -> None:
+    """Recovery asks for every open result at each lease renewal: the query must not walk every result stored."""
+    path = tmp_path / "s.db"
+    store = SqliteStore(path)
+    await store.open()
+    statements: list[str] = []
+    for _ in range(3):  # every reader connection traces what it runs
+        db = store._reader_dbs.get()  # noqa: SLF001 - the connections the reads run on
+        db.set_trace_callback(statements.append)
+        store._reader_dbs.put(db)  # noqa: SLF001
+    try:
+        await store.list_unfinished_results()
+    finally:
+        await store.close()
+    (query,) = [s for s in statements if "FROM results" in s]
+    plan = " ".join(str(row[3]) for row in sqlite3.connect(path).execute(f"EXPLAIN QUERY PLAN {query}"))
+    assert "results_status" in plan, plan
