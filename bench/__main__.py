@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             results["notes"].append(
                 f"bigdata: 10,000 jobs and 100,000 executions (over the last 29 days) stored through the SQLite store "
                 f"API; the baseline ({args.baseline}) serves a copy of the file without the indexes this code adds, "
-                "in the same run"
+                "beside this code in the same run; each figure is measured on one and then the other, the two taking "
+                "turns at going first"
             )
     results["parts"], results["complete"] = parts, set(parts) == set(PARTS)
     results["goals"] = verdicts(results)

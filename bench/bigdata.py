@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from dce_jobs.store.sqlite import SqliteStore
 from tests.server import free_port
 
 from .load import CONCURRENCY, Sample
+from .procstat import cpu_s
 
 TOKEN = "bench-token"  # noqa: S105 - a throwaway token of a loopback-only server
 JOBS = 10_000
@@ -113,8 +114,9 @@ def strip_new_indexes(path: Path) -> None:
 
 
 @contextmanager
-def serve(code_dir: Path, data_dir: Path, port: int) -> Iterator[str]:
-    """`python -m dce_jobs serve` of the code in `code_dir` on the data in `data_dir`, until the block ends."""
+def serve(code_dir: Path, data_dir: Path, port: int) -> Iterator[tuple[str, int]]:
+    """`python -m dce_jobs serve` of the code in `code_dir` on the data in `data_dir`, until the block ends: its URL
+    and process id."""
     env = {
         **os.environ,
         "PYTHONPATH": str(code_dir),
@@ -130,7 +132,7 @@ def serve(code_dir: Path, data_dir: Path, port: int) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -215,28 +217,35 @@ def data_copy(filled: Path, into: Path, *, baseline: bool) -> Path:
 STATS_PATH = "/api/stats/executions?Days=30"
 
 
+#: (key, path, requests in a quick run and in a full one, clients) of each figure
+_FIGURES = (
+    ("paged_size50", "/api/jobs?Size=50&Page=7", (400, 2000), 16),
+    ("unpaged_16_clients", "/api/jobs", (48, 160), CONCURRENCY),
+    ("unpaged_1_client", "/api/jobs", (12, 40), 1),
+    ("stats_30_days", STATS_PATH, (40, 200), 1),
+)
+
+
 def bigdata(*, filled: Path, baseline_code: Path, baseline: str, quick: bool, log: Any = print) -> dict[str, Any]:
-    """Serve copies of the filled file by both codes; measure the paged and the seed's job list and the statistics."""
-    with tempfile.TemporaryDirectory(prefix="dce-jobs-bigdata-serve-") as tmp:
+    """Serve copies of the filled file by both codes at once; measure the paged and the seed's job list and the
+    statistics on one and then the other, figure by figure (the machine's load drifts less between the two)."""
+    with tempfile.TemporaryDirectory(prefix="dce-jobs-bigdata-serve-") as tmp, ExitStack() as servers:
         root = Path(tmp)
         figures: dict[str, Any] = {"jobs": JOBS, "executions": EXECUTIONS, "baseline_commit": baseline}
-        paged_count, full_count, stats_count = (400, 48, 40) if quick else (2000, 160, 200)
+        running = {}
         for label, code in (("this", ROOT), ("baseline", baseline_code)):
             data = data_copy(filled, root / label, baseline=label == "baseline")
-            with serve(code, data, free_port()) as url:
-                paged = asyncio.run(_measure(url, "/api/jobs?Size=50&Page=7", count=paged_count, concurrency=16))
-                log(f"bigdata {label}: paged {paged}")
-                full16 = asyncio.run(_measure(url, "/api/jobs", count=full_count, concurrency=CONCURRENCY))
-                log(f"bigdata {label}: seed's unpaged call at {CONCURRENCY} clients {full16}")
-                full1 = asyncio.run(_measure(url, "/api/jobs", count=full_count // 4, concurrency=1))
-                log(f"bigdata {label}: seed's unpaged call at 1 client {full1}")
-                stats = asyncio.run(_measure(url, STATS_PATH, count=stats_count, concurrency=1))
-                log(f"bigdata {label}: statistics of 30 days at 1 client {stats}")
-                figures[label] = {
-                    "paged_size50": paged,
-                    "unpaged_16_clients": full16,
-                    "unpaged_1_client": full1,
-                    "stats_30_days": stats,
-                }
-            shutil.rmtree(data)
+            running[label] = servers.enter_context(serve(code, data, free_port()))
+            figures[label] = {}
+        for number, (key, path, counts, clients) in enumerate(_FIGURES):
+            # the two codes take turns at going first
+            for label in ("this", "baseline") if number % 2 == 0 else ("baseline", "this"):
+                url, pid = running[label]
+                count = counts[0] if quick else counts[1]
+                cpu_before_s = cpu_s(pid)
+                sample = asyncio.run(_measure(url, path, count=count, concurrency=clients))
+                # the server's own CPU per request (warm-up included): what the machine's other load moves least
+                sample["cpu_ms_per_request"] = round((cpu_s(pid) - cpu_before_s) * 1000 / (sample["requests"] + 1), 2)
+                log(f"bigdata {label}: {key} {sample}")
+                figures[label][key] = sample
         return figures

@@ -102,7 +102,8 @@ def big_data_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     """The p99 of each big-data figure that ran, beside the baseline's of the same run."""
     rows = []
     for figure, (part, key), target_ms in BIG_DATA_MS:
-        if not (found := results.get(part)):
+        found = results.get(part)
+        if not found or key not in found.get("this", {}):  # not run, or results of an older bench
             continue
         this, baseline = found["this"][key], found["baseline"][key]
         rows.append(

@@ -172,22 +172,26 @@ _BIG_DATA_FIGURES = (
 
 
 def _big_data(results: dict[str, Any]) -> list[str]:
-    rows = [(label, results[part]) for label, part, _ in _BIG_DATA_FIGURES if results.get(part)]
+    rows = [
+        (label, results[part]) for label, part, key in _BIG_DATA_FIGURES if key in results.get(part, {}).get("this", {})
+    ]
     if not rows:
         return []
     baseline = rows[0][1].get("baseline_commit", "?")
     lines = [
         f"## 10,000 jobs and 100,000 executions stored: this code beside the baseline ({baseline}), same run",
         "",
-        "| request | this p50 ms | this p99 ms | baseline p50 ms | baseline p99 ms | requests (this; baseline) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| request | this p50 ms | this p99 ms | baseline p50 ms | baseline p99 ms | server CPU ms a request "
+        "(this; baseline) | requests (this; baseline) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for label, part, key in _BIG_DATA_FIGURES:
-        if found := results.get(part):
+        found = results.get(part)
+        if found and key in found.get("this", {}):
             this, old = found["this"][key], found["baseline"][key]
             lines.append(
                 f"| {label} | {this['p50_ms']:.1f} | **{this['p99_ms']:.1f}** | {old['p50_ms']:.1f} "
-                f"| {old['p99_ms']:.1f} | {this['requests']:.0f}; {old['requests']:.0f} |"
+                f"| {old['p99_ms']:.1f} | {_cpu(this)}; {_cpu(old)} | {this['requests']:.0f}; {old['requests']:.0f} |"
             )
     if run := results.get("inspect_during_run"):
         this, old = run["this"], run["baseline"]
@@ -200,6 +204,10 @@ def _big_data(results: dict[str, Any]) -> list[str]:
             "on the baseline.",
         ]
     return [*lines, ""]
+
+
+def _cpu(sample: dict[str, Any]) -> str:
+    return f"{sample['cpu_ms_per_request']:.2f}" if "cpu_ms_per_request" in sample else "-"
 
 
 def _log_download(log: dict[str, Any] | None) -> list[str]:
