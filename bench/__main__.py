@@ -7,16 +7,19 @@ import argparse
 import asyncio
 import sys
 import time
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 from . import multinode, report
-from .bigdata import bigdata
+from .bigdata import bigdata, filled_store
 from .bigout import big_output
 from .env import Bench, bench_env
 from .events import FOLLOW_TARGETS, events_bench
 from .fanout import RAW_THREADS, fanout
 from .goals import verdicts
-from .load import inspect_load, list_jobs_load
+from .inspect_run import inspect_during_run
+from .load import list_jobs_load
 from .logdl import log_download
 from .longruns import quick_beside_long, rolling, sleep_many
 from .machine import machine_info
@@ -60,8 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def measure(bench: Bench, *, parts: list[str], sizes: list[int], runs: int) -> dict[str, Any]:
-    """The one-node figures of `parts` on a ready environment."""
+def measure(
+    bench: Bench, *, parts: list[str], sizes: list[int], runs: int, big: tuple[Path, Path, str] | None = None
+) -> dict[str, Any]:
+    """The one-node figures of `parts` on a ready environment (`big`: the filled file, baseline code and commit)."""
     version = bench.docker.version().get("Version", "?")
     results: dict[str, Any] = {"machine": machine_info(version), "runs": runs, "notes": list(bench.notes)}
     if "fanout" in parts:
@@ -90,13 +95,17 @@ def measure(bench: Bench, *, parts: list[str], sizes: list[int], runs: int) -> d
             "(exec_start(stream=True)) and counts the bytes; CPU: utime+stime of the server process vs the "
             "bench process's own during its part"
         )
-    if "load" in parts:
-        results["load"] = [
-            asyncio.run(list_jobs_load(bench, runs=runs, log=log)),
-            asyncio.run(inspect_load(bench, runs=runs, log=log)),
-        ]
+    if "load" in parts and big is not None:
+        filled, baseline_code, baseline = big
+        results["load"] = [asyncio.run(list_jobs_load(bench, runs=runs, log=log))]
+        results["inspect_during_run"] = asyncio.run(
+            inspect_during_run(bench, filled=filled, baseline_code=baseline_code, baseline=baseline, runs=runs, log=log)
+        )
         results["notes"].append(
-            "inspect under load: each target runs `sleep 1; echo hi`, requests only while the run is under way"
+            "inspect during a run: each target runs `sleep 1; echo hi`; inspect of an ended 200-target execution is "
+            "requested only while another 200-target run of the same job is under way, by 1 and by 16 clients; this "
+            f"code and the baseline ({baseline}) each serve a copy of the 10,000 jobs and 100,000 executions, one "
+            "after the other on the same lab"
         )
     if "logdl" in parts:
         results["log_download"] = log_download(bench, runs=runs, log=log)
@@ -123,21 +132,31 @@ def main(argv: list[str] | None = None) -> int:
     started, load_before = time.monotonic(), _loadavg()
     one_node = [p for p in parts if p in ONE_NODE]
     replicas = max([10, *(max(sizes) if p == "fanout" else ONE_NODE[p] for p in one_node)])
-    if one_node:
-        with bench_env(replicas=replicas, log=log) as bench:
-            results = measure(bench, parts=one_node, sizes=sizes, runs=runs)
-    else:
-        results = {"machine": machine_info("?"), "runs": runs, "notes": []}
-    if set(parts) & set(THREE_NODES):
-        log("3-node lab: " + ", ".join(p for p in parts if p in THREE_NODES))
-        concurrent = args.replicas if "concurrent" in parts else 0
-        results["multinode"] = multinode.main(spread="across" in parts, replicas=concurrent, runs=runs, log=log)
-    if "bigdata" in parts:
-        results["bigdata"] = bigdata(baseline=args.baseline, quick=args.quick, log=log)
-        results["notes"].append(
-            f"bigdata: 10,000 jobs and 100,000 executions stored through the SQLite store API; the baseline "
-            f"({args.baseline}) serves a copy of the file without the indexes this code adds, in the same run"
-        )
+    with ExitStack() as stack:
+        big = None
+        if {"load", "bigdata"} & set(parts):  # filled once, before any lab: both parts serve copies of it
+            filled, baseline_code = stack.enter_context(filled_store(baseline=args.baseline, log=log))
+            big = (filled, baseline_code, args.baseline)
+        if one_node:
+            with bench_env(replicas=replicas, log=log) as bench:
+                results = measure(bench, parts=one_node, sizes=sizes, runs=runs, big=big)
+        else:
+            results = {"machine": machine_info("?"), "runs": runs, "notes": []}
+        if set(parts) & set(THREE_NODES):
+            log("3-node lab: " + ", ".join(p for p in parts if p in THREE_NODES))
+            concurrent = args.replicas if "concurrent" in parts else 0
+            results["multinode"] = multinode.main(spread="across" in parts, replicas=concurrent, runs=runs, log=log)
+        if "bigdata" in parts and big is not None:
+            filled, baseline_code, _ = big
+            results["bigdata"] = bigdata(
+                filled=filled, baseline_code=baseline_code, baseline=args.baseline, quick=args.quick, log=log
+            )
+            results["notes"].append(
+                f"bigdata: 10,000 jobs and 100,000 executions (over the last 29 days) stored through the SQLite store "
+                f"API; the baseline ({args.baseline}) serves a copy of the file without the indexes this code adds, "
+                "beside this code in the same run; each figure is measured on one and then the other, the two taking "
+                "turns at going first"
+            )
     results["parts"], results["complete"] = parts, set(parts) == set(PARTS)
     results["goals"] = verdicts(results)
     results["total_s"] = round(time.monotonic() - started, 1)

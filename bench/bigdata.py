@@ -1,8 +1,9 @@
-"""The job list with a lot of data: 10,000 jobs and 100,000 executions in SQLite, this code beside a baseline.
+"""A lot of data: 10,000 jobs and 100,000 executions in SQLite, served by this code beside a baseline.
 
-The data goes in through the store API (no HTTP, no engine). A copy of the file is served by the baseline code
-(`git archive` of a given commit, default main's parent of this branch: `--baseline`), without the indexes this
-code adds (the baseline never creates them), on another port; both answer the same requests in the same run.
+The data goes in through the store API (no HTTP, no engine), once per bench run. A copy of the file is served by
+the baseline code (`git archive` of a given commit, default main: `--baseline`), without the indexes this code
+adds, on another port; both answer the same requests in the same run: the paged and the seed's job list and the
+statistics here, inspect during a run in bench/load.py (on the lab).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +25,25 @@ import aiohttp
 
 from dce_jobs.models import ContainerResult, EndReason, Execution, ExecutionState, Job, Status, Target
 from dce_jobs.store.sqlite import SqliteStore
+from tests.server import free_port
 
 from .load import CONCURRENCY, Sample
+from .procstat import cpu_s
 
 TOKEN = "bench-token"  # noqa: S105 - a throwaway token of a loopback-only server
 JOBS = 10_000
 EXECUTIONS = 100_000
+HISTORY_S = 29 * 86400  #: the executions' start times spread over this much of the past (GET /api/stats: Days=30)
 ROOT = Path(__file__).resolve().parent.parent
 
 
 async def fill(path: Path, *, jobs: int = JOBS, executions: int = EXECUTIONS, log: Any = print) -> None:
-    """Store `jobs` jobs (3 apps) and `executions` executions spread over them, oldest first."""
+    """Store `jobs` jobs (3 apps) and `executions` ended executions spread over them and over the last 29 days."""
     store = SqliteStore(path)
     await store.open()
     try:
         started = time.perf_counter()
+        first_run_s = time.time() - HISTORY_S
         stored = []
         for i in range(jobs):
             job = Job(
@@ -48,49 +53,51 @@ async def fill(path: Path, *, jobs: int = JOBS, executions: int = EXECUTIONS, lo
                 name=f"bench job {i:05d}",
                 cmd="echo hi",
                 env=("A=1",),
-                created_at=1_700_000_000.0 + i,
-                updated_at=1_700_000_000.0 + i,
+                created_at=first_run_s - jobs + i,
+                updated_at=first_run_s - jobs + i,
                 created_by="bench",
             )
             await store.create_job(job)
             stored.append(job)
         log(f"bigdata: {jobs} jobs stored in {time.perf_counter() - started:.1f} s")
         started = time.perf_counter()
-        per_job = executions // jobs
+        per_job, gap_s = executions // jobs, HISTORY_S / executions
         for n in range(executions):
-            job = stored[n % jobs]
-            created_at = 1_710_000_000.0 + n
-            execution = Execution(
-                job_id=job.job_id,
-                executor_id=f"{created_at:.6f}",
-                created_at=created_at,
-                targets=(Target(container_id="c" * 64, node_id="n1"),),
-                app_name=job.app_name,
-                service_name=job.service_name,
-                started_by="bench",
-            )
-            # ended: a server opening the file has nothing to recover
-            result = ContainerResult(
-                job.job_id,
-                execution.executor_id,
-                0,
-                "c" * 64,
-                "n1",
-                status=Status.FINISHED,
-                exit_code=0,
-                end_reason=EndReason.EXITED,
-                started_at=created_at,
-                finished_at=created_at + 1,
-            )
-            await store.create_execution(execution, [result])
-            if n >= executions - jobs:  # the newest run of each job ends: its LastRun
-                counts = {"waiting": 0, "running": 0, "succeeded": 1, "failed": 0, "stopped": 0}
-                await store.end_execution(
-                    execution, state=ExecutionState.SUCCEEDED, ended_at=created_at + 1, counts=counts
-                )
+            await _store_run(store, stored[n % jobs], n, first_run_s + n * gap_s)
         log(f"bigdata: {executions} executions ({per_job} a job) stored in {time.perf_counter() - started:.1f} s")
     finally:
         await store.close()
+
+
+async def _store_run(store: SqliteStore, job: Job, n: int, created_at: float) -> None:
+    """One ended execution of one target (a server opening the file has nothing to recover): 1 in 10 failed."""
+    duration_s = 1.0 + n % 120
+    failed = n % 10 == 0
+    execution = Execution(
+        job_id=job.job_id,
+        executor_id=f"{created_at:.6f}",
+        created_at=created_at,
+        targets=(Target(container_id="c" * 64, node_id="n1"),),
+        app_name=job.app_name,
+        service_name=job.service_name,
+        started_by="bench",
+    )
+    result = ContainerResult(
+        job.job_id,
+        execution.executor_id,
+        0,
+        "c" * 64,
+        "n1",
+        status=Status.FINISHED,
+        exit_code=1 if failed else 0,
+        end_reason=EndReason.EXITED,
+        started_at=created_at,
+        finished_at=created_at + duration_s,
+    )
+    await store.create_execution(execution, [result])
+    counts = {"waiting": 0, "running": 0, "succeeded": 0 if failed else 1, "failed": 1 if failed else 0, "stopped": 0}
+    state = ExecutionState.FAILED if failed else ExecutionState.SUCCEEDED
+    await store.end_execution(execution, state=state, ended_at=created_at + duration_s, counts=counts)
 
 
 def strip_new_indexes(path: Path) -> None:
@@ -107,8 +114,9 @@ def strip_new_indexes(path: Path) -> None:
 
 
 @contextmanager
-def serve(code_dir: Path, data_dir: Path, port: int) -> Iterator[str]:
-    """`python -m dce_jobs serve` of the code in `code_dir` on the data in `data_dir`, until the block ends."""
+def serve(code_dir: Path, data_dir: Path, port: int) -> Iterator[tuple[str, int]]:
+    """`python -m dce_jobs serve` of the code in `code_dir` on the data in `data_dir`, until the block ends: its URL
+    and process id."""
     env = {
         **os.environ,
         "PYTHONPATH": str(code_dir),
@@ -124,7 +132,7 @@ def serve(code_dir: Path, data_dir: Path, port: int) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -186,25 +194,58 @@ def baseline_tree(commit: str, into: Path) -> Path:
     return into
 
 
-def bigdata(*, baseline: str, quick: bool, log: Any = print) -> dict[str, Any]:
-    """Fill, copy, serve both codes and measure the paged and the seed's unpaged job list on each."""
+@contextmanager
+def filled_store(*, baseline: str, log: Any = print) -> Iterator[tuple[Path, Path]]:
+    """A filled SQLite file and the baseline's code, in a scratch folder removed when the block ends."""
     with tempfile.TemporaryDirectory(prefix="dce-jobs-bigdata-") as tmp:
         root = Path(tmp)
-        new_data, old_data = root / "new", root / "old"
-        new_data.mkdir(mode=0o700)
-        asyncio.run(fill(new_data / "dce-jobs.sqlite3", log=log))
-        shutil.copytree(new_data, old_data)
-        strip_new_indexes(old_data / "dce-jobs.sqlite3")
-        old_code = baseline_tree(baseline, root / "baseline")
-        figures: dict[str, Any] = {"jobs": JOBS, "executions": EXECUTIONS, "baseline": baseline}
-        paged_count, full_count = (400, 48) if quick else (2000, 160)
-        for label, code, data, port in (("this", ROOT, new_data, 18931), ("baseline", old_code, old_data, 18932)):
-            with serve(code, data, port) as url:
-                paged = asyncio.run(_measure(url, "/api/jobs?Size=50&Page=7", count=paged_count, concurrency=16))
-                log(f"bigdata {label}: paged {paged}")
-                full16 = asyncio.run(_measure(url, "/api/jobs", count=full_count, concurrency=CONCURRENCY))
-                log(f"bigdata {label}: seed's unpaged call at {CONCURRENCY} clients {full16}")
-                full1 = asyncio.run(_measure(url, "/api/jobs", count=full_count // 4, concurrency=1))
-                log(f"bigdata {label}: seed's unpaged call at 1 client {full1}")
-                figures[label] = {"paged_size50": paged, "unpaged_16_clients": full16, "unpaged_1_client": full1}
+        (root / "filled").mkdir(mode=0o700)
+        asyncio.run(fill(root / "filled" / "dce-jobs.sqlite3", log=log))
+        yield root / "filled" / "dce-jobs.sqlite3", baseline_tree(baseline, root / "baseline")
+
+
+def data_copy(filled: Path, into: Path, *, baseline: bool) -> Path:
+    """A data folder holding a copy of the filled file (for the baseline: without the indexes this code adds)."""
+    into.mkdir(mode=0o700, parents=True)
+    shutil.copy2(filled, into / filled.name)
+    if baseline:
+        strip_new_indexes(into / filled.name)
+    return into
+
+
+#: GET /api/stats/executions over the last 30 days: every stored execution
+STATS_PATH = "/api/stats/executions?Days=30"
+
+
+#: (key, path, requests in a quick run and in a full one, clients) of each figure
+_FIGURES = (
+    ("paged_size50", "/api/jobs?Size=50&Page=7", (400, 2000), 16),
+    ("unpaged_16_clients", "/api/jobs", (48, 160), CONCURRENCY),
+    ("unpaged_1_client", "/api/jobs", (12, 40), 1),
+    ("stats_30_days", STATS_PATH, (40, 200), 1),
+)
+
+
+def bigdata(*, filled: Path, baseline_code: Path, baseline: str, quick: bool, log: Any = print) -> dict[str, Any]:
+    """Serve copies of the filled file by both codes at once; measure the paged and the seed's job list and the
+    statistics on one and then the other, figure by figure (the machine's load drifts less between the two)."""
+    with tempfile.TemporaryDirectory(prefix="dce-jobs-bigdata-serve-") as tmp, ExitStack() as servers:
+        root = Path(tmp)
+        figures: dict[str, Any] = {"jobs": JOBS, "executions": EXECUTIONS, "baseline_commit": baseline}
+        running = {}
+        for label, code in (("this", ROOT), ("baseline", baseline_code)):
+            data = data_copy(filled, root / label, baseline=label == "baseline")
+            running[label] = servers.enter_context(serve(code, data, free_port()))
+            figures[label] = {}
+        for number, (key, path, counts, clients) in enumerate(_FIGURES):
+            # the two codes take turns at going first
+            for label in ("this", "baseline") if number % 2 == 0 else ("baseline", "this"):
+                url, pid = running[label]
+                count = counts[0] if quick else counts[1]
+                cpu_before_s = cpu_s(pid)
+                sample = asyncio.run(_measure(url, path, count=count, concurrency=clients))
+                # the server's own CPU per request (warm-up included): what the machine's other load moves least
+                sample["cpu_ms_per_request"] = round((cpu_s(pid) - cpu_before_s) * 1000 / (sample["requests"] + 1), 2)
+                log(f"bigdata {label}: {key} {sample}")
+                figures[label][key] = sample
         return figures

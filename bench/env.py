@@ -39,6 +39,8 @@ class Bench:
     docker: docker.APIClient
     targets: list[dict[str, str]]
     notes: list[str]
+    server_env: dict[str, str]  #: what the bench's server runs with, for further servers on the same lab
+    workdir: Path  #: the bench's scratch folder, removed at the end
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         """One API call with the token; the decoded JSON answer, BenchError unless 2xx."""
@@ -157,7 +159,9 @@ def bench_env(*, replicas: int, log: Any) -> Iterator[Bench]:
         server = Server(data_dir=workdir / "data", log_path=workdir / "server.log", env=env).wait_ready()
         server.token = TOKEN
         targets = [{"ContainerId": t["ContainerId"], "NodeId": t["NodeId"]} for t in tasks_of(lab, SERVICE)]
-        yield Bench(lab=lab, server=server, docker=client, targets=targets, notes=notes)
+        yield Bench(
+            lab=lab, server=server, docker=client, targets=targets, notes=notes, server_env=env, workdir=workdir
+        )
     finally:
         if server is not None:
             server.stop()

@@ -26,6 +26,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += _long_runs(results)
     lines += _big_output(results.get("big_output"))
     lines += _load(results.get("load"))
+    lines += _big_data(results)
     lines += _log_download(results.get("log_download"))
     lines += _events(results.get("events"))
     lines += _multinode(results.get("multinode"))
@@ -150,13 +151,63 @@ def _load(rows: list[dict[str, Any]] | None) -> list[str]:
             f"| {row['p99_ms']:.1f} | {row['rps']:.0f} |"
         )
     inspect = next((row for row in rows if "quiet_run_s" in row), None)
-    if inspect is not None:
+    if inspect is not None:  # results of an older bench, which inspected the run under way
         lines += [
             "",
             f"The {inspect['targets']}-target run took {inspect['run_s']:.1f} s with inspect under load for at most "
             f"{inspect['window_s']:.0f} s, {inspect['quiet_run_s']:.1f} s without (polled every 0.5 s).",
         ]
     return [*lines, ""]
+
+
+#: (label, part, key) of each big-data figure in the side-by-side table
+_BIG_DATA_FIGURES = (
+    ("`GET /api/jobs?Size=50&Page=7`, 16 clients", "bigdata", "paged_size50"),
+    ("the seed's unpaged `GET /api/jobs`, 1 client", "bigdata", "unpaged_1_client"),
+    ("the seed's unpaged `GET /api/jobs`, 16 clients", "bigdata", "unpaged_16_clients"),
+    ("`GET /api/stats/executions?Days=30`, 1 client", "bigdata", "stats_30_days"),
+    ("inspect of a 200-target execution during another 200-target run, 1 client", "inspect_during_run", "clients_1"),
+    ("inspect of a 200-target execution during another 200-target run, 16 clients", "inspect_during_run", "clients_16"),
+)
+
+
+def _big_data(results: dict[str, Any]) -> list[str]:
+    rows = [
+        (label, results[part]) for label, part, key in _BIG_DATA_FIGURES if key in results.get(part, {}).get("this", {})
+    ]
+    if not rows:
+        return []
+    baseline = rows[0][1].get("baseline_commit", "?")
+    lines = [
+        f"## 10,000 jobs and 100,000 executions stored: this code beside the baseline ({baseline}), same run",
+        "",
+        "| request | this p50 ms | this p99 ms | baseline p50 ms | baseline p99 ms | server CPU ms a request "
+        "(this; baseline) | requests (this; baseline) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for label, part, key in _BIG_DATA_FIGURES:
+        found = results.get(part)
+        if found and key in found.get("this", {}):
+            this, old = found["this"][key], found["baseline"][key]
+            lines.append(
+                f"| {label} | {this['p50_ms']:.1f} | **{this['p99_ms']:.1f}** | {old['p50_ms']:.1f} "
+                f"| {old['p99_ms']:.1f} | {_cpu(this)}; {_cpu(old)} | {this['requests']:.0f}; {old['requests']:.0f} |"
+            )
+    if run := results.get("inspect_during_run"):
+        this, old = run["this"], run["baseline"]
+        lines += [
+            "",
+            f"The quiet {this['targets']}-target run (the one inspected) took {this['quiet_run_s']:.1f} s on this "
+            f"code, {old['quiet_run_s']:.1f} s on the baseline; the runs under way while inspect was asked for at most "
+            f"{this['window_s']:.0f} s: {this['clients_1']['run_s']:.1f} and {this['clients_16']['run_s']:.1f} s "
+            f"(1 and 16 clients) on this code, {old['clients_1']['run_s']:.1f} and {old['clients_16']['run_s']:.1f} s "
+            "on the baseline.",
+        ]
+    return [*lines, ""]
+
+
+def _cpu(sample: dict[str, Any]) -> str:
+    return f"{sample['cpu_ms_per_request']:.2f}" if "cpu_ms_per_request" in sample else "-"
 
 
 def _log_download(log: dict[str, Any] | None) -> list[str]:

@@ -19,12 +19,25 @@ from .config import Config
 from .errors import ConfigError
 from .followups import FollowUps
 from .hooks import HookSender
-from .keys import API_TIMINGS, CONFIG, FOLLOW_UPS, NODES, RUNNER, SCHEDULER, SECRET_BOX, STARTED_AT, STORE, SWEEPER
+from .keys import (
+    API_TIMINGS,
+    CONFIG,
+    FOLLOW_UPS,
+    JOB_LIST_JSON,
+    NODES,
+    RUNNER,
+    SCHEDULER,
+    SECRET_BOX,
+    STARTED_AT,
+    STORE,
+    SWEEPER,
+)
 from .leases import Owner
 from .nodes import NodePool
 from .retention import Sweeper
 from .runner import Runner
 from .scheduler import Scheduler
+from .schemas.job_list import JobListJson
 from .store import Store
 
 log = logging.getLogger("dce_jobs.app")
@@ -82,6 +95,7 @@ def create_app(
     app[CONFIG] = config
     app[STARTED_AT] = time.time()
     app[API_TIMINGS] = {}
+    app[JOB_LIST_JSON] = JobListJson()
     app[SECRET_BOX] = SecretBox(load_keys(config.secret_keys, config.data_dir))
     app[STORE] = store if store is not None else open_store(config)
     app[NODES] = nodes if nodes is not None else NodePool(config)

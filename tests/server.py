@@ -34,8 +34,14 @@ def free_port() -> int:
 class Server:
     """Handle on one `python -m dce_jobs serve` process."""
 
-    def __init__(self, *, data_dir: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
-        """Start the server on a free port with DCE_JOBS_DATA_DIR=data_dir; stdout and stderr go to log_path."""
+    def __init__(
+        self, *, data_dir: Path, log_path: Path, env: dict[str, str] | None = None, code_dir: Path = REPO
+    ) -> None:
+        """Start the server on a free port with DCE_JOBS_DATA_DIR=data_dir; stdout and stderr go to log_path.
+
+        `code_dir` holds the dce_jobs package that serves (the bench serves a baseline commit's beside this one).
+        """
+        self.code_dir = code_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -54,7 +60,7 @@ class Server:
     def _spawn(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dce_jobs", "serve"],
-            cwd=REPO,
+            cwd=self.code_dir,
             env=self._env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,

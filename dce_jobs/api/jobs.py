@@ -10,11 +10,11 @@ from typing import Any
 from aiohttp import web
 
 from .. import jobs, schemas
-from ..keys import CONFIG, NODES, RUNNER, SECRET_BOX, STORE, USER
+from ..keys import CONFIG, JOB_LIST_JSON, NODES, RUNNER, SECRET_BOX, STORE, USER
 from ..models import Job
 from ..schemas.lists import load_job_list
 from .body import read_json, require_json_type
-from .respond import encode_json, json_response
+from .respond import encode_json, json_response, text_bytes
 
 log = logging.getLogger("dce_jobs.api")
 routes = web.RouteTableDef()
@@ -35,7 +35,14 @@ async def list_jobs(request: web.Request) -> web.Response:
     else:
         page = await store.find_jobs(query)
         found, total = page.items, page.total
-    return await list_response(found, schemas.dump_jobs, total)
+    encoder = request.app[JOB_LIST_JSON]
+    if len(found) > OFF_LOOP_ITEMS:
+        body = await asyncio.to_thread(lambda: text_bytes(encoder.encode(found)))
+    else:
+        body = text_bytes(encoder.encode(found))
+    return web.Response(
+        body=body, headers={"X-Total-Count": str(total)}, content_type="application/json", charset="utf-8"
+    )
 
 
 async def list_response(items: list[Any], dump: Callable[[list[Any]], list[Any]], total: int) -> web.Response:

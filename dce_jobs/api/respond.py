@@ -12,7 +12,11 @@ from ..jobs import LONE_SURROGATE
 
 def encode_json(data: Any) -> bytes:
     """UTF-8 JSON without \\u escapes; a lone surrogate (stored by an older version) becomes U+FFFD, never a 500."""
-    text = json.dumps(data, ensure_ascii=False)
+    return text_bytes(json.dumps(data, ensure_ascii=False))
+
+
+def text_bytes(text: str) -> bytes:
+    """JSON text as UTF-8; a lone surrogate (stored by an older version) becomes U+FFFD, never a 500."""
     try:
         return text.encode()
     except UnicodeEncodeError:

@@ -84,3 +84,23 @@ class OutputRange:
     data: bytes
     start: int
     total: int
+
+
+def tail_starts(sizes: dict[int, list[tuple[int, int]]], max_bytes: int) -> dict[int, int]:
+    """For each target's chunks as (seq, size) in order: the seq of the first chunk its last `max_bytes` reach."""
+    starts = {}
+    for index, chunks in sizes.items():
+        first, reached = len(chunks), 0
+        while first > 0 and reached < max(max_bytes, 1):
+            first -= 1
+            reached += chunks[first][1]
+        if first < len(chunks):
+            starts[index] = chunks[first][0]
+    return starts
+
+
+def tail_of(chunks: list[tuple[int, bytes]], total: int, max_bytes: int) -> tuple[bytes, bool]:
+    """The last `max_bytes` of a target's newest chunks as (seq, data) in any order, and whether bytes were left out
+    (`total`: the size of all its chunks)."""
+    joined = b"".join(data for _, data in sorted(chunks))
+    return (joined[-max_bytes:] if max_bytes else b""), total > max_bytes

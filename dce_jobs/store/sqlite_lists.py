@@ -47,43 +47,58 @@ def _count(db: sqlite3.Connection, table: str, where: _Where) -> int:
     return int(db.execute(f"SELECT count(*) FROM {table} {where.sql()}", where.params).fetchone()[0])
 
 
-def all_jobs(db: sqlite3.Connection, app_name: str | None) -> list[Job]:
+def all_jobs(db: sqlite3.Connection, app_name: str | None, decoded: DecodedJobs) -> list[Job]:
     """Every job (of one app), oldest first, with its executor ids (the seed's list)."""
     where = _Where()
     where.equal("app_name", app_name)
     rows = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs {where.sql()} ORDER BY created_at, job_id", where.params)
     jobs = rows.fetchall()
-    # executions_job gives (job_id, created_at, executor_id) order without a sort; one string per job
-    inner = "SELECT job_id, executor_id FROM executions"
-    if app_name is not None:
-        inner += " WHERE job_id IN (SELECT job_id FROM jobs WHERE app_name = ?)"
+    # walking executions_job groups each job's executors in (created_at, executor_id) order, with no sort
+    inner = "" if app_name is None else " WHERE job_id IN (SELECT job_id FROM jobs WHERE app_name = ?)"
     grouped = db.execute(
-        f"SELECT job_id, group_concat(executor_id) FROM ({inner} ORDER BY job_id, created_at, executor_id)"
-        " GROUP BY job_id",
+        f"SELECT job_id, group_concat(executor_id) FROM executions INDEXED BY executions_job{inner} GROUP BY job_id",
         where.params,
     )
     executors = {job_id: ids.split(",") for job_id, ids in grouped}
-    return [_job(row, executors.get(row[0], [])) for row in jobs]
+    return [decoded.job(row, executors.get(row[0], [])) for row in jobs]
 
 
-def _job(row: tuple[Any, ...], executors: list[str]) -> Job:
-    job_id, doc, last_id, last_state, last_end = row
-    return job_from_doc(json.loads(doc), executors, last_run_from(last_id, last_state, last_end))
+class DecodedJobs:
+    """Jobs decoded from their stored document, by its text (the same text always decodes to the same job).
+
+    The lists read the same jobs again and again, and decoding a document costs more than all the rest a list does
+    with a job. At most MAX_JOBS are kept (about 2 KiB each); past that the memo starts again.
+    """
+
+    MAX_JOBS = 16_384
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, Job] = {}
+
+    def job(self, row: tuple[Any, ...], executors: list[str]) -> Job:
+        """The job of a row of _JOB_COLUMNS with its executors."""
+        _, doc, last_id, last_state, last_end = row
+        decoded = self._jobs.get(doc)
+        if decoded is None:
+            if len(self._jobs) >= self.MAX_JOBS:
+                self._jobs.clear()
+            decoded = self._jobs[doc] = job_from_doc(json.loads(doc), [])
+        return decoded.with_runs(tuple(executors), last_run_from(last_id, last_state, last_end))
 
 
 def executors_of(db: sqlite3.Connection, job_ids: list[str]) -> dict[str, list[str]]:
-    """Executor ids per job, oldest first, for a page of jobs."""
+    """Executor ids per job, oldest first, for a page of jobs (one joined string a job, in executions_job order)."""
     grouped: dict[str, list[str]] = {job_id: [] for job_id in job_ids}
     if not job_ids:
         return grouped
     marks = ",".join("?" * len(job_ids))
-    sql = f"SELECT job_id, executor_id FROM executions WHERE job_id IN ({marks})"
-    for job_id, executor_id in db.execute(f"{sql} ORDER BY job_id, created_at, executor_id", job_ids):
-        grouped[job_id].append(executor_id)
+    sql = "SELECT job_id, group_concat(executor_id) FROM executions INDEXED BY executions_job"
+    for job_id, ids in db.execute(f"{sql} WHERE job_id IN ({marks}) GROUP BY job_id", job_ids):
+        grouped[job_id] = ids.split(",")
     return grouped
 
 
-def find_jobs(db: sqlite3.Connection, query: JobQuery) -> Page[Job]:
+def find_jobs(db: sqlite3.Connection, query: JobQuery, decoded: DecodedJobs) -> Page[Job]:
     """A page of the jobs matching `query` and their total."""
     where = _Where()
     where.equal("app_name", query.app_name)
@@ -102,7 +117,7 @@ def find_jobs(db: sqlite3.Connection, query: JobQuery) -> Page[Job]:
         f"SELECT {_JOB_COLUMNS} FROM jobs {where.sql()} {order}{_limit(query.window)}", where.params
     ).fetchall()
     executors = executors_of(db, [row[0] for row in rows])
-    return Page([_job(row, executors[row[0]]) for row in rows], _count(db, "jobs", where))
+    return Page([decoded.job(row, executors[row[0]]) for row in rows], _count(db, "jobs", where))
 
 
 def find_executions(db: sqlite3.Connection, query: ExecutionQuery) -> Page[ExecutionEntry]:

@@ -48,6 +48,22 @@ async def test_open_creates_the_unique_indexes(fake_factory: RecordingFactory) -
     }
 
 
+async def test_open_creates_the_indexes_the_lists_and_statistics_read(fake_factory: RecordingFactory) -> None:
+    """Each list's filter and order, the executors of a job and the duration percentiles have an index."""
+    store = MongoStore(URL, db_name="jobs_db", client_factory=fake_factory)
+    await store.open()
+    db = fake_factory.clients[0]["jobs_db"]
+    keys = {
+        name: {tuple(k for k, _ in spec["key"]) for spec in (await db[name].index_information()).values()}
+        for name in ("jobs", "executions")
+    }
+    await store.close()
+
+    assert {("created_at", "job_id"), ("updated_at", "job_id"), ("name_fold", "job_id")} <= keys["jobs"]
+    assert ("app_name", "created_at", "job_id") in keys["jobs"]
+    assert {("job_id", "created_at", "executor_id"), ("duration_s", "created_at")} <= keys["executions"]
+
+
 def test_repr_leaves_out_the_credentials() -> None:
     text = repr(MongoStore(URL, client_factory=FakeAsyncMongoClient))
 

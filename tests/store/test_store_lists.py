@@ -264,3 +264,17 @@ async def test_name_filter_is_a_plain_substring(store: Store) -> None:
     assert await matching("(x)*") == {"(x)*"}
     assert await matching("été") == {"ÉTÉ backup", "été"}
     assert await matching("xxxxxxxxxxx") == set()
+
+
+async def test_a_listed_job_lists_with_its_edits(store: Store) -> None:
+    """Jobs a list has read once (and decoded) come back edited after an edit, in both lists."""
+    job = make_job("before")
+    await store.create_job(job)
+    assert [j.name for j in (await store.find_jobs(JobQuery())).items] == ["before"]
+    assert [j.name for j in await store.list_jobs()] == ["before"]
+
+    await store.update_job(job.replace(name="after", cmd="echo edited", updated_at=2000.0))
+
+    page = await store.find_jobs(JobQuery())
+    assert [(j.name, j.cmd, j.updated_at) for j in page.items] == [("after", "echo edited", 2000.0)]
+    assert [(j.name, j.cmd) for j in await store.list_jobs()] == [("after", "echo edited")]

@@ -87,3 +87,19 @@ async def test_tail_outputs_of_several_targets_match_tail_output(store: Store, m
 
     assert tails == {i: await store.tail_output(job.job_id, "1.000000", i, max_bytes=max_bytes) for i in (0, 1, 2)}
     assert tails[2] == (b"", False)
+
+
+async def test_tail_outputs_of_more_targets_than_one_query_reads(store: Store) -> None:
+    """The tails of a wide execution are read in bounded batches of targets, each tail as tail_output gives it."""
+    job = make_job()
+    await store.create_job(job)
+    results = await started(store, job, "1.000000", 1.0, targets=120)
+    for result in results:
+        await store.append_output(result, 0, f"first of {result.index}\n".encode())
+        await store.append_output(result, 1, f"last of {result.index}\n".encode())
+    indexes = list(range(0, 120, 2)) + [1]
+
+    tails = await store.tail_outputs(job.job_id, "1.000000", indexes, max_bytes=9)
+
+    assert tails == {i: await store.tail_output(job.job_id, "1.000000", i, max_bytes=9) for i in indexes}
+    assert tails[4] == (b"ast of 4\n", True)

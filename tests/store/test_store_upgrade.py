@@ -88,8 +88,16 @@ async def test_an_older_sqlite_file_is_upgraded_on_open(tmp_path: Path) -> None:
     await store.open()
     try:
         await _check(store)
+        # the indexes the lists and the statistics name (INDEXED BY) exist on an upgraded file too
+        assert [j.executors for j in await store.list_jobs()] == [("30.000000", "40.000000")]
+        stats = await store.execution_stats(StatsQuery(since_s=0.0, until_s=100.0))
+        assert (stats.ended_count, stats.durations_s[50]) == (2, 1.0)
     finally:
         await store.close()
+    db = sqlite3.connect(path)
+    names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    db.close()
+    assert {"executions_job", "executions_duration", "executions_created", "jobs_created"} <= names
 
 
 async def test_older_mongo_documents_are_upgraded_on_open() -> None:

@@ -11,9 +11,10 @@ from aiohttp.test_utils import TestClient
 
 from dce_jobs.api.who import identify, sanitize_user
 from dce_jobs.config import from_env
-from dce_jobs.models import FailureAction, Job, LastRun, Rolling, SecretArg
+from dce_jobs.models import FailureAction, Job, LastRun, Param, Rolling, SecretArg
 from dce_jobs.nodes import NodePool
 from dce_jobs.schemas import dump_job, dump_jobs
+from dce_jobs.schemas.job_list import JobListJson
 from tests.client import all_final, create_job, start, until
 from tests.fakes.engine import SERVICE, FakeSwarm
 
@@ -263,7 +264,36 @@ def test_an_empty_header_falls_back_to_token_or_anonymous() -> None:
             last_run=LastRun("2.000000", "failed", 3),
         ),
         Job(job_id="a", app_name="b", service_name="c", name="d", cmd="e", last_run=LastRun("1.5", "running")),
+        Job(
+            job_id="a",
+            app_name="b",
+            service_name="c",
+            name='quote " back\\slash \u2028 tab\t',
+            cmd="e",
+            params=(Param(name="p", default="x", required=True, pattern="[a-z]+"),),
+            retries=2,
+            retry_delay_s=1.5,
+            status_hook="https://hooks.example/x",
+            status_hook_events=("start", "end"),
+            executors=('odd"id',),
+            last_run=LastRun("1.0", "succeeded", float("inf")),
+        ),
     ],
 )
 def test_the_fast_list_dump_is_the_schemas_dump(job: Job) -> None:
     assert json.dumps(dump_jobs([job])) == json.dumps([dump_job(job)])
+    assert JobListJson().encode([job]) == json.dumps(dump_jobs([job]), ensure_ascii=False)
+
+
+def test_the_job_list_json_is_made_again_for_an_edited_job() -> None:
+    """Encoded fields are kept by the values they were made from: an edit, new executors or LastRun show."""
+    encoder = JobListJson(max_jobs=2)
+    job = Job(job_id="a", app_name="b", service_name="c", name="d", cmd="e")
+    jobs = [
+        job,
+        job.replace(cmd="edited"),
+        job.replace(job_id="z", executors=("1.0",), last_run=LastRun("1.0", "running")),
+    ]
+    for _ in range(2):  # the second time from the kept parts (and past max_jobs: made again)
+        assert encoder.encode(jobs) == json.dumps(dump_jobs(jobs), ensure_ascii=False)
+        assert encoder.encode([]) == "[]"

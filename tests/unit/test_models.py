@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dce_jobs.errors import InvalidTransition
-from dce_jobs.models import ContainerResult, Status, new_executor_id, transition
+from dce_jobs.models import ContainerResult, Job, LastRun, Status, new_executor_id, transition
 
 
 def result(status: Status = Status.STARTING) -> ContainerResult:
@@ -42,3 +42,14 @@ def test_final_statuses() -> None:
 
 def test_executor_id_has_microseconds() -> None:
     assert new_executor_id(1496287694.460088) == "1496287694.460088"
+
+
+def test_with_runs_is_replace_of_executors_and_last_run() -> None:
+    job = Job(job_id="a", app_name="b", service_name="c", name="d", cmd="e", env=("A=1",), executors=("0.5",))
+    last_run = LastRun("2.0", "failed", 3.0)
+
+    copy = job.with_runs(("1.0", "2.0"), last_run)
+
+    assert copy == job.replace(executors=("1.0", "2.0"), last_run=last_run)
+    assert hash(copy) == hash(job.replace(executors=("1.0", "2.0"), last_run=last_run))
+    assert job.executors == ("0.5",) and job.last_run is None
