@@ -393,6 +393,7 @@ class ExecutionEntry:
     ended_at: float | None
     counts: dict[str, int] | None  #: by outcome, once ended (None while running)
     targets: int
+    job_name: str | None  #: the job's current name, read with the list (None: the job is gone)
 
     def replace(self, **changes: Any) -> ExecutionEntry:
         """Return a copy with `changes` applied."""

@@ -170,6 +170,12 @@ class ExecutionEntrySchema(Schema):
     """One execution in a history: when, how it started and ended, counts by outcome (no results)."""
 
     job_id = fields.String(data_key="JobId", required=True)
+    job_name = fields.String(
+        data_key="JobName",
+        allow_none=True,
+        required=True,
+        metadata={"description": "the job's current Name (null: the job has been deleted)"},
+    )
     executor_id = fields.String(data_key="ExecutorId", required=True)
     app_name = fields.String(data_key="AppName", required=True)
     service_name = fields.String(data_key="ServiceName", required=True)

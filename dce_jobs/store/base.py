@@ -367,8 +367,8 @@ def execution_from_doc(doc: dict[str, Any]) -> Execution:
     )
 
 
-def entry_from_doc(doc: dict[str, Any], final: dict[str, Any] | None) -> ExecutionEntry:
-    """A history entry from an execution document and how it ended (`final`: state, ended_at, counts; or None)."""
+def entry_from_doc(doc: dict[str, Any], final: dict[str, Any] | None, *, job_name: str | None) -> ExecutionEntry:
+    """A history entry from an execution document, how it ended (`final`: state, ended_at, counts), its job's name."""
     final = final or {}
     return ExecutionEntry(
         job_id=doc["job_id"],
@@ -383,6 +383,7 @@ def entry_from_doc(doc: dict[str, Any], final: dict[str, Any] | None) -> Executi
         ended_at=final.get("ended_at"),
         counts=final.get("counts"),
         targets=len(doc.get("targets") or ()),
+        job_name=job_name,
     )
 
 

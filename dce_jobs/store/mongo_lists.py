@@ -112,7 +112,20 @@ async def find_executions(db: Any, query: ExecutionQuery) -> Page[ExecutionEntry
     _equal(where, "state", query.state)
     _within(where, "created_at", query.created)
     docs, total = await _page(db["executions"], where, _NEWEST, query.window)
-    return Page([entry_from_doc(d, d) for d in docs], int(total))
+    names = await _job_names(db, [d["job_id"] for d in docs])
+    return Page([entry_from_doc(d, d, job_name=names.get(d["job_id"])) for d in docs], int(total))
+
+
+async def _job_names(db: Any, job_ids: list[str]) -> dict[str, str]:
+    """The current names of the jobs of one page (a job no longer there has none), only those ids asked for."""
+    distinct = sorted(set(job_ids))
+    names: dict[str, str] = {}
+    projection = {"_id": False, "job_id": True, "name": True}
+    for start in range(0, len(distinct), _IDS_PER_QUERY):  # one query for a page of the API (at most 500 entries)
+        some = distinct[start : start + _IDS_PER_QUERY]
+        query = {"job_id": {"$in": some}} if len(some) > 1 else {"job_id": some[0]}
+        names.update({doc["job_id"]: doc["name"] async for doc in db["jobs"].find(query, projection)})
+    return names
 
 
 async def find_audit(db: Any, query: AuditQuery) -> Page[AuditEntry]:

@@ -128,16 +128,24 @@ def find_executions(db: sqlite3.Connection, query: ExecutionQuery) -> Page[Execu
     where.equal("service_name", query.service_name)
     where.equal("state", query.state)
     where.within("created_at", query.created)
+    # the page is cut first (walking an executions index), then only its rows look their job's current name up
+    # by the jobs primary key: joined before the cut, every row skipped by OFFSET would be looked up too
+    page = (
+        f"SELECT job_id, executor_id, created_at, {_ENTRY_COLUMNS} FROM executions {where.sql()}"
+        f" ORDER BY created_at DESC, executor_id DESC{_limit(query.window)}"
+    )
     rows = db.execute(
-        f"SELECT {_ENTRY_COLUMNS} FROM executions {where.sql()} ORDER BY created_at DESC, executor_id DESC"
-        f"{_limit(query.window)}",
+        f"SELECT p.doc, p.state, p.ended_at, p.counts, j.name FROM ({page}) p LEFT JOIN jobs j ON j.job_id = p.job_id"
+        " ORDER BY p.created_at DESC, p.executor_id DESC",
         where.params,
     ).fetchall()
     entries = [
         entry_from_doc(
-            json.loads(doc), {"state": state, "ended_at": ended_at, "counts": json.loads(counts) if counts else None}
+            json.loads(doc),
+            {"state": state, "ended_at": ended_at, "counts": json.loads(counts) if counts else None},
+            job_name=name,
         )
-        for doc, state, ended_at, counts in rows
+        for doc, state, ended_at, counts, name in rows
     ]
     return Page(entries, _count(db, "executions", where))
 

@@ -85,6 +85,8 @@ def test_response_schemas_come_from_the_marshmallow_fields(spec: dict[str, Any])
     }
     start = schemas["StartInput"]["properties"]["Target"]["items"]
     assert start == {"$ref": "#/components/schemas/Target"}
+    entry = schemas["ExecutionEntry"]
+    assert entry["properties"]["JobName"]["nullable"] is True and "JobName" in entry["required"]
 
 
 async def test_served_without_a_token_and_built_once_per_app(aiohttp_client: Any, app: Any) -> None:

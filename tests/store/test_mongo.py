@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+from functools import partial
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
 from dce_jobs.errors import Conflict, StoreUnavailable
 from dce_jobs.models import ContainerResult, Execution, Target
+from dce_jobs.queries import ExecutionQuery, Window
 from dce_jobs.store.mongo import MongoStore
 from tests.fakes.mongo import FakeAsyncMongoClient, RecordingFactory
 from tests.store.records import make_job, started
@@ -163,3 +166,52 @@ async def test_a_result_clash_undoes_the_new_execution(fake_factory: RecordingFa
 
     assert caught.value.error_id == "executor_id_taken"
     assert executors == ()
+
+
+class _Finds(monitoring.CommandListener):
+    """The filters of the `find` commands sent, by collection."""
+
+    def __init__(self) -> None:
+        self.filters: list[tuple[str, dict[str, Any]]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find":
+            self.filters.append((event.command["find"], dict(event.command.get("filter", {}))))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_a_history_page_names_its_jobs_with_one_find_of_its_own_job_ids(wire_mongo_url: str) -> None:
+    """JobName: one more find, by $in of the page's distinct JobIds only; an entry whose job is gone gets None."""
+    finds = _Finds()
+    factory = RecordingFactory(partial(AsyncMongoClient, event_listeners=[finds]))
+    db_name = f"dce_jobs_test_{uuid.uuid4().hex[:12]}"
+    store = MongoStore(wire_mongo_url, db_name=db_name, client_factory=factory)
+    await store.open()
+    try:
+        jobs = [make_job(f"job{i}") for i in range(6)]
+        for job in jobs:
+            await store.create_job(job)
+        for i in range(12):  # newest first: x11 (job5), x10 (job4), x9 (job3), x8 (job2), x7 (job1), ...
+            await started(store, jobs[i % 6], f"x{i:02d}", 2000.0 + i)
+        await store._db["jobs"].delete_one({"job_id": jobs[4].job_id})  # noqa: SLF001 - a delete racing the read
+        finds.filters.clear()
+
+        page = await store.find_executions(ExecutionQuery(window=Window(2, 4)))
+    finally:
+        await factory.clients[0].drop_database(db_name)
+        await store.close()
+
+    assert [(e.executor_id, e.job_name) for e in page.items] == [
+        ("x07", "job1"),
+        ("x06", "job0"),
+        ("x05", "job5"),
+        ("x04", None),
+    ]
+    page_ids = sorted(j.job_id for j in (jobs[1], jobs[0], jobs[5], jobs[4]))
+    assert finds.filters[0][0] == "executions"
+    assert finds.filters[1:] == [("jobs", {"job_id": {"$in": page_ids}})]

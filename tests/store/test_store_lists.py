@@ -180,8 +180,10 @@ async def _seed_list(store: Store, jobs: list[Job]) -> None:
 async def _history(store: Store, jobs: list[Job]) -> None:
     total_jobs = len(jobs)
     runs = total_jobs // 4 + total_jobs // 8
+    names = {j.job_id: j.name for j in jobs}
     page = await store.find_executions(ExecutionQuery(window=Window(1, 20)))
     assert page.total == runs
+    assert [e.job_name for e in page.items] == [names[e.job_id] for e in page.items]
     assert [e.created_at for e in page.items] == sorted((e.created_at for e in page.items), reverse=True)
     newest = max(2000 + i + run / 10 for i in range(0, total_jobs, 4) for run in range(1 + (i % 8 == 0)))
     assert page.items[0].executor_id == f"{newest:.6f}"
@@ -205,6 +207,9 @@ async def _history(store: Store, jobs: list[Job]) -> None:
     )
     expected = [t for t in expected if 2100 <= t <= 2400]
     assert ([e.created_at for e in shop_db.items], shop_db.total) == (expected[5:10], len(expected))
+    assert [e.job_name for e in shop_db.items] == [names[e.job_id] for e in shop_db.items]
+    deep = await store.find_executions(ExecutionQuery(state="failed", window=Window(3, 10)))
+    assert len(deep.items) == 10 and all(e.job_name == names[e.job_id] for e in deep.items)
 
 
 async def test_audit_trail_filters_pages_newest_first(store: Store) -> None:
@@ -278,3 +283,31 @@ async def test_a_listed_job_lists_with_its_edits(store: Store) -> None:
     page = await store.find_jobs(JobQuery())
     assert [(j.name, j.cmd, j.updated_at) for j in page.items] == [("after", "echo edited", 2000.0)]
     assert [(j.name, j.cmd) for j in await store.list_jobs()] == [("after", "echo edited")]
+
+
+async def test_execution_entries_carry_their_jobs_current_name(store: Store) -> None:
+    """JobName of a history entry is the job's name now: a rename shows at once, in both histories."""
+    backup, report = make_job("backup"), make_job("report <b>&</b>")
+    for job in (backup, report):
+        await store.create_job(job)
+    for i, job in enumerate((backup, report, backup)):
+        execution = make_execution(job, f"x{i}", 2000.0 + i)
+        await store.create_execution(execution, results_of(execution))
+
+    await store.update_job(backup.replace(name="nightly backup", updated_at=2000.0))
+
+    across = await store.find_executions(ExecutionQuery(window=Window(1, 20)))
+    assert [(e.executor_id, e.job_name) for e in across.items] == [
+        ("x2", "nightly backup"),
+        ("x1", "report <b>&</b>"),
+        ("x0", "nightly backup"),
+    ]
+    one = await store.find_executions(ExecutionQuery(job_id=report.job_id))
+    assert [(e.executor_id, e.job_name) for e in one.items] == [("x1", "report <b>&</b>")]
+    second = await store.find_executions(ExecutionQuery(window=Window(2, 2)))
+    assert [(e.executor_id, e.job_name) for e in second.items] == [("x0", "nightly backup")]
+
+    await store.delete_job(backup.job_id)  # deleting a job deletes its executions: none is left nameless
+
+    after = await store.find_executions(ExecutionQuery())
+    assert [(e.executor_id, e.job_name) for e in after.items] == [("x1", "report <b>&</b>")]

@@ -134,6 +134,30 @@ async def test_history_lists_runs_newest_first_with_their_summary(fake: Maker) -
     assert (status, body["id"]) == (404, "job_id_not_found")
 
 
+async def test_history_entries_carry_the_jobs_current_name(fake: Maker) -> None:
+    """JobName: the job's name now (a rename shows at once), so a client needs no GET of each job."""
+    client = await fake()
+    kept = await create_job(client, SERVICE, "echo hi", app="unit")
+    gone = await create_job(client, SERVICE, "echo hi", app="unit")
+    runs = {}
+    for job in (kept, gone, kept):
+        runs[job["JobId"]] = executor_id = await start(client, job)
+        await until(client, job, executor_id, all_final)
+    fields = {k: kept[k] for k in ("AppName", "ServiceName", "Cmd")}
+    renamed = await client.put(f"/api/jobs/{kept['JobId']}", json={**fields, "Name": "<i>renamed</i> 巡检"})
+    assert renamed.status == 200, await renamed.text()
+
+    status, body, _ = await _get(client, "/api/executors")
+    assert status == 200
+    assert [e["JobName"] for e in body] == ["<i>renamed</i> 巡检", gone["Name"], "<i>renamed</i> 巡检"]
+    status, body, _ = await _get(client, f"/api/jobs/{kept['JobId']}/executors?Size=1")
+    assert [(e["ExecutorId"], e["JobName"]) for e in body] == [(runs[kept["JobId"]], "<i>renamed</i> 巡检")]
+
+    assert (await client.delete(f"/api/jobs/{gone['JobId']}")).status == 202
+    status, body, total = await _get(client, "/api/executors")
+    assert (total, {e["JobName"] for e in body}) == ("2", {"<i>renamed</i> 巡检"})
+
+
 async def test_a_running_execution_shows_live_counts(fake: Maker) -> None:
     client = await fake()
     job = await create_job(client, SERVICE, "sleep 30", app="unit")
