@@ -6,6 +6,9 @@ ones GET /api/executors lists.
 
 from __future__ import annotations
 
+import re
+import sqlite3
+from contextlib import closing
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -256,4 +259,38 @@ def test_activity_filters_by_app_service_state_and_time_kept_across_reload_and_b
     panel.click("activity-clear")
     panel.wait(lambda: len(_rows(panel)) == 20, what="every run again")
     assert _hash_query(panel) == {}
+    _no_script_errors(panel)
+
+
+def test_activity_names_each_job_from_the_list_without_asking_for_the_job(panel: Panel, panel_server: Any) -> None:
+    """JobName of each entry: a job renamed after its runs shows its new name, a gone one says so; no GET of a job."""
+    server = panel_server()
+    seeded = _seed(server)
+    deploy, ids = seeded["deploy"], seeded["ids"]
+    renamed = "发布 v2 <i>new</i>"
+    fields = {k: deploy[k] for k in ("AppName", "ServiceName", "Cmd")}
+    api(server, "PUT", f"/api/jobs/{deploy['JobId']}", {**fields, "Name": renamed})
+    # an entry whose job is gone: deleting a job deletes its runs, so only a list read during a delete sees one
+    old = api(server, "POST", "/api/jobs", {"AppName": "old", "ServiceName": "old_web", "Name": "old", "Cmd": "true"})
+    orphan = add_run(server.data_dir, old["JobId"], T0 + 30 * 600, state="succeeded", app_name="old")
+    with closing(sqlite3.connect(server.data_dir / "dce-jobs.sqlite3", isolation_level=None)) as db:
+        db.execute("DELETE FROM jobs WHERE job_id = ?", (old["JobId"],))
+    panel.open(server.url, "#/activity")
+    panel.wait(lambda: len(_rows(panel)) == 20, what="the first page")
+
+    gone = _cell(panel, orphan, "activity-job")
+    assert (gone.tag_name, gone.text, gone.get_attribute("href")) == ("span", "（作业已删除）", None)
+    link = _cell(panel, ids[21], "activity-job")
+    assert (link.tag_name, link.text, link.get_attribute("title")) == ("a", renamed, renamed)
+    assert link.get_attribute("href").endswith(f"#/jobs/{deploy['JobId']}")
+    assert _cell(panel, seeded["running"], "activity-job").text == renamed
+    assert _cell(panel, ids[23], "activity-job").text == HOSTILE
+    assert not panel.find(f"{tid('activity-table')} img, {tid('activity-table')} b, {tid('activity-table')} i")
+    assert panel.driver.execute_script("return window.__pwned === undefined")
+    asked = panel.driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)"
+        ".filter(p => p.includes('/api/'))"
+    )
+    assert any(p.endswith("/api/executors") for p in asked), asked
+    assert not [p for p in asked if re.fullmatch(r".*/api/jobs/[^/]+", p)], asked
     _no_script_errors(panel)

@@ -23,23 +23,6 @@ const PATH = '#/activity';
 const PAGE_SIZE = 20;
 const TICK_MS = 1000;
 
-// Entries carry a JobId, not the job's name: each name is asked once per visit of the panel (a page holds a few jobs).
-const jobNames = new Map();
-
-function nameOf(jobId) {
-  if (!jobNames.has(jobId)) {
-    const asked = api.getJob(jobId).then(
-      (job) => job.Name,
-      (err) => {
-        jobNames.delete(jobId); // asked again next time, unless the job is gone
-        return err && err.status === 404 ? null : undefined;
-      },
-    );
-    jobNames.set(jobId, asked);
-  }
-  return jobNames.get(jobId);
-}
-
 function readState(query) {
   return { app: query.get('app') || '', service: query.get('service') || '', ...readRunState(query, PAGE_SIZE) };
 }
@@ -193,26 +176,18 @@ export function renderActivity(root, { query = new URLSearchParams() } = {}) {
   }
 
   function row(entry) {
-    const link = h(
-      'a',
-      { href: jobHref(entry.JobId), class: 'strong cut', 'data-testid': 'activity-job', title: entry.JobId },
-      entry.JobId,
-    );
-    nameOf(entry.JobId).then((name) => {
-      if (name) {
-        link.textContent = name;
-        link.title = name;
-      } else if (name === null) {
-        link.replaceWith(h('span', { class: 'muted cut', 'data-testid': 'activity-job', title: entry.JobId }, '（作业已删除）'));
-      }
-    });
+    // JobName is the job's current name, read with the page (null: the job has been deleted)
+    const job =
+      entry.JobName === null
+        ? h('span', { class: 'muted cut', 'data-testid': 'activity-job', title: entry.JobId }, '（作业已删除）')
+        : h('a', { href: jobHref(entry.JobId), class: 'strong cut', 'data-testid': 'activity-job', title: entry.JobName }, entry.JobName);
     return h(
       'tr',
       { 'data-testid': 'activity-row', 'data-job-id': entry.JobId, 'data-executor-id': entry.ExecutorId },
       h(
         'td',
         {},
-        link,
+        job,
         h('div', { class: 'muted small cut', title: `${entry.AppName} / ${entry.ServiceName}` }, `${entry.AppName} / ${entry.ServiceName}`),
       ),
       h(
