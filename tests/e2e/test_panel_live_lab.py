@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 
 from tests.e2e.conftest import E2E_APP, E2E_SERVICE, PanelServer
 from tests.e2e.panel import Panel, api, tid
@@ -38,9 +39,14 @@ def _row(panel: Panel, container_id: str) -> Any:
 
 
 def _preview(panel: Panel, container_id: str) -> str:
-    row = next((r for r in panel.result_rows() if r.get_attribute("data-container-id") == container_id), None)
-    found = panel.find(tid("result-preview-line"), row) if row is not None else []
-    return str(found[0].get_attribute("textContent")) if found else ""
+    for _ in range(10):  # the live view replaces the preview line as lines arrive: read it again when it went stale
+        try:
+            row = next((r for r in panel.result_rows() if r.get_attribute("data-container-id") == container_id), None)
+            found = panel.find(tid("result-preview-line"), row) if row is not None else []
+            return str(found[0].get_attribute("textContent")) if found else ""
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError(f"the preview line of {container_id} kept going stale")
 
 
 def _tick(panel: Panel, container_id: str) -> int:
