@@ -2,6 +2,7 @@
 // the pager, time range inputs, and how an execution entry of GET .../executors is shown.
 import { formatTime, h, replace } from './dom.js';
 import { formatDuration } from './rolling.js';
+import { STATES } from './status.js';
 import { badge } from './ui.js';
 
 /** `#/path?query` with the empty values left out (the URL stays as short as the state allows). */
@@ -124,14 +125,6 @@ export function runFilters(prefix, onchange) {
     read: () => ({ state: select.value, from: timeOf(from), to: timeOf(to) }),
   };
 }
-
-const STATES = {
-  running: { label: '执行中', tone: 'running' },
-  paused: { label: '已暂停', tone: 'muted' },
-  succeeded: { label: '成功', tone: 'ok' },
-  failed: { label: '失败', tone: 'fail' },
-  stopped: { label: '已停止', tone: 'stopped' },
-};
 
 /** The badge of an execution's State; Counts tell a partial failure from a whole one. */
 export function stateBadge(state, counts, testid) {

@@ -80,8 +80,8 @@ export function detail(result) {
   return { kind: 'output', text: result.Output || '', output: '' };
 }
 
-// The execution's State, once the server sends it.
-const STATES = {
+// The execution's State, once the server sends it (also the lists' state badges).
+export const STATES = {
   running: { label: '执行中', tone: 'running' },
   paused: { label: '已暂停', tone: 'muted' },
   succeeded: { label: '成功', tone: 'ok' },
