@@ -73,7 +73,9 @@ def measure(
         results["fanout"] = fanout(bench, sizes, runs=runs, log=log)
         results["notes"].append(
             "fan-out: dce-jobs runs with its defaults: 8 engine calls in flight per node (DCE_JOBS_NODE_CONCURRENCY), "
-            f"64 in all; its time includes the API round trips and inspect polled every 0.1 s; docker-py uses "
+            "64 in all; its time includes the API round trips, once up to the `end` event of the execution's event "
+            "stream (the figure judged), once up to inspect polled every 0.1 s showing every target final (a separate "
+            f"run of the same execs, which adds the polling lag); docker-py uses "
             f"{RAW_THREADS} threads on one client; each way runs create + start (output) + inspect per target"
         )
     if "sleep48" in parts:

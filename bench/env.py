@@ -75,6 +75,18 @@ class Bench:
         body: dict[str, Any] = self._api(self.server.wait_final, job, executor_id, poll_s=poll_s, timeout_s=timeout_s)
         return body
 
+    def wait_end_event(self, job: dict[str, Any], executor_id: str, *, timeout_s: float) -> None:
+        """Follow the execution's event stream until its `end` event (sent once every target is final)."""
+        url = f"{self.server.url}/api/jobs/{job['JobId']}/executors/{executor_id}/events"
+        headers = {"Authorization": f"Bearer {self.server.token}"} if self.server.token else {}
+        with requests.get(url, headers=headers, stream=True, timeout=timeout_s) as response:
+            if response.status_code != 200:
+                raise BenchError(f"events of {executor_id}: HTTP {response.status_code} {response.text[:200]}")
+            for line in response.iter_lines():
+                if line == b"event: end":
+                    return
+        raise BenchError(f"the event stream of {executor_id} closed before its end event")
+
     @staticmethod
     def _api(call: Any, *args: Any, **kwargs: Any) -> Any:
         """A call of the tests' one API client, its failures as BenchError."""

@@ -61,10 +61,11 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
     for row in results.get("fanout", []):
         rows.append(
             _row(
-                f"`echo` fan-out, {row['targets']} targets, dce-jobs / docker-py (8 threads)",
-                f"{row['service_over_raw']:.2f} ({row['service_s']:.2f} s / {row['raw_s']:.2f} s)",
+                f"`echo` fan-out, {row['targets']} targets, dce-jobs (end event) / docker-py (8 threads)",
+                f"{row['events_over_raw']:.2f} ({row['events_s']:.2f} s / {row['raw_s']:.2f} s; inspect polled "
+                f"every 0.1 s: {row['service_over_raw']:.2f})",
                 f"<= {FANOUT_RATIO:.2f}",
-                row["service_over_raw"] <= FANOUT_RATIO and row["targets"] == row["requested"],
+                row["events_over_raw"] <= FANOUT_RATIO and row["targets"] == row["requested"],
             )
         )
     if rolling := results.get("rolling"):
