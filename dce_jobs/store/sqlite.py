@@ -151,6 +151,8 @@ class SqliteStore(SqliteSchedules):
             return await asyncio.get_running_loop().run_in_executor(readers, read)
         except sqlite3.Error as e:
             raise StoreUnavailable(f"SQLite store error: {e}") from e
+        except OSError as e:  # reads of output files, as on the writer
+            raise StoreUnavailable(f"SQLite store's output files: {e}") from e
         finally:
             self.timings.observe(time.perf_counter() - started)
 

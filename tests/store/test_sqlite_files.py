@@ -6,6 +6,9 @@ import os
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+from dce_jobs.errors import StoreUnavailable
 from dce_jobs.models import STDERR, STDOUT, OutputChunk
 from dce_jobs.store.ranges import ByteRange
 from dce_jobs.store.sqlite import SqliteStore
@@ -158,3 +161,23 @@ def test_files_stay_open_for_the_targets_writing_and_are_reopened_after_being_cl
         assert reader.read(0, 10) == b"abc"
     with files.reader(keys[99]) as reader:
         assert reader.read(99, 5) == b"ab"
+
+
+async def test_an_output_file_that_cannot_be_read_is_a_store_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        job = make_job()
+        await store.create_job(job)
+        target, _ = await started(store, job, "1.000001", 1.0)
+        await store.append_output(target, 0, os.urandom(BIG))
+        (file,) = _files(path)
+        file.unlink()
+        file.mkdir()  # reads of it now fail with an OSError (as root too, unlike a chmod)
+        with pytest.raises(StoreUnavailable, match="output files"):
+            await read_output(store, target)
+        with pytest.raises(StoreUnavailable, match="output files"):
+            await store.tail_output(job.job_id, "1.000001", 0, max_bytes=100)
+    finally:
+        await store.close()
