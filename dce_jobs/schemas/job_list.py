@@ -25,11 +25,14 @@ _edited: Callable[[Job], tuple[Any, ...]] = operator.attrgetter(*_EDITED_FIELDS)
 
 
 class JobListJson:
-    """Encoded fields of the jobs listed lately, by their values; at most `max_jobs`, then it starts again."""
+    """Encoded fields of the jobs listed lately, by their values; at most `max_jobs` and `max_chars` of JSON (keys
+    included, as the values hold as much), then it starts again."""
 
-    def __init__(self, *, max_jobs: int = 16_384) -> None:
+    def __init__(self, *, max_jobs: int = 16_384, max_chars: int = 64 * 2**20) -> None:
         self._parts: dict[tuple[Any, ...], tuple[str, str, str]] = {}
         self._max_jobs = max_jobs
+        self._max_chars = max_chars
+        self._chars = 0
 
     def encode(self, jobs: list[Job]) -> str:
         """The JSON array of the jobs as the seed's list shows them."""
@@ -39,9 +42,13 @@ class JobListJson:
         key = _edited(job)
         parts = self._parts.get(key)
         if parts is None:
-            if len(self._parts) >= self._max_jobs:
+            parts = _parts_of(job)
+            size = 2 * sum(map(len, parts))
+            if len(self._parts) >= self._max_jobs or self._chars + size > self._max_chars:
                 self._parts.clear()
-            parts = self._parts[key] = _parts_of(job)
+                self._chars = 0
+            self._parts[key] = parts
+            self._chars += size
         head, middle, tail = parts
         executors = ", ".join(map(encode_basestring, job.executors))
         return f'{{{head}, "Executors": [{executors}], {middle}, "LastRun": {_last_run(job.last_run)}, {tail}}}'

@@ -67,22 +67,27 @@ class DecodedJobs:
     """Jobs decoded from their stored document, by its text (the same text always decodes to the same job).
 
     The lists read the same jobs again and again, and decoding a document costs more than all the rest a list does
-    with a job. At most MAX_JOBS are kept (about 2 KiB each); past that the memo starts again.
+    with a job. At most MAX_JOBS are kept, and documents of MAX_CHARS in all (a job may hold hundreds of KiB of Env
+    and Cmd); past either the memo starts again.
     """
 
     MAX_JOBS = 16_384
+    MAX_CHARS = 64 * 2**20
 
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
+        self._chars = 0
 
     def job(self, row: tuple[Any, ...], executors: list[str]) -> Job:
         """The job of a row of _JOB_COLUMNS with its executors."""
         _, doc, last_id, last_state, last_end = row
         decoded = self._jobs.get(doc)
         if decoded is None:
-            if len(self._jobs) >= self.MAX_JOBS:
+            if len(self._jobs) >= self.MAX_JOBS or self._chars + len(doc) > self.MAX_CHARS:
                 self._jobs.clear()
+                self._chars = 0
             decoded = self._jobs[doc] = job_from_doc(json.loads(doc), [])
+            self._chars += len(doc)
         return decoded.with_runs(tuple(executors), last_run_from(last_id, last_state, last_end))
 
 

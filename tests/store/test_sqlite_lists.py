@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import AsyncIterator
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from dce_jobs.queries import ExecutionQuery, Window
+from dce_jobs.store.base import job_to_doc
 from dce_jobs.store.sqlite import SqliteStore
+from dce_jobs.store.sqlite_lists import DecodedJobs
 from tests.store.records import make_execution, make_job, results_of
 
 
@@ -71,3 +74,15 @@ async def test_an_entry_whose_job_row_is_gone_has_no_job_name(store: SqliteStore
     page = await store.find_executions(ExecutionQuery(window=Window(1, 20)))
     assert [(e.executor_id, e.job_name) for e in page.items] == [("x2", None), ("x1", "report"), ("x0", None)]
     assert page.total == 3
+
+
+def test_decoded_jobs_keep_no_more_than_their_bound_of_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large job documents do not fill memory: past MAX_CHARS the decoded jobs kept start again."""
+    monkeypatch.setattr(DecodedJobs, "MAX_CHARS", 10_000)
+    decoded = DecodedJobs()
+    jobs = [make_job(name=f"n{i}").replace(cmd="x" * 3000) for i in range(8)]
+    for _ in range(2):
+        for job in jobs:
+            row = (job.job_id, json.dumps(job_to_doc(job)), None, None, None)
+            assert decoded.job(row, ["1.0"]).replace(executors=()) == job
+        assert len(decoded._jobs) <= 3

@@ -321,3 +321,12 @@ def test_the_job_list_json_is_made_again_for_an_edited_job() -> None:
     for _ in range(2):  # the second time from the kept parts (and past max_jobs: made again)
         assert encoder.encode(jobs) == json.dumps(dump_jobs(jobs), ensure_ascii=False)
         assert encoder.encode([]) == "[]"
+
+
+def test_the_job_list_json_keeps_no_more_than_its_bound_of_text() -> None:
+    """Large jobs (a long Cmd, many Env entries) do not fill memory: past max_chars the kept parts start again."""
+    encoder = JobListJson(max_chars=10_000)
+    jobs = [Job(job_id=f"j{i}", app_name="a", service_name="s", name=f"n{i}", cmd="x" * 3000) for i in range(8)]
+    for _ in range(2):
+        assert encoder.encode(jobs) == json.dumps(dump_jobs(jobs), ensure_ascii=False)
+        assert len(encoder._parts) <= 2  # 2 x 3,000 characters, counted twice
