@@ -104,6 +104,11 @@ class Panel:
                 raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}: {last_error}")
             time.sleep(0.1)
 
+    def console_errors(self, *, marks: tuple[str, ...] = ("Uncaught", "Content Security Policy")) -> list[str]:
+        """The browser console's messages since the last call that hold one of `marks` (uncaught exceptions and
+        Content Security Policy violations by default)."""
+        return [m for m in (e["message"] for e in self.driver.get_log("browser")) if any(k in m for k in marks)]
+
     def find(self, selector: str, within: Any = None) -> list[Any]:
         return (within or self.driver).find_elements("css selector", selector)
 

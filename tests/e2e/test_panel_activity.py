@@ -28,8 +28,7 @@ WIDTHS = [1024, 1400]
 
 def _no_script_errors(panel: Panel) -> None:
     """No uncaught exception and no Content Security Policy violation in the browser's console."""
-    console = [e["message"] for e in panel.driver.get_log("browser")]
-    assert not [m for m in console if "Uncaught" in m or "Content Security Policy" in m], console
+    assert not (errors := panel.console_errors()), errors
 
 
 def _hash_query(panel: Panel) -> dict[str, list[str]]:

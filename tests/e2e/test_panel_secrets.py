@@ -80,8 +80,7 @@ def test_the_panel_runs_under_its_content_security_policy(panel: Panel, panel_se
     panel.click("create-job")
     panel.click("cancel-job")
     assert panel.driver.execute_script("return window.__csp") == []
-    console = [e["message"] for e in panel.driver.get_log("browser")]
-    assert not [m for m in console if "Content Security Policy" in m], console
+    assert not (errors := panel.console_errors(marks=("Content Security Policy",))), errors
 
     # The policy is enforced: an inline script is refused and reported.
     panel.driver.execute_script(
