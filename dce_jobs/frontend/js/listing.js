@@ -202,3 +202,29 @@ export function tickDurations(root) {
 export function timeText(seconds) {
   return seconds ? formatTime(seconds) : '—';
 }
+
+/**
+ * The load() of a paged list view. `fetch()` asks for the page the view's state names ({items, total}) and
+ * `show(items, total)` draws it. An answer to an older call, or one arriving after the view left (`live()` false),
+ * is dropped. A page past the end (fewer entries than when the link was made, a delete emptied it) becomes the
+ * last one through `toPage(pages)`, which moves the view's state and URL and loads again. A failure goes to `fail`.
+ */
+export function pageLoader({ fetch, position, live, toPage, show, fail }) {
+  let generation = 0;
+  return async function load() {
+    const mine = ++generation;
+    const { page, size } = position();
+    try {
+      const { items, total } = await fetch();
+      if (!live() || mine !== generation) return;
+      const pages = Math.max(1, Math.ceil(total / size));
+      if (!items.length && page > pages) {
+        toPage(pages);
+        return;
+      }
+      show(items, total);
+    } catch (err) {
+      if (live() && mine === generation) fail(err);
+    }
+  };
+}

@@ -6,6 +6,7 @@ import {
   countsText,
   entryDuration,
   hashOf,
+  pageLoader,
   pager,
   readRunState,
   runFilters,
@@ -43,7 +44,6 @@ function hrefOf(state, page = state.page) {
 export function renderActivity(root, { query = new URLSearchParams() } = {}) {
   let state = readState(query);
   let alive = true;
-  let generation = 0; // answers to an older query are dropped
   const appInput = h('input', {
     type: 'search',
     placeholder: '全部应用',
@@ -107,35 +107,33 @@ export function renderActivity(root, { query = new URLSearchParams() } = {}) {
     else location.hash = target;
   }
 
-  async function load() {
-    const mine = ++generation;
-    const query = {
-      AppName: state.app,
-      ServiceName: state.service,
-      State: state.state,
-      CreatedAfter: state.from,
-      CreatedBefore: state.to,
-      Page: state.page,
-      Size: state.size,
-    };
-    try {
-      const { items, total } = await api.executions(query);
-      if (!alive || mine !== generation) return;
-      const pages = Math.max(1, Math.ceil(total / state.size));
-      if (!items.length && state.page > pages) {
-        // Past the end (fewer entries than when the link was made): the last page instead.
-        history.replaceState(history.state, '', hrefOf(state, pages));
-        state = { ...state, page: pages };
-        load();
-        return;
-      }
-      draw(items, total);
-    } catch (err) {
-      if (alive && mine === generation) {
-        replace(body, alertBox(err, 'activity-error'));
-        replace(foot);
-      }
-    }
+  const loadPage = pageLoader({
+    fetch: () =>
+      api.executions({
+        AppName: state.app,
+        ServiceName: state.service,
+        State: state.state,
+        CreatedAfter: state.from,
+        CreatedBefore: state.to,
+        Page: state.page,
+        Size: state.size,
+      }),
+    position: () => state,
+    live: () => alive,
+    toPage: (pages) => {
+      history.replaceState(history.state, '', hrefOf(state, pages));
+      state = { ...state, page: pages };
+      load();
+    },
+    show: draw,
+    fail: (err) => {
+      replace(body, alertBox(err, 'activity-error'));
+      replace(foot);
+    },
+  });
+
+  function load() {
+    return loadPage();
   }
 
   function draw(items, total) {

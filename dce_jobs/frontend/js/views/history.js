@@ -6,6 +6,7 @@ import {
   countsText,
   entryDuration,
   hashOf,
+  pageLoader,
   pager,
   readRunState,
   runFilters,
@@ -31,7 +32,6 @@ export function jobPageHref(jobId) {
 /** The history card of job `jobId`: { el, update(query), refresh(), stop() }. */
 export function historyCard(jobId, query) {
   let state = readRunState(query, PAGE_SIZE);
-  let generation = 0; // answers to an older query are dropped
   let stopped = false;
   const path = jobHref(jobId);
   const hrefOf = (s, page = s.page) =>
@@ -77,33 +77,32 @@ export function historyCard(jobId, query) {
     else location.hash = target;
   }
 
-  async function load() {
-    const mine = ++generation;
+  const loadPage = pageLoader({
+    fetch: () =>
+      api.jobExecutions(jobId, {
+        State: state.state,
+        CreatedAfter: state.from,
+        CreatedBefore: state.to,
+        Page: state.page,
+        Size: state.size,
+      }),
+    position: () => state,
+    live: () => !stopped,
+    toPage: (pages) => {
+      state = { ...state, page: pages };
+      history.replaceState(history.state, '', hrefOf(state));
+      load();
+    },
+    show: draw,
+    fail: (err) => {
+      replace(body, alertBox(err, 'history-error'));
+      replace(foot);
+    },
+  });
+
+  function load() {
     lastShown = { jobId, hash: hrefOf(state) };
-    const query = {
-      State: state.state,
-      CreatedAfter: state.from,
-      CreatedBefore: state.to,
-      Page: state.page,
-      Size: state.size,
-    };
-    try {
-      const { items, total } = await api.jobExecutions(jobId, query);
-      if (stopped || mine !== generation) return;
-      const pages = Math.max(1, Math.ceil(total / state.size));
-      if (!items.length && state.page > pages) {
-        state = { ...state, page: pages };
-        history.replaceState(history.state, '', hrefOf(state));
-        load();
-        return;
-      }
-      draw(items, total);
-    } catch (err) {
-      if (!stopped && mine === generation) {
-        replace(body, alertBox(err, 'history-error'));
-        replace(foot);
-      }
-    }
+    return loadPage();
   }
 
   function draw(items, total) {

@@ -2,7 +2,7 @@
 // in the URL (#/?app=&state=&q=&sort=&page=), so reload, Back and Forward keep them; and each job's actions.
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
-import { choiceParam, hashOf, intParam, pager } from '../listing.js';
+import { choiceParam, hashOf, intParam, pageLoader, pager } from '../listing.js';
 import { alertBox, button, spinner, toast, warningBox } from '../ui.js';
 import { openJobForm } from './form.js';
 import { deleteJob, editJob, jobHref, startJob } from './actions.js';
@@ -70,7 +70,6 @@ export function renderJobs(root, { query = new URLSearchParams() } = {}) {
   let state = readState(query);
   lastHash = hrefOf(state);
   let alive = true;
-  let generation = 0; // answers to an older query are dropped
   let searchTimer = null;
   const appSelect = h('select', { 'data-testid': 'app-filter', 'aria-label': '按应用过滤' });
   const stateSelect = h(
@@ -160,38 +159,38 @@ export function renderJobs(root, { query = new URLSearchParams() } = {}) {
     appSelect.value = state.app;
   }
 
-  async function load() {
-    const mine = ++generation;
-    const query = {
-      AppName: state.app,
-      LastState: state.lastState,
-      Name: state.query,
-      Sort: SORTS[state.sort].sort,
-      Page: state.page,
-      Size: state.size,
-    };
-    try {
-      const { items, total } = await api.findJobs(query);
-      if (!alive || mine !== generation) return;
-      const pages = Math.max(1, Math.ceil(total / state.size));
-      if (!items.length && state.page > pages) {
-        // Past the end (a delete emptied the last page, or an old link): the last page instead.
-        state = { ...state, page: pages };
-        lastHash = hrefOf(state);
-        history.replaceState(history.state, '', lastHash);
-        load();
-        return;
-      }
+  const loadPage = pageLoader({
+    fetch: () =>
+      api.findJobs({
+        AppName: state.app,
+        LastState: state.lastState,
+        Name: state.query,
+        Sort: SORTS[state.sort].sort,
+        Page: state.page,
+        Size: state.size,
+      }),
+    position: () => state,
+    live: () => alive,
+    toPage: (pages) => {
+      state = { ...state, page: pages };
+      lastHash = hrefOf(state);
+      history.replaceState(history.state, '', lastHash);
+      load();
+    },
+    show: (items, total) => {
       const before = knownApps.size;
       items.forEach((j) => knownApps.add(j.AppName));
       if (knownApps.size !== before) fillApps();
       draw(items, total);
-    } catch (err) {
-      if (alive && mine === generation) {
-        replace(body, alertBox(err, 'jobs-error'));
-        replace(foot);
-      }
-    }
+    },
+    fail: (err) => {
+      replace(body, alertBox(err, 'jobs-error'));
+      replace(foot);
+    },
+  });
+
+  function load() {
+    return loadPage();
   }
 
   function draw(jobs, total) {
