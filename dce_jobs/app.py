@@ -23,6 +23,7 @@ from .keys import (
     API_TIMINGS,
     CONFIG,
     FOLLOW_UPS,
+    INSPECT_JSON,
     JOB_LIST_JSON,
     NODES,
     RUNNER,
@@ -37,6 +38,7 @@ from .nodes import NodePool
 from .retention import Sweeper
 from .runner import Runner
 from .scheduler import Scheduler
+from .schemas.inspect_json import InspectJson
 from .schemas.job_list import JobListJson
 from .store import Store
 
@@ -96,6 +98,7 @@ def create_app(
     app[STARTED_AT] = time.time()
     app[API_TIMINGS] = {}
     app[JOB_LIST_JSON] = JobListJson()
+    app[INSPECT_JSON] = InspectJson()
     app[SECRET_BOX] = SecretBox(load_keys(config.secret_keys, config.data_dir))
     app[STORE] = store if store is not None else open_store(config)
     app[NODES] = nodes if nodes is not None else NodePool(config)

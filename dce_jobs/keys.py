@@ -11,6 +11,7 @@ from .nodes import NodePool
 from .retention import Sweeper
 from .runner import Runner
 from .scheduler import Scheduler
+from .schemas.inspect_json import InspectJson
 from .schemas.job_list import JobListJson
 from .store import Store
 from .timings import Timings
@@ -26,6 +27,8 @@ STARTED_AT = web.AppKey("started_at", float)  #: time.time() when the app was bu
 API_TIMINGS = web.AppKey("api_timings", dict[tuple[str, str, str], Timings])
 FOLLOW_UPS = web.AppKey("follow_ups", FollowUps)
 JOB_LIST_JSON = web.AppKey("job_list_json", JobListJson)  #: the job list's encoded fields, kept between requests
+#: the Target lists and ended Result entries of inspect, encoded, kept between requests
+INSPECT_JSON = web.AppKey("inspect_json", InspectJson)
 SWEEPER = web.AppKey("sweeper", Sweeper)
 REQUEST_ID = web.RequestKey("request_id", str)
 USER = web.RequestKey("user", str)

@@ -9,13 +9,13 @@ from aiohttp import web
 
 from .. import jobs, schemas
 from ..errors import InvalidInput, NotFound
-from ..keys import RUNNER, STORE, USER
+from ..keys import INSPECT_JSON, RUNNER, STORE, USER
 from ..models import STREAM_NAMES, ContainerResult, Job, summarize
 from ..store.ranges import ByteRange
 from . import log_range
 from .body import read_json
 from .events import follow_log, follow_wanted
-from .respond import json_response
+from .respond import json_response, text_bytes
 
 log = logging.getLogger("dce_jobs.api")
 routes = web.RouteTableDef()
@@ -57,7 +57,7 @@ async def stop(request: web.Request) -> web.Response:
     await store.add_audit(jobs.audit_entry("stop", request[USER], job, executor_id=executor_id))
     await request.app[RUNNER].stop(job.job_id, executor_id)
     log.info("job %s execution %s stopped on request", job.job_id, request.match_info["executor_id"])
-    return json_response(await _inspect_body(request, job.job_id, request.match_info["executor_id"]))
+    return await _inspect_body(request, job.job_id, request.match_info["executor_id"])
 
 
 @routes.post("/api/jobs/{job_id}/executors/{executor_id}/resume")
@@ -70,7 +70,7 @@ async def resume(request: web.Request) -> web.Response:
     await store.get_execution(job.job_id, executor_id)
     await store.add_audit(jobs.audit_entry("resume", request[USER], job, executor_id=executor_id))
     await request.app[RUNNER].resume(job.job_id, executor_id)
-    return json_response(await _inspect_body(request, job.job_id, request.match_info["executor_id"]))
+    return await _inspect_body(request, job.job_id, request.match_info["executor_id"])
 
 
 @routes.post("/api/jobs/{job_id}/executors/{executor_id}/retry")
@@ -101,29 +101,35 @@ async def retry(request: web.Request) -> web.Response:
 async def inspect(request: web.Request) -> web.Response:
     """The seed's inspect body: Target and per-container Result with the tail of each output."""
     job = await request.app[STORE].get_job(request.match_info["job_id"])
-    return json_response(await _inspect_body(request, job.job_id, request.match_info["executor_id"]))
+    return await _inspect_body(request, job.job_id, request.match_info["executor_id"])
 
 
-async def _inspect_body(request: web.Request, job_id: str, executor_id: str) -> dict[str, object]:
+async def _inspect_body(request: web.Request, job_id: str, executor_id: str) -> web.Response:
     store = request.app[STORE]
+    encoder = request.app[INSPECT_JSON]
     execution = await store.get_execution(job_id, executor_id)
     # read before the results: a run pauses only once the failure behind it is stored, so the results read
     # next show it (read after, a pause could come with results from before it)
     paused = request.app[RUNNER].is_paused(job_id, executor_id)
     results = await store.list_results(job_id, executor_id)
-    with_output = [r.index for r in results if r.status.value in {"RUNNING", "RUNNING_FAILED", "FINISHED"}]
+    targets = [execution.targets[r.index] if r.index < len(execution.targets) else None for r in results]
+    with_output = [
+        r.index
+        for r, target in zip(results, targets, strict=True)
+        if r.status.value in {"RUNNING", "RUNNING_FAILED", "FINISHED"} and not encoder.knows(r, target)
+    ]
     tails = await store.tail_outputs(job_id, executor_id, with_output, max_bytes=INSPECT_TAIL_BYTES)
     views = []
-    for result in results:
+    for result, target in zip(results, targets, strict=True):
         output, cut = None, False
         if result.index in tails:
             data, cut = tails[result.index]
             output = _from_line_start(data, cut).decode("utf-8", errors="replace")
-        target = execution.targets[result.index] if result.index < len(execution.targets) else None
         views.append(schemas.ResultView(result, target, output, cut))
     summary = summarize(results, paused=paused)
     deliveries = tuple(t for t in await store.list_follow_ups(job_id, executor_id) if t.kind == "hook")
-    return schemas.dump_inspect(schemas.InspectView(execution, summary, views, deliveries))
+    text = encoder.encode(schemas.InspectView(execution, summary, views, deliveries))
+    return web.Response(body=text_bytes(text), content_type="application/json", charset="utf-8")
 
 
 def _from_line_start(data: bytes, cut: bool) -> bytes:

@@ -1,12 +1,17 @@
-"""Inspect's quick Result dump gives exactly what ResultSchema's own dump gives, and the body keeps its shape."""
+"""Inspect's quick Result dump gives exactly what ResultSchema's own dump gives, the body keeps its shape, and its
+encoded text with kept entries is the JSON of the body."""
 
 from __future__ import annotations
+
+import json
+from dataclasses import replace
 
 import pytest
 
 from dce_jobs import schemas
-from dce_jobs.models import ContainerResult, EndReason, Execution, Status, Target, summarize
+from dce_jobs.models import FINAL_STATUSES, ContainerResult, EndReason, Execution, Status, Target, summarize
 from dce_jobs.schemas.inspect import _RESULT, _dump_result_fast
+from dce_jobs.schemas.inspect_json import InspectJson
 
 TARGET = Target(container_id="c" * 64, node_id="n1", slot=3)
 MOVED = Target(container_id="d" * 64, node_id="n2", slot=None, previous_container_id="e" * 64)
@@ -75,3 +80,49 @@ def test_inspect_body_keeps_every_key_in_order() -> None:
 
     full = schemas.InspectSchema().dump(view)
     assert body == full and list(body) == list(full)
+
+
+def _body_view(views: list[schemas.ResultView], **changes: object) -> schemas.InspectView:
+    execution = Execution(job_id="j", executor_id="1.000000", created_at=1.0, targets=(TARGET, MOVED)).replace(
+        **changes
+    )
+    return schemas.InspectView(execution, summarize([v.result for v in views]), views)
+
+
+def test_inspect_text_is_the_json_of_the_body_and_stays_so_once_entries_are_kept() -> None:
+    encoder = InspectJson()
+    view = _body_view(VIEWS)
+
+    first = encoder.encode(view)
+    # what inspect does once the ended entries are kept: their output is not read again
+    again = _body_view([v if not encoder.knows(v.result, v.target) else replace(v, output=None) for v in VIEWS])
+    second = encoder.encode(again)
+
+    expected = json.dumps(schemas.dump_inspect(view), ensure_ascii=False)
+    assert first == expected and second == expected
+    assert [encoder.knows(v.result, v.target) for v in VIEWS] == [v.result.status in FINAL_STATUSES for v in VIEWS]
+
+
+def test_a_kept_entry_is_not_used_for_a_changed_record_or_a_running_target() -> None:
+    encoder = InspectJson()
+    ended = VIEWS[2]
+    encoder.encode(_body_view([ended]))
+
+    changed = replace(ended, result=ended.result.replace(exit_code=3), output="other\n")
+    running = replace(VIEWS[1], output="more\n")
+    text = encoder.encode(_body_view([changed, running], retried_by="2.000000"))
+
+    expected = schemas.dump_inspect(_body_view([changed, running], retried_by="2.000000"))
+    assert text == json.dumps(expected, ensure_ascii=False)
+    assert not encoder.knows(running.result, running.target)
+
+
+def test_kept_entries_are_bounded_by_their_text() -> None:
+    encoder = InspectJson(max_chars=2_000)
+    ended = VIEWS[2]
+    for index in range(50):
+        view = replace(ended, result=ended.result.replace(index=index))
+        encoder.encode(_body_view([view]))
+
+    assert sum(map(len, encoder._texts.values())) <= 2_000
+    assert encoder.knows(replace(ended, result=ended.result.replace(index=49)).result, ended.target)
