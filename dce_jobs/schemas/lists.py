@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -98,10 +99,16 @@ class AuditListParams(PageParams):
     Before = _time("at or before (epoch s)")
 
 
+# built once: a Schema's construction deep-copies its fields, more than the load of a few parameters costs
+_JOB_LIST_PARAMS = JobListParams()
+_EXECUTION_LIST_PARAMS = ExecutionListParams()
+_JOB_EXECUTION_LIST_PARAMS = JobExecutionListParams()
+_AUDIT_LIST_PARAMS = AuditListParams()
+
+
 def _params(schema: Schema, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """Validated parameters; a repeated or unknown one is refused by name, an empty text one is absent."""
-    keys = [k for k, _ in pairs]
-    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    repeated = sorted(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
     if repeated:
         raise InvalidInput(f"{repeated[0]}: given more than once")
     try:
@@ -125,7 +132,7 @@ def _span(data: dict[str, Any], after: str, before: str) -> TimeRange:
 
 def load_job_list(pairs: Sequence[tuple[str, str]]) -> JobQuery:
     """The job list's parameters as a JobQuery (the seed's call, none or AppName only, is every job oldest first)."""
-    data = _params(JobListParams(), pairs)
+    data = _params(_JOB_LIST_PARAMS, pairs)
     sort = data.get("Sort", "CreateTime")
     return JobQuery(
         app_name=data.get("AppName"),
@@ -142,8 +149,7 @@ def load_job_list(pairs: Sequence[tuple[str, str]]) -> JobQuery:
 
 def load_execution_list(pairs: Sequence[tuple[str, str]], *, job_id: str | None = None) -> ExecutionQuery:
     """A history's parameters (one job's when `job_id` is given: no AppName/ServiceName there)."""
-    schema = JobExecutionListParams() if job_id is not None else ExecutionListParams()
-    data = _params(schema, pairs)
+    data = _params(_JOB_EXECUTION_LIST_PARAMS if job_id is not None else _EXECUTION_LIST_PARAMS, pairs)
     return ExecutionQuery(
         job_id=job_id,
         app_name=data.get("AppName"),
@@ -156,7 +162,7 @@ def load_execution_list(pairs: Sequence[tuple[str, str]], *, job_id: str | None 
 
 def load_audit_list(pairs: Sequence[tuple[str, str]]) -> AuditQuery:
     """The audit trail's parameters."""
-    data = _params(AuditListParams(), pairs)
+    data = _params(_AUDIT_LIST_PARAMS, pairs)
     return AuditQuery(
         job_id=data.get("JobId"),
         user=data.get("User"),

@@ -31,10 +31,13 @@ class StatsQuerySchema(Schema):
     time_zone = fields.String(data_key="TimeZone", load_default="UTC", validate=[validate.Length(1, 64), _zone])
 
 
+_STATS_QUERY = StatsQuerySchema()
+
+
 def load_stats_query(query: dict[str, str]) -> tuple[int, str | None, str | None, ZoneInfo]:
     """(Days, JobId, AppName, zone) from a query string; InvalidInput when a value is out of bounds."""
     try:
-        loaded = StatsQuerySchema().load(query)
+        loaded = _STATS_QUERY.load(query)
     except ValidationError as e:
         raise InvalidInput(describe_errors(e.messages)) from None
     return loaded["days"], loaded["job_id"], loaded["app_name"], ZoneInfo(loaded["time_zone"])
