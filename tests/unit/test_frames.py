@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from dce_jobs.errors import EngineError, NodeUnreachable
-from dce_jobs.stream import OutputStream
+from dce_jobs.stream import _BUFFER_BYTES, _FIRST_BUFFER_BYTES, OutputStream, _FrameBuffer
 
 
 def frame(stream: int, data: bytes) -> bytes:
@@ -103,3 +103,23 @@ def test_bytes_fed_from_a_thread_in_any_pieces_make_the_same_frames() -> None:
         buffer.feed(data[start : start + 65_000])
         taken += buffer.take()
     assert taken == [(1, payloads[0]), (2, payloads[1]), (1, payloads[2])] and buffer.pending == 0
+
+
+def test_a_quiet_stream_keeps_a_small_buffer_and_a_busy_one_gets_the_large_one() -> None:
+    frames = _FrameBuffer(b"")
+    room = frames.room()
+    quiet = frame(1, b"hi\n")
+    room[: len(quiet)] = quiet
+    frames.added(len(quiet))
+    assert frames.take() == [(1, b"hi\n")]
+    assert len(frames._data) == _FIRST_BUFFER_BYTES
+
+    room = frames.room()
+    busy = frame(2, b"x" * (len(room) - 8))
+    room[:] = busy  # a read that fills all the room it was given
+    frames.added(len(room))
+    more = frame(2, b"y" * 10)
+    frames.feed(more)
+
+    assert len(frames._data) == _BUFFER_BYTES
+    assert frames.take() == [(2, b"x" * (len(busy) - 8) + b"y" * 10)]
