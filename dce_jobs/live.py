@@ -13,7 +13,7 @@ from collections import deque
 
 from .cursor import Cursor, summary_token
 from .events import Event, complete_utf8, output_event, summary_event, target_event
-from .models import ContainerResult, Summary, summarize
+from .models import ContainerResult, Summary, Tally
 
 QUEUE_EVENTS = 1024
 QUEUE_BYTES = 4 * 1024 * 1024
@@ -74,6 +74,7 @@ class Broadcaster:
         self, results: list[ContainerResult], *, max_events: int = QUEUE_EVENTS, max_bytes: int = QUEUE_BYTES
     ) -> None:
         self.results = list(results)
+        self._tally = Tally(results)
         self.cursor = Cursor.blank(len(results))
         for result in results:
             self.cursor.set_status(result.index, result.status)
@@ -92,7 +93,7 @@ class Broadcaster:
 
     def summary(self) -> Summary:
         """The execution's summary as of the last published status."""
-        return summarize(self.results, paused=self.paused)
+        return self._tally.summary(paused=self.paused)
 
     # -- publishing (called by the run) ---------------------------------------------------------------
 
@@ -122,6 +123,7 @@ class Broadcaster:
             self._held[result.index] = None
             self._emit(result.index, held[0], held[1])
         self.results[result.index] = result
+        self._tally.update(result)
         if self._subs:
             self._publish(target_event(result, self.cursor))
         else:  # nobody listens: keep the position, build nothing

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from dce_jobs.errors import InvalidTransition
-from dce_jobs.models import ContainerResult, Job, LastRun, Status, new_executor_id, transition
+from dce_jobs.models import (
+    ContainerResult,
+    EndReason,
+    Job,
+    LastRun,
+    Status,
+    Tally,
+    new_executor_id,
+    summarize,
+    transition,
+)
 
 
 def result(status: Status = Status.STARTING) -> ContainerResult:
@@ -53,3 +65,25 @@ def test_with_runs_is_replace_of_executors_and_last_run() -> None:
     assert copy == job.replace(executors=("1.0", "2.0"), last_run=last_run)
     assert hash(copy) == hash(job.replace(executors=("1.0", "2.0"), last_run=last_run))
     assert job.executors == ("0.5",) and job.last_run is None
+
+
+def test_a_tally_updated_one_result_at_a_time_gives_what_counting_them_all_gives() -> None:
+    rng = random.Random(7)
+    base = [ContainerResult("j", "1.0", i, f"c{i}", "n") for i in range(12)]
+    tally, current = Tally(base), list(base)
+    endings = [
+        (Status.CREATED, None, None),
+        (Status.RUNNING, None, None),
+        (Status.FINISHED, 0, EndReason.EXITED),
+        (Status.FINISHED, 3, EndReason.EXITED),
+        (Status.RUNNING_FAILED, None, EndReason.STOPPED),
+        (Status.CREATE_FAILED, None, EndReason.NOT_STARTED),
+    ]
+    for step in range(300):
+        index = rng.randrange(len(current))
+        status, exit_code, reason = rng.choice(endings)
+        changed = current[index].replace(status=status, exit_code=exit_code, end_reason=reason, finished_at=float(step))
+        current[index] = changed
+        tally.update(changed)
+        for paused in (False, True):
+            assert tally.summary(paused=paused) == summarize(current, paused=paused)
