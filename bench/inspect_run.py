@@ -16,12 +16,16 @@ from tests.server import Server
 
 from .bigdata import ROOT, data_copy
 from .env import FINAL, TOKEN, Bench, BenchError
-from .load import CONCURRENCY, client_session, combine, hammer
+from .load import CONCURRENCY, Sample, client_session, combine, hammer
 from .stats import median
 
 TARGETS = 200
 WINDOW_S = 15.0  #: requests on inspect stop after this, the run goes on to its end
 CLIENTS = (1, CONCURRENCY)  #: one client (a panel following the run) and CONCURRENCY
+#: the floor: a request that reads no store and encodes a few keys, asked this often beside inspect, shows what any
+#: request waits for while the run's execs start on the same cores (the engine's processes and the server's threads)
+FLOOR_PATH = "/api/settings"
+FLOOR_EVERY_S = 0.02
 
 
 async def inspect_during_run(
@@ -58,6 +62,7 @@ async def _rounds(bench: Bench, *, runs: int, log: Any, label: str) -> dict[str,
     log(f"inspect {label}: the {len(targets)}-target run without load on inspect: {quiet_run_s} s")
     url = f"{bench.server.url}/api/jobs/{job['JobId']}/inspect/{ended_id}"
     by_clients: dict[int, list[dict[str, Any]]] = {n: [] for n in CLIENTS}
+    floors: dict[int, list[dict[str, Any]]] = {n: [] for n in CLIENTS}
     async with client_session() as session:
         for round_no in range(runs):
             for clients in CLIENTS:
@@ -66,19 +71,45 @@ async def _rounds(bench: Bench, *, runs: int, log: Any, label: str) -> dict[str,
                 stop = asyncio.Event()
                 running_url = f"{bench.server.url}/api/jobs/{job['JobId']}/inspect/{running_id}"
                 watcher = asyncio.create_task(_watch_final(session, running_url, stop))
+                floor = asyncio.create_task(_floor(session, f"{bench.server.url}{FLOOR_PATH}", stop))
                 sample = await hammer(session, url, count=20000, duration_s=WINDOW_S, stop=stop, concurrency=clients)
                 await watcher
+                floors[clients].append((await floor).summary())
                 summary = {**sample.summary(), "run_s": round(time.perf_counter() - started, 2)}
                 log(f"inspect {label}, {clients} clients during a run, round {round_no + 1}: {summary}")
+                log(f"  {FLOOR_PATH} every {FLOOR_EVERY_S} s beside it: {floors[clients][-1]}")
                 by_clients[clients].append(summary)
     head = {"targets": len(targets), "quiet_run_s": quiet_run_s, "window_s": WINDOW_S}
     return {
         **head,
         **{
-            f"clients_{n}": {**combine(samples, {}), "concurrency": n, "run_s": median([s["run_s"] for s in samples])}
+            f"clients_{n}": {
+                **combine(samples, {}),
+                "concurrency": n,
+                "run_s": median([s["run_s"] for s in samples]),
+                "floor": {**combine(floors[n], {"path": FLOOR_PATH, "every_s": FLOOR_EVERY_S}), "concurrency": 1},
+            }
             for n, samples in by_clients.items()
         },
     }
+
+
+async def _floor(session: aiohttp.ClientSession, url: str, stop: asyncio.Event) -> Sample:
+    """GET url every FLOOR_EVERY_S (one at a time) until `stop` is set or the window ends."""
+    sample = Sample()
+    started = time.perf_counter()
+    while not stop.is_set() and time.perf_counter() - started < WINDOW_S:
+        began = time.perf_counter()
+        async with session.get(url) as response:
+            await response.read()
+            ok = response.status == 200
+        if ok:
+            sample.latencies_s.append(time.perf_counter() - began)
+        else:
+            sample.errors += 1
+        await asyncio.sleep(FLOOR_EVERY_S)
+    sample.elapsed_s = time.perf_counter() - started
+    return sample
 
 
 async def _watch_final(session: aiohttp.ClientSession, url: str, stop: asyncio.Event) -> None:

@@ -207,6 +207,19 @@ def _big_data(results: dict[str, Any]) -> list[str]:
             f"(1 and 16 clients) on this code, {old['clients_1']['run_s']:.1f} and {old['clients_16']['run_s']:.1f} s "
             "on the baseline.",
         ]
+        if "floor" in this["clients_1"] and "floor" in old["clients_1"]:
+            floor = this["clients_1"]["floor"]
+            lines += [
+                "",
+                f"The floor: `GET {floor['path']}` (no store, a few keys), asked every {floor['every_s']} s beside "
+                "inspect during the same runs, p50 / p99 ms: "
+                + "; ".join(
+                    f"{who}, {n} client{'s' if n > 1 else ''}: {f['p50_ms']:.1f} / {f['p99_ms']:.1f}"
+                    for who, side in (("this", this), ("baseline", old))
+                    for n, f in ((int(k.split("_")[1]), side[k]["floor"]) for k in ("clients_1", "clients_16"))
+                )
+                + ". Inspect cannot answer sooner than any request does while the run's execs start.",
+            ]
     return [*lines, ""]
 
 
