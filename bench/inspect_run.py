@@ -71,7 +71,7 @@ async def _rounds(bench: Bench, *, runs: int, log: Any, label: str) -> dict[str,
                 stop = asyncio.Event()
                 running_url = f"{bench.server.url}/api/jobs/{job['JobId']}/inspect/{running_id}"
                 watcher = asyncio.create_task(_watch_final(session, running_url, stop))
-                floor = asyncio.create_task(_floor(session, f"{bench.server.url}{FLOOR_PATH}", stop))
+                floor = asyncio.create_task(_floor(f"{bench.server.url}{FLOOR_PATH}", stop))
                 sample = await hammer(session, url, count=20000, duration_s=WINDOW_S, stop=stop, concurrency=clients)
                 await watcher
                 floors[clients].append((await floor).summary())
@@ -94,20 +94,22 @@ async def _rounds(bench: Bench, *, runs: int, log: Any, label: str) -> dict[str,
     }
 
 
-async def _floor(session: aiohttp.ClientSession, url: str, stop: asyncio.Event) -> Sample:
-    """GET url every FLOOR_EVERY_S (one at a time) until `stop` is set or the window ends."""
+async def _floor(url: str, stop: asyncio.Event) -> Sample:
+    """GET url every FLOOR_EVERY_S (one at a time, on a session of its own: never queued behind inspect's for a
+    connection) until `stop` is set or the window ends."""
     sample = Sample()
     started = time.perf_counter()
-    while not stop.is_set() and time.perf_counter() - started < WINDOW_S:
-        began = time.perf_counter()
-        async with session.get(url) as response:
-            await response.read()
-            ok = response.status == 200
-        if ok:
-            sample.latencies_s.append(time.perf_counter() - began)
-        else:
-            sample.errors += 1
-        await asyncio.sleep(FLOOR_EVERY_S)
+    async with client_session() as session:
+        while not stop.is_set() and time.perf_counter() - started < WINDOW_S:
+            began = time.perf_counter()
+            async with session.get(url) as response:
+                await response.read()
+                ok = response.status == 200
+            if ok:
+                sample.latencies_s.append(time.perf_counter() - began)
+            else:
+                sample.errors += 1
+            await asyncio.sleep(FLOOR_EVERY_S)
     sample.elapsed_s = time.perf_counter() - started
     return sample
 
