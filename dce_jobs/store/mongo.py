@@ -210,6 +210,7 @@ class MongoStore(MongoSchedules):
             for name, keys, unique in (*_INDEXES, *SCHEDULE_INDEXES):
                 await self._col(name).create_index(keys, unique=unique)
             await lists.upgrade_old_records(self._db)  # before the statistics' own: it reads a missing state
+            await lists.add_last_run_starts(self._db)
             await self._add_stat_fields()
             if self._transactions_wanted is None:
                 self.transactions = _has_transactions(await self._client.admin.command("hello"))
@@ -341,7 +342,7 @@ class MongoStore(MongoSchedules):
 
         async def insert() -> None:
             await self._insert_execution(execution, results)
-            last_run = {"executor_id": execution.executor_id, "state": "running", "ended_at": None}
+            last_run = lists.last_run_doc(execution.executor_id, execution.created_at, "running", None)
             with self._errors():
                 await self._col("jobs").update_one({"job_id": execution.job_id}, {"$set": {"last_run": last_run}})
 
@@ -424,7 +425,7 @@ class MongoStore(MongoSchedules):
             "duration_s": max(0.0, ended_at - execution.created_at),
             "counts": None if counts is None else dict(counts),
         }
-        last_run = {"executor_id": execution.executor_id, "state": state, "ended_at": ended_at}
+        last_run = lists.last_run_doc(execution.executor_id, execution.created_at, state, ended_at)
         newest = {"job_id": execution.job_id, "last_run.executor_id": execution.executor_id}
 
         async def update(session: Any) -> None:

@@ -337,9 +337,9 @@ class SqliteStore(SqliteSchedules):
                 except sqlite3.IntegrityError as error:
                     raise Conflict(execution.executor_id, error_id="executor_id_taken") from error
                 db.execute(
-                    "UPDATE jobs SET last_executor_id = ?, last_state = 'running', last_ended_at = NULL"
-                    " WHERE job_id = ?",
-                    (e.executor_id, e.job_id),
+                    "UPDATE jobs SET last_executor_id = ?, last_state = 'running', last_ended_at = NULL,"
+                    " last_started_at = ? WHERE job_id = ?",
+                    (e.executor_id, e.created_at, e.job_id),
                 )
                 lists.insert_audit(db, audit)
                 db.executemany(

@@ -9,9 +9,10 @@ from pathlib import Path
 from dce_jobs.queries import ExecutionQuery, JobQuery
 from dce_jobs.stats import StatsQuery
 from dce_jobs.store.mongo import MongoStore
-from dce_jobs.store.mongo_lists import upgrade_old_records
+from dce_jobs.store.mongo_lists import add_last_run_starts, upgrade_old_records
 from dce_jobs.store.sqlite import SqliteStore
 from tests.fakes.mongo import FakeAsyncMongoClient
+from tests.store.records import make_execution, make_job, results_of
 
 #: the tables as the version before the lists created them
 _OLD_SCHEMA = """
@@ -66,6 +67,7 @@ async def _check(store: SqliteStore | MongoStore) -> None:
     assert job.last_run is not None and (job.last_run.executor_id, job.last_run.state) == ("40.000000", "failed")
     page = await store.find_jobs(JobQuery(name_part="back", last_state="failed"))
     assert [j.job_id for j in page.items] == ["j1"]
+    assert [j.job_id for j in (await store.find_jobs(JobQuery(sort="last_started_at"))).items] == ["j1"]
     history = await store.find_executions(ExecutionQuery(app_name="shop"))
     assert [(e.executor_id, e.trigger, e.state, e.ended_at) for e in history.items] == [
         ("40.000000", "retry", "failed", 41.0),
@@ -97,7 +99,7 @@ async def test_an_older_sqlite_file_is_upgraded_on_open(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     db.close()
-    assert {"executions_job", "executions_duration", "executions_created", "jobs_created"} <= names
+    assert {"executions_job", "executions_duration", "executions_created", "jobs_created", "jobs_last_run"} <= names
 
 
 async def test_older_mongo_documents_are_upgraded_on_open() -> None:
@@ -166,5 +168,61 @@ async def test_mongo_documents_of_the_statistics_version_keep_their_ends_and_get
         await db["results"].insert_many([dict(r) for r in RESULTS])
         await upgrade_old_records(db)  # what open() runs
         await _check_stats_era(store)
+    finally:
+        await store.close()
+
+
+async def _two_jobs_that_ran(store: SqliteStore | MongoStore) -> list[str]:
+    """Jobs a (ran at 50) and b (ran at 30, then at 60, then that run removed): LastRunTime order b, a."""
+    jobs = [make_job("a", job_id="ja"), make_job("b", job_id="jb")]
+    for job in jobs:
+        await store.create_job(job)
+    for job, executor_id, started_at in ((jobs[0], "x1", 50.0), (jobs[1], "x2", 30.0), (jobs[1], "x3", 60.0)):
+        execution = make_execution(job, executor_id, started_at)
+        await store.create_execution(execution, results_of(execution))
+    await store.delete_execution(jobs[1].job_id, "x3")
+    return [job.name for job in jobs]
+
+
+async def _by_last_run(store: SqliteStore | MongoStore) -> list[str]:
+    return [j.name for j in (await store.find_jobs(JobQuery(sort="last_started_at"))).items]
+
+
+async def test_a_sqlite_file_from_before_the_last_run_order_gets_its_starts(tmp_path: Path) -> None:
+    path = tmp_path / "lists.sqlite3"
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        await _two_jobs_that_ran(store)
+    finally:
+        await store.close()
+    db = sqlite3.connect(path)  # as the version before kept it: no start, user_version 1
+    db.execute("UPDATE jobs SET last_started_at = NULL")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        assert await _by_last_run(store) == ["b", "a"]
+    finally:
+        await store.close()
+    db = sqlite3.connect(path)
+    assert sorted(row[0] for row in db.execute("SELECT last_started_at FROM jobs")) == [30.0, 50.0]
+    db.close()
+
+
+async def test_mongo_jobs_from_before_the_last_run_order_get_their_starts() -> None:
+    store = MongoStore("mongodb://fake", client_factory=FakeAsyncMongoClient)
+    await store.open()
+    try:
+        await _two_jobs_that_ran(store)
+        db = store._db  # noqa: SLF001 - last_run as the version before kept it
+        await db["jobs"].update_many({}, {"$unset": {"last_run.started_at": ""}})
+        assert await _by_last_run(store) == ["a", "b"]  # both without a start: by JobId
+        await add_last_run_starts(db)  # what open() runs
+        await add_last_run_starts(db)
+        assert await _by_last_run(store) == ["b", "a"]
+        assert sorted([d["last_run"]["started_at"] async for d in db["jobs"].find({})]) == [30.0, 50.0]
     finally:
         await store.close()

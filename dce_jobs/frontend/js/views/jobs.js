@@ -25,6 +25,8 @@ const SORTS = {
   updated: { label: '最近修改', sort: '-UpdateTime' },
   name: { label: '名称', sort: 'Name' },
   oldest: { label: '最早创建', sort: 'CreateTime' },
+  ran: { label: '最近执行', sort: '-LastRunTime' },
+  idle: { label: '最久未执行', sort: 'LastRunTime' },
 };
 
 const LAST_STATES = [
@@ -236,12 +238,30 @@ export function renderJobs(root, { query = new URLSearchParams() } = {}) {
             h(
               'tr',
               {},
-              ['作业名称', '应用 / 服务', '命令', '最近执行', '修改'].map((t) => h('th', {}, t)),
+              ['作业名称', '应用 / 服务', '命令'].map((t) => h('th', {}, t)),
+              lastRunHead(),
+              h('th', {}, '修改'),
               h('th', { class: 'actions' }, '操作'),
             ),
           ),
           h('tbody', {}, jobs.map(row)),
         ),
+      ),
+    );
+  }
+
+  /** The last run column's header: a link that orders by it, newest first, then the longest without a run first. */
+  function lastRunHead() {
+    const sorted = { ran: 'descending', idle: 'ascending' }[state.sort];
+    const next = state.sort === 'ran' ? 'idle' : 'ran';
+    return h(
+      'th',
+      { 'aria-sort': sorted || 'none' },
+      h(
+        'a',
+        { href: hrefOf({ ...state, sort: next, page: 1 }), class: 'th-sort', 'data-testid': 'sort-last-run', title: `按${SORTS[next].label}排序` },
+        '最近执行',
+        sorted ? (sorted === 'descending' ? ' ↓' : ' ↑') : '',
       ),
     );
   }
