@@ -205,6 +205,28 @@ async def add_last_run_starts(db: Any) -> None:
             return
 
 
+async def fill_execution_apps(db: Any) -> None:
+    """Executions stored without their AppName ('') get their job's, the jobs of a bounded batch at a time.
+
+    Idempotent, and one indexed lookup when there is none left; an execution whose job is gone keeps ''.
+    """
+    unnamed: dict[str, Any] = {"app_name": {"$in": ["", None]}}
+    after = ""
+    while True:
+        cursor = db["executions"].find({**unnamed, "job_id": {"$gt": after}}, {"_id": False, "job_id": True})
+        job_ids = sorted(
+            {doc["job_id"] for doc in await cursor.sort("job_id", ASCENDING).limit(_IDS_PER_QUERY).to_list()}
+        )
+        if not job_ids:
+            return
+        query = {"job_id": {"$in": job_ids}} if len(job_ids) > 1 else {"job_id": job_ids[0]}
+        async for job in db["jobs"].find(query, {"_id": False, "job_id": True, "app_name": True}):
+            await db["executions"].update_many(
+                {**unnamed, "job_id": job["job_id"]}, {"$set": {"app_name": job["app_name"]}}
+            )
+        after = job_ids[-1]
+
+
 def _old_trigger(doc: dict[str, Any]) -> str:
     return "retry" if doc.get("retry_of") else "schedule" if doc.get("schedule_id") else "manual"
 

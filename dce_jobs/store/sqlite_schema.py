@@ -68,6 +68,9 @@ CREATE INDEX IF NOT EXISTS audit_job ON audit (job_id, at);
 CREATE INDEX IF NOT EXISTS audit_user ON audit (user, at);
 """
 
+#: executions given their job's AppName per transaction at open
+_APP_BATCH = 1000
+
 #: PRAGMA user_version once the columns above are filled for records of older versions (2: last_started_at)
 _VERSION = 2
 
@@ -91,6 +94,38 @@ def create_schema(db: sqlite3.Connection) -> None:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+
+def fill_execution_apps(db: sqlite3.Connection) -> None:
+    """Executions stored without their AppName ('') get their job's, _APP_BATCH a transaction.
+
+    Idempotent, and one lookup of executions_app when there is none left; an execution whose job is gone keeps ''.
+    """
+    after = 0
+    while True:
+        rowids = [
+            row[0]
+            for row in db.execute(
+                "SELECT rowid FROM executions WHERE (app_name = '' OR app_name IS NULL) AND rowid > ?"
+                " ORDER BY rowid LIMIT ?",
+                (after, _APP_BATCH),
+            )
+        ]
+        if not rowids:
+            return
+        marks = ",".join("?" * len(rowids))
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "UPDATE executions SET app_name = (SELECT j.app_name FROM jobs j WHERE j.job_id = executions.job_id)"
+                f" WHERE rowid IN ({marks}) AND EXISTS (SELECT 1 FROM jobs j WHERE j.job_id = executions.job_id)",
+                rowids,
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        after = rowids[-1]
 
 
 def _fill_added_columns(db: sqlite3.Connection) -> None:

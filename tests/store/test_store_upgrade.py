@@ -6,12 +6,16 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from dce_jobs.queries import ExecutionQuery, JobQuery
 from dce_jobs.stats import StatsQuery
+from dce_jobs.store import mongo_lists, sqlite_schema
 from dce_jobs.store.mongo import MongoStore
-from dce_jobs.store.mongo_lists import add_last_run_starts, upgrade_old_records
+from dce_jobs.store.mongo_lists import add_last_run_starts, fill_execution_apps, upgrade_old_records
 from dce_jobs.store.sqlite import SqliteStore
 from tests.fakes.mongo import FakeAsyncMongoClient
+from tests.store.conftest import OpenMongo
 from tests.store.records import make_execution, make_job, results_of
 
 #: the tables as the version before the lists created them
@@ -226,3 +230,66 @@ async def test_mongo_jobs_from_before_the_last_run_order_get_their_starts() -> N
         assert sorted([d["last_run"]["started_at"] async for d in db["jobs"].find({})]) == [30.0, 50.0]
     finally:
         await store.close()
+
+
+async def _runs_of_two_apps(store: SqliteStore | MongoStore) -> None:
+    """Jobs of shop (runs x1, x3) and blog (x2), the runs stored with their AppName."""
+    shop, blog = make_job("a", "shop", job_id="ja"), make_job("b", "blog", job_id="jb")
+    for job in (shop, blog):
+        await store.create_job(job)
+    for job, executor_id, started_at in ((shop, "x1", 10.0), (blog, "x2", 20.0), (shop, "x3", 30.0)):
+        await store.create_execution(make_execution(job, executor_id, started_at, targets=0), [])
+
+
+async def _check_apps(store: SqliteStore | MongoStore) -> None:
+    shop = await store.find_executions(ExecutionQuery(app_name="shop"))
+    assert [e.executor_id for e in shop.items] == ["x3", "x1"]
+    assert [e.executor_id for e in (await store.find_executions(ExecutionQuery(app_name="blog"))).items] == ["x2"]
+    stats = await store.execution_stats(StatsQuery(since_s=0.0, until_s=100.0, app_name="shop"))
+    assert sum(stats.per_hour.values()) == 2
+
+
+async def test_sqlite_executions_without_an_app_get_their_jobs_at_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_schema, "_APP_BATCH", 2)  # several batches
+    path = tmp_path / "apps.sqlite3"
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        await _runs_of_two_apps(store)
+    finally:
+        await store.close()
+    db = sqlite3.connect(path)  # as a version that did not keep it wrote them, and a run whose job is gone
+    db.execute("UPDATE executions SET app_name = CASE executor_id WHEN 'x3' THEN NULL ELSE '' END")
+    db.execute(
+        "INSERT INTO executions (job_id, executor_id, created_at, doc, app_name) VALUES ('gone', 'x0', 5, '{}', '')"
+    )
+    db.commit()
+    db.close()
+    for _ in range(2):  # idempotent
+        store = SqliteStore(path)
+        await store.open()
+        try:
+            await _check_apps(store)
+        finally:
+            await store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT app_name FROM executions WHERE job_id = 'gone'").fetchall() == [("",)]
+    db.close()
+
+
+async def test_mongo_executions_without_an_app_get_their_jobs_at_open(
+    open_mongo: OpenMongo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mongo_lists, "_IDS_PER_QUERY", 1)  # a batch a job
+    async with open_mongo(MongoStore) as store:
+        await _runs_of_two_apps(store)
+        db = store._db  # noqa: SLF001 - documents as a version that did not keep the AppName wrote them
+        await db["executions"].update_many({}, {"$set": {"app_name": ""}})
+        await db["executions"].update_one({"executor_id": "x3"}, {"$set": {"app_name": None}})
+        await db["executions"].insert_one({"job_id": "gone", "executor_id": "x0", "created_at": 5.0, "app_name": ""})
+        for _ in range(2):  # what open() runs; idempotent
+            await fill_execution_apps(db)
+            await _check_apps(store)
+        assert [d["app_name"] async for d in db["executions"].find({"job_id": "gone"})] == [""]
