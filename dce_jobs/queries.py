@@ -7,8 +7,15 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-#: Sort values of the job list -> the stored field they order by (JobId breaks ties in the same direction)
-JOB_SORTS = {"CreateTime": "created_at", "UpdateTime": "updated_at", "Name": "name_fold"}
+#: Sort values of the job list -> the stored field they order by (JobId breaks ties in the same direction).
+#: LastRunTime is the CreateTime of the job's newest execution (when it last started); a job that never ran has
+#: none, which orders before every time: first ascending (the longest since a run), last descending (see README)
+JOB_SORTS = {
+    "CreateTime": "created_at",
+    "UpdateTime": "updated_at",
+    "Name": "name_fold",
+    "LastRunTime": "last_started_at",
+}
 #: LastState values: an execution state, or `never` for jobs that never ran
 LAST_STATES = ("running", "succeeded", "failed", "stopped", "never")
 #: stored execution states (`paused` is only known to the live run, which the store records as running)

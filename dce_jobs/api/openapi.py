@@ -223,7 +223,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         query=(
             ("Days", "1 to 365 (default 30), today included"),
             ("JobId", "only this job's executions"),
-            ("AppName", "only executions of this app's jobs"),
+            (
+                "AppName",
+                "only executions started in this app: the AppName the job had when the execution started "
+                "(as GET /api/executors filters; a job moved to another app keeps its earlier runs in the old one)",
+            ),
             ("TimeZone", "IANA name the days and hours are counted in (default UTC)"),
         ),
     ),

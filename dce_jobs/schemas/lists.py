@@ -68,7 +68,11 @@ class JobListParams(PageParams):
     UpdatedBefore = _time("edited at or before (epoch s)")
     LastState = fields.String(validate=validate.OneOf(LAST_STATES), metadata={"description": "state of LastRun"})
     Sort = fields.String(
-        validate=validate.OneOf(SORTS), metadata={"description": "order (- for descending; ties by JobId)"}
+        validate=validate.OneOf(SORTS),
+        metadata={
+            "description": "order (- for descending; ties by JobId); LastRunTime is when the job's newest execution "
+            "started: jobs that never ran come first ascending, last descending"
+        },
     )
 
 

@@ -69,6 +69,8 @@ _INDEXES: tuple[tuple[str, list[tuple[str, int]], bool], ...] = (
     ("executions", [("job_id", ASCENDING), ("created_at", ASCENDING)], False),
     # the statistics' duration percentiles: walked in duration order up to each rank instead of a sort in memory
     ("executions", [("duration_s", ASCENDING), ("created_at", ASCENDING)], False),
+    # the same of one AppName (the executions' own app_name, as the history filters): equality, then that order
+    ("executions", [("app_name", ASCENDING), ("duration_s", ASCENDING), ("created_at", ASCENDING)], False),
     ("results", _RESULT_KEY, True),
     ("results", [("status", ASCENDING)], False),
     ("output", [*_RESULT_KEY, ("seq", ASCENDING)], True),
@@ -210,6 +212,8 @@ class MongoStore(MongoSchedules):
             for name, keys, unique in (*_INDEXES, *SCHEDULE_INDEXES):
                 await self._col(name).create_index(keys, unique=unique)
             await lists.upgrade_old_records(self._db)  # before the statistics' own: it reads a missing state
+            await lists.add_last_run_starts(self._db)
+            await lists.fill_execution_apps(self._db)
             await self._add_stat_fields()
             if self._transactions_wanted is None:
                 self.transactions = _has_transactions(await self._client.admin.command("hello"))
@@ -341,7 +345,7 @@ class MongoStore(MongoSchedules):
 
         async def insert() -> None:
             await self._insert_execution(execution, results)
-            last_run = {"executor_id": execution.executor_id, "state": "running", "ended_at": None}
+            last_run = lists.last_run_doc(execution.executor_id, execution.created_at, "running", None)
             with self._errors():
                 await self._col("jobs").update_one({"job_id": execution.job_id}, {"$set": {"last_run": last_run}})
 
@@ -424,7 +428,7 @@ class MongoStore(MongoSchedules):
             "duration_s": max(0.0, ended_at - execution.created_at),
             "counts": None if counts is None else dict(counts),
         }
-        last_run = {"executor_id": execution.executor_id, "state": state, "ended_at": ended_at}
+        last_run = lists.last_run_doc(execution.executor_id, execution.created_at, state, ended_at)
         newest = {"job_id": execution.job_id, "last_run.executor_id": execution.executor_id}
 
         async def update(session: Any) -> None:
@@ -438,10 +442,10 @@ class MongoStore(MongoSchedules):
         """Executions per (UTC hour, state) by one aggregation, duration percentiles by sorted index reads."""
         match: dict[str, Any] = {"created_at": {"$gte": query.since_s, "$lt": query.until_s}}
         with self._errors():
+            # AppName: the one the job had when the execution started (as GET /api/executors filters)
             if query.app_name is not None:
-                ids = await self._job_ids_of(query.app_name)
-                match["job_id"] = {"$in": [j for j in ids if query.job_id in (None, j)]}
-            elif query.job_id is not None:
+                match["app_name"] = query.app_name
+            if query.job_id is not None:
                 match["job_id"] = query.job_id
             per_hour = await self._per_hour(match)
             ended = {**match, "duration_s": {"$type": "number"}}
@@ -464,11 +468,6 @@ class MongoStore(MongoSchedules):
             for group in await (await self._col("executions").aggregate(pipeline)).to_list():
                 per_hour[(int(group["_id"]), state)] = int(group["n"])
         return per_hour
-
-    async def _job_ids_of(self, app_name: str) -> list[str]:
-        """The JobIds of one AppName (bounded by that app's jobs, not by every job)."""
-        cursor = self._col("jobs").find({"app_name": app_name}, {"_id": False, "job_id": True})
-        return [doc["job_id"] async for doc in cursor]
 
     async def save_result(self, result: ContainerResult) -> None:
         """Write one result (keyed by job, executor and index)."""

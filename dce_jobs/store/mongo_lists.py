@@ -15,6 +15,9 @@ _NEWEST = [("created_at", DESCENDING), ("executor_id", DESCENDING)]
 #: job ids per $in when the executors of many jobs are read (never one query naming every job)
 _IDS_PER_QUERY = 500
 
+#: JobQuery.sort values stored under another name in a job document
+_SORT_FIELDS = {"last_started_at": "last_run.started_at"}
+
 # (collection, keys, unique): each list's filter + order has an index that serves it
 INDEXES: tuple[tuple[str, list[tuple[str, int]], bool], ...] = (
     ("jobs", [("created_at", ASCENDING), ("job_id", ASCENDING)], False),
@@ -22,6 +25,7 @@ INDEXES: tuple[tuple[str, list[tuple[str, int]], bool], ...] = (
     ("jobs", [("name_fold", ASCENDING), ("job_id", ASCENDING)], False),
     ("jobs", [("app_name", ASCENDING), ("created_at", ASCENDING), ("job_id", ASCENDING)], False),
     ("jobs", [("last_run.state", ASCENDING), ("created_at", ASCENDING)], False),
+    ("jobs", [("last_run.started_at", ASCENDING), ("job_id", ASCENDING)], False),
     ("executions", [("job_id", ASCENDING), ("created_at", ASCENDING), ("executor_id", ASCENDING)], False),
     ("executions", [("created_at", ASCENDING), ("executor_id", ASCENDING)], False),
     ("executions", [("app_name", ASCENDING), ("created_at", ASCENDING), ("executor_id", ASCENDING)], False),
@@ -36,6 +40,11 @@ def last_run(doc: dict[str, Any]) -> LastRun | None:
     """The LastRun kept in a job document (None: never ran)."""
     run = doc.get("last_run") or {}
     return last_run_from(run.get("executor_id"), run.get("state"), run.get("ended_at"))
+
+
+def last_run_doc(executor_id: str, started_at: float, state: str, ended_at: float | None) -> dict[str, Any]:
+    """A job's `last_run` field: its newest execution, with the start the LastRunTime order sorts on."""
+    return {"executor_id": executor_id, "started_at": started_at, "state": state, "ended_at": ended_at}
 
 
 def _within(query: dict[str, Any], field: str, span: TimeRange) -> None:
@@ -75,7 +84,8 @@ async def find_jobs(db: Any, query: JobQuery) -> tuple[list[dict[str, Any]], int
     elif query.last_state is not None:
         where["last_run.state"] = query.last_state
     direction = DESCENDING if query.descending else ASCENDING
-    order = [(query.sort, direction), ("job_id", direction)]
+    # a job that never ran has no last_run.started_at, which MongoDB orders before every number (as SQLite NULL)
+    order = [(_SORT_FIELDS.get(query.sort, query.sort), direction), ("job_id", direction)]
     docs, total = await _page(db["jobs"], where, order, query.window)
     return docs, int(total)
 
@@ -143,11 +153,11 @@ async def upgrade_old_records(db: Any) -> None:
     """Give records of older versions what the lists need (once: the fields stay set afterwards)."""
     async for doc in db["jobs"].find({"name_fold": {"$exists": False}}, {"job_id": True, "name": True}):
         newest = await db["executions"].find_one(
-            {"job_id": doc["job_id"]}, {"_id": False, "executor_id": True}, sort=_NEWEST
+            {"job_id": doc["job_id"]}, {"_id": False, "executor_id": True, "created_at": True}, sort=_NEWEST
         )
         fields: dict[str, Any] = {"name_fold": doc["name"].casefold()}
         if newest is not None:
-            fields["last_run"] = {"executor_id": newest["executor_id"], "state": "running", "ended_at": None}
+            fields["last_run"] = last_run_doc(newest["executor_id"], newest["created_at"], "running", None)
         await db["jobs"].update_one({"_id": doc["_id"]}, {"$set": fields})
     # app_name is the lists' own field: documents of the statistics' version have a state (and an end) already
     async for doc in db["executions"].find({"app_name": {"$exists": False}}):
@@ -174,6 +184,49 @@ async def upgrade_old_records(db: Any) -> None:
         )
 
 
+async def add_last_run_starts(db: Any) -> None:
+    """Give each job's last_run the start of that execution where an older version did not keep it.
+
+    Idempotent and bounded: only jobs with a last_run and no started_at are read (none once done), a batch at a time.
+    """
+    query = {"last_run": {"$ne": None}, "last_run.started_at": {"$exists": False}}
+    while True:
+        cursor = db["jobs"].find(query, {"_id": True, "job_id": True, "last_run": True}).limit(_IDS_PER_QUERY)
+        docs = await cursor.to_list()
+        for doc in docs:
+            run = doc["last_run"]
+            execution = await db["executions"].find_one(
+                {"job_id": doc["job_id"], "executor_id": run["executor_id"]}, {"_id": False, "created_at": True}
+            )
+            # a last_run whose execution is gone (cannot happen but in a damaged database) sorts as never run
+            started = execution["created_at"] if execution is not None else None
+            await db["jobs"].update_one({"_id": doc["_id"]}, {"$set": {"last_run.started_at": started}})
+        if len(docs) < _IDS_PER_QUERY:
+            return
+
+
+async def fill_execution_apps(db: Any) -> None:
+    """Executions stored without their AppName ('') get their job's, the jobs of a bounded batch at a time.
+
+    Idempotent, and one indexed lookup when there is none left; an execution whose job is gone keeps ''.
+    """
+    unnamed: dict[str, Any] = {"app_name": {"$in": ["", None]}}
+    after = ""
+    while True:
+        cursor = db["executions"].find({**unnamed, "job_id": {"$gt": after}}, {"_id": False, "job_id": True})
+        job_ids = sorted(
+            {doc["job_id"] for doc in await cursor.sort("job_id", ASCENDING).limit(_IDS_PER_QUERY).to_list()}
+        )
+        if not job_ids:
+            return
+        query = {"job_id": {"$in": job_ids}} if len(job_ids) > 1 else {"job_id": job_ids[0]}
+        async for job in db["jobs"].find(query, {"_id": False, "job_id": True, "app_name": True}):
+            await db["executions"].update_many(
+                {**unnamed, "job_id": job["job_id"]}, {"$set": {"app_name": job["app_name"]}}
+            )
+        after = job_ids[-1]
+
+
 def _old_trigger(doc: dict[str, Any]) -> str:
     return "retry" if doc.get("retry_of") else "schedule" if doc.get("schedule_id") else "manual"
 
@@ -182,17 +235,15 @@ async def forget_last_run(db: Any, job_id: str, executor_id: str, session: Any =
     """After `executor_id` was removed: if it was its job's LastRun, the newest remaining execution is (or none)."""
     newest = await db["executions"].find_one(
         {"job_id": job_id},
-        {"_id": False, "executor_id": True, "state": True, "ended_at": True},
+        {"_id": False, "executor_id": True, "created_at": True, "state": True, "ended_at": True},
         sort=_NEWEST,
         session=session,
     )
     last_run = None
     if newest is not None:
-        last_run = {
-            "executor_id": newest["executor_id"],
-            "state": newest.get("state") or "running",
-            "ended_at": newest.get("ended_at"),
-        }
+        last_run = last_run_doc(
+            newest["executor_id"], newest["created_at"], newest.get("state") or "running", newest.get("ended_at")
+        )
     await db["jobs"].update_one(
         {"job_id": job_id, "last_run.executor_id": executor_id}, {"$set": {"last_run": last_run}}, session=session
     )

@@ -48,7 +48,7 @@ from .ranges import ByteRange, ChunkSize, OutputRange, cut, plan, tail_of, tail_
 from .sqlite_files import Key, OutputFiles
 from .sqlite_schedules import SCHEMA as SCHEDULES_SCHEMA
 from .sqlite_schedules import SqliteSchedules
-from .sqlite_schema import create_schema
+from .sqlite_schema import create_schema, fill_execution_apps
 
 T = TypeVar("T")
 
@@ -67,6 +67,8 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS executions_created ON executions (created_at, state, duration_s)",
     "CREATE INDEX IF NOT EXISTS executions_duration ON executions (duration_s, created_at)",
     "CREATE INDEX IF NOT EXISTS executions_job_created ON executions (job_id, created_at)",
+    # the statistics of one AppName (the executions' own, as the history filters): a range scan of this one
+    "CREATE INDEX IF NOT EXISTS executions_app_stats ON executions (app_name, created_at, state, duration_s)",
 )
 #: the tables that hold an execution's records, removed with it
 _EXECUTION_TABLES = ("executions", "results", "output", "follow_ups")
@@ -178,6 +180,7 @@ class SqliteStore(SqliteSchedules):
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
             for index in _INDEXES:
                 db.execute(index)
+            fill_execution_apps(db)
             return db
 
         def connect_reader() -> sqlite3.Connection:
@@ -337,9 +340,9 @@ class SqliteStore(SqliteSchedules):
                 except sqlite3.IntegrityError as error:
                     raise Conflict(execution.executor_id, error_id="executor_id_taken") from error
                 db.execute(
-                    "UPDATE jobs SET last_executor_id = ?, last_state = 'running', last_ended_at = NULL"
-                    " WHERE job_id = ?",
-                    (e.executor_id, e.job_id),
+                    "UPDATE jobs SET last_executor_id = ?, last_state = 'running', last_ended_at = NULL,"
+                    " last_started_at = ? WHERE job_id = ?",
+                    (e.executor_id, e.created_at, e.job_id),
                 )
                 lists.insert_audit(db, audit)
                 db.executemany(
@@ -734,13 +737,11 @@ def _output_batch(files: OutputFiles, key: Key, after_seq: int, db: sqlite3.Conn
 def _execution_stats(db: sqlite3.Connection, *, query: StatsQuery) -> ExecutionStats:
     where = "e.created_at >= ? AND e.created_at < ?"
     params: list[Any] = [query.since_s, query.until_s]
-    join = ""
     if query.job_id is not None:
         where += " AND e.job_id = ?"
         params.append(query.job_id)
-    if query.app_name is not None:
-        join = " JOIN jobs j ON j.job_id = e.job_id"
-        where += " AND j.app_name = ?"
+    if query.app_name is not None:  # the AppName the job had when the execution started (as GET /api/executors)
+        where += " AND e.app_name = ?"
         params.append(query.app_name)
     # one pass over executions_created: the counts per hour and state, and how many ended (COUNT of a column
     # counts its non-null values)
@@ -748,15 +749,15 @@ def _execution_stats(db: sqlite3.Connection, *, query: StatsQuery) -> ExecutionS
     count = 0
     for hour, state, n, ended in db.execute(
         f"SELECT CAST(e.created_at / 3600 AS INTEGER), COALESCE(e.state, 'unknown'), COUNT(*), COUNT(e.duration_s)"
-        f" FROM executions e{join} WHERE {where} GROUP BY 1, 2",
+        f" FROM executions e WHERE {where} GROUP BY 1, 2",
         params,
     ):
         per_hour[(int(hour), state)] = int(n)
         count += int(ended)
-    return ExecutionStats(per_hour, count, _durations(db, where=where, join=join, params=params, count=count))
+    return ExecutionStats(per_hour, count, _durations(db, where=where, params=params, count=count))
 
 
-def _durations(db: sqlite3.Connection, *, where: str, join: str, params: list[Any], count: int) -> dict[int, float]:
+def _durations(db: sqlite3.Connection, *, where: str, params: list[Any], count: int) -> dict[int, float]:
     """Duration percentiles of the `count` ended executions that `where` selects (nearest rank)."""
     if not count:
         return {}
@@ -772,7 +773,7 @@ def _durations(db: sqlite3.Connection, *, where: str, join: str, params: list[An
             for p in PERCENTILES
         }
     # one job, one app or a short window: a subset, sorted once (not once per percentile)
-    rows = db.execute(f"SELECT e.duration_s FROM executions e{join} WHERE {ended} ORDER BY e.duration_s", params)
+    rows = db.execute(f"SELECT e.duration_s FROM executions e WHERE {ended} ORDER BY e.duration_s", params)
     durations = [row[0] for row in rows]
     return {p: durations[min(nearest_rank(count, p), len(durations) - 1)] for p in PERCENTILES}
 

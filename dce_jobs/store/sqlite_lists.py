@@ -183,8 +183,9 @@ def insert_audit(db: sqlite3.Connection, entry: AuditEntry | None) -> None:
 def forget_last_run(db: sqlite3.Connection, job_id: str, executor_id: str) -> None:
     """After `executor_id` was removed: if it was its job's LastRun, the newest remaining execution is (or none)."""
     db.execute(
-        "UPDATE jobs SET (last_executor_id, last_state, last_ended_at) = (SELECT e.executor_id, e.state, e.ended_at"
-        " FROM executions e WHERE e.job_id = jobs.job_id ORDER BY e.created_at DESC, e.executor_id DESC LIMIT 1)"
+        "UPDATE jobs SET (last_executor_id, last_state, last_ended_at, last_started_at) = (SELECT e.executor_id,"
+        " e.state, e.ended_at, e.created_at FROM executions e WHERE e.job_id = jobs.job_id"
+        " ORDER BY e.created_at DESC, e.executor_id DESC LIMIT 1)"
         " WHERE job_id = ? AND last_executor_id = ?",
         (job_id, executor_id),
     )

@@ -41,6 +41,7 @@ _ADDED_COLUMNS = (
     ("jobs", "last_executor_id", "TEXT"),
     ("jobs", "last_state", "TEXT"),
     ("jobs", "last_ended_at", "REAL"),
+    ("jobs", "last_started_at", "REAL"),  # the CreateTime of LastRun: the job list's LastRunTime order
     ("executions", "app_name", "TEXT"),
     ("executions", "service_name", "TEXT"),
     ("executions", "trigger", "TEXT"),
@@ -57,6 +58,7 @@ CREATE INDEX IF NOT EXISTS jobs_updated ON jobs (updated_at, job_id);
 CREATE INDEX IF NOT EXISTS jobs_name ON jobs (name_fold, job_id);
 CREATE INDEX IF NOT EXISTS jobs_app_created ON jobs (app_name, created_at, job_id);
 CREATE INDEX IF NOT EXISTS jobs_last_state ON jobs (last_state, created_at);
+CREATE INDEX IF NOT EXISTS jobs_last_run ON jobs (last_started_at, job_id);
 CREATE INDEX IF NOT EXISTS executions_job ON executions (job_id, created_at, executor_id);
 CREATE INDEX IF NOT EXISTS executions_newest ON executions (created_at, executor_id);
 CREATE INDEX IF NOT EXISTS executions_app ON executions (app_name, created_at);
@@ -66,8 +68,11 @@ CREATE INDEX IF NOT EXISTS audit_job ON audit (job_id, at);
 CREATE INDEX IF NOT EXISTS audit_user ON audit (user, at);
 """
 
-#: PRAGMA user_version once the columns above are filled for records of older versions
-_VERSION = 1
+#: executions given their job's AppName per transaction at open
+_APP_BATCH = 1000
+
+#: PRAGMA user_version once the columns above are filled for records of older versions (2: last_started_at)
+_VERSION = 2
 
 
 def create_schema(db: sqlite3.Connection) -> None:
@@ -77,15 +82,50 @@ def create_schema(db: sqlite3.Connection) -> None:
         if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
             db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
     db.executescript(_INDEXES)
-    if db.execute("PRAGMA user_version").fetchone()[0] < _VERSION:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version < _VERSION:
         db.execute("BEGIN IMMEDIATE")
         try:
-            _fill_added_columns(db)
+            if version < 1:
+                _fill_added_columns(db)
+            _fill_last_started(db)
             db.execute(f"PRAGMA user_version = {_VERSION}")
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+
+def fill_execution_apps(db: sqlite3.Connection) -> None:
+    """Executions stored without their AppName ('') get their job's, _APP_BATCH a transaction.
+
+    Idempotent, and one lookup of executions_app when there is none left; an execution whose job is gone keeps ''.
+    """
+    after = 0
+    while True:
+        rowids = [
+            row[0]
+            for row in db.execute(
+                "SELECT rowid FROM executions WHERE (app_name = '' OR app_name IS NULL) AND rowid > ?"
+                " ORDER BY rowid LIMIT ?",
+                (after, _APP_BATCH),
+            )
+        ]
+        if not rowids:
+            return
+        marks = ",".join("?" * len(rowids))
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "UPDATE executions SET app_name = (SELECT j.app_name FROM jobs j WHERE j.job_id = executions.job_id)"
+                f" WHERE rowid IN ({marks}) AND EXISTS (SELECT 1 FROM jobs j WHERE j.job_id = executions.job_id)",
+                rowids,
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        after = rowids[-1]
 
 
 def _fill_added_columns(db: sqlite3.Connection) -> None:
@@ -125,6 +165,14 @@ def _fill_added_columns(db: sqlite3.Connection) -> None:
     db.execute(
         "UPDATE jobs SET (last_state, last_ended_at) = (SELECT state, ended_at FROM executions e"
         " WHERE e.job_id = jobs.job_id AND e.executor_id = jobs.last_executor_id) WHERE last_executor_id IS NOT NULL"
+    )
+
+
+def _fill_last_started(db: sqlite3.Connection) -> None:
+    """Give the jobs that ran the start of their LastRun (a file of a version before the LastRunTime order)."""
+    db.execute(
+        "UPDATE jobs SET last_started_at = (SELECT created_at FROM executions e WHERE e.job_id = jobs.job_id"
+        " AND e.executor_id = jobs.last_executor_id) WHERE last_executor_id IS NOT NULL AND last_started_at IS NULL"
     )
 
 

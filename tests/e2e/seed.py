@@ -137,3 +137,13 @@ def add_run(
 
     asyncio.run(_with_store(data_dir, work))
     return executor_id
+
+
+def end_run(data_dir: Path, job_id: str, executor_id: str, *, state: str, ended_at: float) -> None:
+    """Record that a stored execution ended in `state` (as the runner does when its last target ends)."""
+
+    async def work(store: SqliteStore) -> None:
+        execution = await store.get_execution(job_id, executor_id)
+        await store.end_execution(execution, state=state, ended_at=ended_at, counts={state: 1})
+
+    asyncio.run(_with_store(data_dir, work))

@@ -176,6 +176,33 @@ def test_job_list_pages_orders_and_filters_on_the_server_kept_in_the_url(panel: 
     _no_script_errors(panel)
 
 
+def test_job_list_orders_by_last_run_from_its_column(panel: Panel, panel_server: Any) -> None:
+    server = panel_server()
+    ids = {}
+    for name in ("甲", "乙", "丙", "丁"):
+        body = {"AppName": "shop", "ServiceName": "shop_web", "Name": name, "Cmd": "true"}
+        ids[name] = api(server, "POST", "/api/jobs", body)["JobId"]
+    # created 甲 乙 丙 丁; last started 丙, then 甲, then 乙 (乙 ran twice); 丁 never ran
+    for name, at in (("乙", T0), ("丙", T0 + 60), ("甲", T0 + 120), ("乙", T0 + 180)):
+        add_run(server.data_dir, ids[name], at, state="succeeded", duration_s=1, counts={"succeeded": 1})
+
+    panel.open(server.url)
+    panel.wait(lambda: panel.job_names() == ["丁", "丙", "乙", "甲"], what="newest created first")
+    assert panel.el("sort-last-run").find_element("xpath", "..").get_attribute("aria-sort") == "none"
+    panel.click("sort-last-run")
+    panel.wait(lambda: panel.job_names() == ["乙", "甲", "丙", "丁"], what="the latest run first, never run last")
+    assert _hash_query(panel) == {"sort": ["ran"]}
+    assert panel.el("sort-last-run").find_element("xpath", "..").get_attribute("aria-sort") == "descending"
+    panel.click("sort-last-run")
+    panel.wait(lambda: panel.job_names() == ["丁", "丙", "甲", "乙"], what="the longest without a run first")
+    assert _hash_query(panel) == {"sort": ["idle"]}
+    assert panel.el("job-sort").get_attribute("value") == "idle"
+    panel.driver.back()
+    panel.wait(lambda: panel.job_names() == ["乙", "甲", "丙", "丁"], what="Back to the latest run first")
+    assert panel.el("job-sort").get_attribute("value") == "ran"
+    _no_script_errors(panel)
+
+
 # -- a job's history --------------------------------------------------------------------------------------------------
 
 

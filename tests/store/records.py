@@ -24,13 +24,15 @@ def make_job(name: str = "backup", app_name: str = "shop", **changes: Any) -> Jo
 
 
 def make_execution(job: Job, executor_id: str, created_at: float, targets: int = 2) -> Execution:
-    """An execution of `job` on `targets` containers."""
+    """An execution of `job` on `targets` containers, with the job's AppName and service as the runner gives it."""
     return Execution(
         job_id=job.job_id,
         executor_id=executor_id,
         created_at=created_at,
         targets=tuple(Target(container_id=f"c{i}" * 8, node_id=f"n{i}") for i in range(targets)),
         timeout_s=30.0,
+        app_name=job.app_name,
+        service_name=job.service_name,
     )
 
 

@@ -65,6 +65,8 @@ async def test_open_creates_the_indexes_the_lists_and_statistics_read(fake_facto
     assert {("created_at", "job_id"), ("updated_at", "job_id"), ("name_fold", "job_id")} <= keys["jobs"]
     assert ("app_name", "created_at", "job_id") in keys["jobs"]
     assert {("job_id", "created_at", "executor_id"), ("duration_s", "created_at")} <= keys["executions"]
+    assert ("app_name", "duration_s", "created_at") in keys["executions"]  # the statistics of one AppName
+    assert ("last_run.started_at", "job_id") in keys["jobs"]  # the LastRunTime order
 
 
 def test_repr_leaves_out_the_credentials() -> None:

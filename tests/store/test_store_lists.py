@@ -12,6 +12,7 @@ from dce_jobs.models import AuditEntry, Execution, ExecutionState, Job, LastRun,
 from dce_jobs.queries import AuditQuery, ExecutionQuery, JobQuery, TimeRange, Window
 from dce_jobs.store.base import Store, execution_to_doc, job_to_doc, summary_to_doc
 from dce_jobs.store.mongo import MongoStore
+from dce_jobs.store.mongo_lists import last_run_doc
 from tests.store.records import make_execution, make_job, results_of
 
 JOBS = 2000
@@ -87,7 +88,7 @@ async def _bulk(store: MongoStore, jobs: list[Job], runs: list[tuple[int, int]])
         final = _final(i, run)
         done = summary_to_doc(final) if final else {"state": "running", "ended_at": None, "counts": None}
         executions.append({**execution_to_doc(execution), **done})
-        newest[i] = {"executor_id": execution.executor_id, "state": done["state"], "ended_at": done["ended_at"]}
+        newest[i] = last_run_doc(execution.executor_id, execution.created_at, done["state"], done["ended_at"])
     docs = [{**job_to_doc(job), **({"last_run": newest[i]} if i in newest else {})} for i, job in enumerate(jobs)]
     db = store._db  # noqa: SLF001 - the test writes what the store would, in bulk
     await db["jobs"].insert_many(docs)
@@ -95,10 +96,18 @@ async def _bulk(store: MongoStore, jobs: list[Job], runs: list[tuple[int, int]])
         await db["executions"].insert_many(executions)
 
 
+def _last_start(job: Job) -> float:
+    """When the newest run of a populated job started; one that never ran orders before every time."""
+    i = int(job.name[-4:])
+    return 2000.0 + i + (i % 8 == 0) / 10 if i % 4 == 0 else float("-inf")
+
+
 def _order(jobs: list[Job], key: str, descending: bool) -> list[str]:
-    attribute = {"created_at": lambda j: j.created_at, "updated_at": lambda j: j.updated_at}.get(
-        key, lambda j: j.name.casefold()
-    )
+    attribute = {
+        "created_at": lambda j: j.created_at,
+        "updated_at": lambda j: j.updated_at,
+        "last_started_at": _last_start,
+    }.get(key, lambda j: j.name.casefold())
     return [j.job_id for j in sorted(jobs, key=lambda j: (attribute(j), j.job_id), reverse=descending)]
 
 
@@ -122,12 +131,22 @@ async def test_lists_with_a_few_thousand_records(store: Store, request: pytest.F
 
 async def _job_list(store: Store, jobs: list[Job]) -> None:
     total_jobs = len(jobs)
-    for sort in ("created_at", "updated_at", "name_fold"):
+    for sort in ("created_at", "updated_at", "name_fold", "last_started_at"):
         for descending in (False, True):
             expected = _order(jobs, sort, descending)
             first, total = await _ids(store, JobQuery(sort=sort, descending=descending, window=Window(1, 50)))
             third, _ = await _ids(store, JobQuery(sort=sort, descending=descending, window=Window(3, 50)))
             assert (first, third, total) == (expected[:50], expected[100:150], total_jobs)
+    # the pages where the jobs that never ran meet those that did, both ways (40 a page: neither edge on a page's)
+    ran = total_jobs // 4
+    for descending, page in ((False, (total_jobs - ran) // 40 + 1), (True, ran // 40 + 1)):
+        expected = _order(jobs, "last_started_at", descending)
+        window = Window(page, 40)
+        query = JobQuery(sort="last_started_at", descending=descending, window=window)
+        assert (await _ids(store, query))[0] == expected[window.offset : window.offset + 40]
+    crm = [j for j in jobs if j.app_name == "crm"]
+    query = JobQuery(app_name="crm", sort="last_started_at", descending=True, window=Window(1, 500))
+    assert await _ids(store, query) == (_order(crm, "last_started_at", True)[:500], len(crm))
     shop = [j for j in jobs if j.app_name == "shop"]
     ids, total = await _ids(store, JobQuery(app_name="shop", window=Window(2, 100)))
     assert (ids, total) == (_order(shop, "created_at", False)[100:200], len(shop))

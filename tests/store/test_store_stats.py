@@ -91,3 +91,23 @@ async def test_end_execution_of_a_missing_execution_changes_nothing(store: Store
     await store.end_execution(make_execution(make_job(), "1.000000", 1.0), state="failed", ended_at=5.0)
 
     assert await store.execution_stats(StatsQuery(since_s=0, until_s=1e12)) == ExecutionStats({}, 0, {})
+
+
+async def test_stats_of_an_app_count_the_executions_started_in_it(store: Store) -> None:
+    """AppName is the job's AppName when each execution started (as the history filters): a move to another app
+    leaves the earlier runs in the app they ran in."""
+    job = make_job("a", "shop")
+    await store.create_job(job)
+    await store.create_execution(make_execution(job, "1.000000", T0 + 1, targets=0), [])
+    await store.end_execution(make_execution(job, "1.000000", T0 + 1), state="succeeded", ended_at=T0 + 3)
+    moved = job.replace(app_name="blog", updated_at=T0 + 5)
+    await store.update_job(moved)
+    await store.create_execution(make_execution(moved, "2.000000", T0 + 10, targets=0), [])
+    window = {"since_s": T0, "until_s": T0 + DAY_S}
+
+    shop = await store.execution_stats(StatsQuery(**window, app_name="shop"))
+    blog = await store.execution_stats(StatsQuery(**window, app_name="blog", job_id=job.job_id))
+
+    hour = int(T0 // 3600)
+    assert shop == ExecutionStats({(hour, "succeeded"): 1}, 1, {50: 2.0, 90: 2.0, 99: 2.0})
+    assert blog == ExecutionStats({(hour, "running"): 1}, 0, {})

@@ -6,12 +6,17 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from dce_jobs.queries import ExecutionQuery, JobQuery
 from dce_jobs.stats import StatsQuery
+from dce_jobs.store import mongo_lists, sqlite_schema
 from dce_jobs.store.mongo import MongoStore
-from dce_jobs.store.mongo_lists import upgrade_old_records
+from dce_jobs.store.mongo_lists import add_last_run_starts, fill_execution_apps, upgrade_old_records
 from dce_jobs.store.sqlite import SqliteStore
 from tests.fakes.mongo import FakeAsyncMongoClient
+from tests.store.conftest import OpenMongo
+from tests.store.records import make_execution, make_job, results_of
 
 #: the tables as the version before the lists created them
 _OLD_SCHEMA = """
@@ -66,6 +71,7 @@ async def _check(store: SqliteStore | MongoStore) -> None:
     assert job.last_run is not None and (job.last_run.executor_id, job.last_run.state) == ("40.000000", "failed")
     page = await store.find_jobs(JobQuery(name_part="back", last_state="failed"))
     assert [j.job_id for j in page.items] == ["j1"]
+    assert [j.job_id for j in (await store.find_jobs(JobQuery(sort="last_started_at"))).items] == ["j1"]
     history = await store.find_executions(ExecutionQuery(app_name="shop"))
     assert [(e.executor_id, e.trigger, e.state, e.ended_at) for e in history.items] == [
         ("40.000000", "retry", "failed", 41.0),
@@ -97,7 +103,7 @@ async def test_an_older_sqlite_file_is_upgraded_on_open(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     db.close()
-    assert {"executions_job", "executions_duration", "executions_created", "jobs_created"} <= names
+    assert {"executions_job", "executions_duration", "executions_created", "jobs_created", "jobs_last_run"} <= names
 
 
 async def test_older_mongo_documents_are_upgraded_on_open() -> None:
@@ -168,3 +174,122 @@ async def test_mongo_documents_of_the_statistics_version_keep_their_ends_and_get
         await _check_stats_era(store)
     finally:
         await store.close()
+
+
+async def _two_jobs_that_ran(store: SqliteStore | MongoStore) -> list[str]:
+    """Jobs a (ran at 50) and b (ran at 30, then at 60, then that run removed): LastRunTime order b, a."""
+    jobs = [make_job("a", job_id="ja"), make_job("b", job_id="jb")]
+    for job in jobs:
+        await store.create_job(job)
+    for job, executor_id, started_at in ((jobs[0], "x1", 50.0), (jobs[1], "x2", 30.0), (jobs[1], "x3", 60.0)):
+        execution = make_execution(job, executor_id, started_at)
+        await store.create_execution(execution, results_of(execution))
+    await store.delete_execution(jobs[1].job_id, "x3")
+    return [job.name for job in jobs]
+
+
+async def _by_last_run(store: SqliteStore | MongoStore) -> list[str]:
+    return [j.name for j in (await store.find_jobs(JobQuery(sort="last_started_at"))).items]
+
+
+async def test_a_sqlite_file_from_before_the_last_run_order_gets_its_starts(tmp_path: Path) -> None:
+    path = tmp_path / "lists.sqlite3"
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        await _two_jobs_that_ran(store)
+    finally:
+        await store.close()
+    db = sqlite3.connect(path)  # as the version before kept it: no start, user_version 1
+    db.execute("UPDATE jobs SET last_started_at = NULL")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        assert await _by_last_run(store) == ["b", "a"]
+    finally:
+        await store.close()
+    db = sqlite3.connect(path)
+    assert sorted(row[0] for row in db.execute("SELECT last_started_at FROM jobs")) == [30.0, 50.0]
+    db.close()
+
+
+async def test_mongo_jobs_from_before_the_last_run_order_get_their_starts() -> None:
+    store = MongoStore("mongodb://fake", client_factory=FakeAsyncMongoClient)
+    await store.open()
+    try:
+        await _two_jobs_that_ran(store)
+        db = store._db  # noqa: SLF001 - last_run as the version before kept it
+        await db["jobs"].update_many({}, {"$unset": {"last_run.started_at": ""}})
+        assert await _by_last_run(store) == ["a", "b"]  # both without a start: by JobId
+        await add_last_run_starts(db)  # what open() runs
+        await add_last_run_starts(db)
+        assert await _by_last_run(store) == ["b", "a"]
+        assert sorted([d["last_run"]["started_at"] async for d in db["jobs"].find({})]) == [30.0, 50.0]
+    finally:
+        await store.close()
+
+
+async def _runs_of_two_apps(store: SqliteStore | MongoStore) -> None:
+    """Jobs of shop (runs x1, x3) and blog (x2), the runs stored with their AppName."""
+    shop, blog = make_job("a", "shop", job_id="ja"), make_job("b", "blog", job_id="jb")
+    for job in (shop, blog):
+        await store.create_job(job)
+    for job, executor_id, started_at in ((shop, "x1", 10.0), (blog, "x2", 20.0), (shop, "x3", 30.0)):
+        await store.create_execution(make_execution(job, executor_id, started_at, targets=0), [])
+
+
+async def _check_apps(store: SqliteStore | MongoStore) -> None:
+    shop = await store.find_executions(ExecutionQuery(app_name="shop"))
+    assert [e.executor_id for e in shop.items] == ["x3", "x1"]
+    assert [e.executor_id for e in (await store.find_executions(ExecutionQuery(app_name="blog"))).items] == ["x2"]
+    stats = await store.execution_stats(StatsQuery(since_s=0.0, until_s=100.0, app_name="shop"))
+    assert sum(stats.per_hour.values()) == 2
+
+
+async def test_sqlite_executions_without_an_app_get_their_jobs_at_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_schema, "_APP_BATCH", 2)  # several batches
+    path = tmp_path / "apps.sqlite3"
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        await _runs_of_two_apps(store)
+    finally:
+        await store.close()
+    db = sqlite3.connect(path)  # as a version that did not keep it wrote them, and a run whose job is gone
+    db.execute("UPDATE executions SET app_name = CASE executor_id WHEN 'x3' THEN NULL ELSE '' END")
+    db.execute(
+        "INSERT INTO executions (job_id, executor_id, created_at, doc, app_name) VALUES ('gone', 'x0', 5, '{}', '')"
+    )
+    db.commit()
+    db.close()
+    for _ in range(2):  # idempotent
+        store = SqliteStore(path)
+        await store.open()
+        try:
+            await _check_apps(store)
+        finally:
+            await store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT app_name FROM executions WHERE job_id = 'gone'").fetchall() == [("",)]
+    db.close()
+
+
+async def test_mongo_executions_without_an_app_get_their_jobs_at_open(
+    open_mongo: OpenMongo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mongo_lists, "_IDS_PER_QUERY", 1)  # a batch a job
+    async with open_mongo(MongoStore) as store:
+        await _runs_of_two_apps(store)
+        db = store._db  # noqa: SLF001 - documents as a version that did not keep the AppName wrote them
+        await db["executions"].update_many({}, {"$set": {"app_name": ""}})
+        await db["executions"].update_one({"executor_id": "x3"}, {"$set": {"app_name": None}})
+        await db["executions"].insert_one({"job_id": "gone", "executor_id": "x0", "created_at": 5.0, "app_name": ""})
+        for _ in range(2):  # what open() runs; idempotent
+            await fill_execution_apps(db)
+            await _check_apps(store)
+        assert [d["app_name"] async for d in db["executions"].find({"job_id": "gone"})] == [""]

@@ -78,6 +78,17 @@ async def test_filters_sort_and_paging(fake: Maker) -> None:
     assert (status, body, total) == (200, [], "0")
 
 
+async def test_sort_by_last_run_time(fake: Maker) -> None:
+    client = await fake()
+    jobs = [await create_job(client, SERVICE, "echo hi", app="unit", Name=f"job-{n}") for n in range(3)]
+    for job in (jobs[2], jobs[0]):  # job-1 never runs
+        await until(client, job, await start(client, job), all_final)
+    _, newest_first, _ = await _get(client, "/api/jobs?Sort=-LastRunTime")
+    _, oldest_first, total = await _get(client, "/api/jobs?Sort=LastRunTime&Size=2")
+    assert [j["Name"] for j in newest_first] == ["job-0", "job-2", "job-1"]
+    assert ([j["Name"] for j in oldest_first], total) == (["job-1", "job-2"], "3")
+
+
 @pytest.mark.parametrize(
     ("query", "named"),
     [

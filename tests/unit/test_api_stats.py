@@ -28,11 +28,18 @@ async def _idle(client: Any) -> dict[str, Any]:
     raise AssertionError("executions still running")
 
 
-async def _seed(client: Any, job_id: str, plan: list[tuple[float, str | None, float]]) -> None:
-    """Executions created at each time, ended in `state` after the duration (None: still running)."""
+async def _seed(client: Any, job: dict[str, Any], plan: list[tuple[float, str | None, float]]) -> None:
+    """Executions of `job` (in its AppName) created at each time, ended in `state` after the duration (None: still
+    running)."""
     store = client.app[keys.STORE]
     for n, (created, state, duration) in enumerate(plan):
-        execution = Execution(job_id=job_id, executor_id=f"{created:.6f}{n}", created_at=created, targets=())
+        execution = Execution(
+            job_id=job["JobId"],
+            executor_id=f"{created:.6f}{n}",
+            created_at=created,
+            targets=(),
+            app_name=job["AppName"],
+        )
         await store.create_execution(execution, [])
         if state is not None:
             await store.end_execution(execution, state=state, ended_at=created + duration)
@@ -48,8 +55,8 @@ async def test_execution_stats_count_days_hours_states_and_durations(client: Any
         day = today - (n % 4) * 86400
         plan.append((day + (2 if n % 2 else 13) * HOUR_S + n, ("succeeded", "failed", "stopped")[n % 3], float(n)))
     plan.append((today - 40 * 86400, "failed", 1.0))  # outside 30 days
-    await _seed(client, job["JobId"], plan)
-    await _seed(client, other["JobId"], [(today + 60, None, 0.0)])
+    await _seed(client, job, plan)
+    await _seed(client, other, [(today + 60, None, 0.0)])
 
     body = await (await client.get("/api/stats/executions", params={"Days": "30"})).json()
 

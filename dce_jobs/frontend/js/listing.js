@@ -21,6 +21,29 @@ export function intParam(query, key, fallback, max = 1e7) {
   return Number.isInteger(value) && value >= 1 && value <= max ? value : fallback;
 }
 
+/** The page sizes a list offers (`size` in the URL; a hand-edited one is kept and offered too). */
+export const PAGE_SIZES = [20, 50, 100];
+
+/**
+ * The page size choice of a list (testid `<testid>`): { control, show(size) }; `onchange(size)` on a choice.
+ */
+export function sizeChoice(testid, onchange) {
+  const select = h('select', {
+    'data-testid': testid,
+    'aria-label': '每页条数',
+    class: 'size-select',
+    onchange: () => onchange(Number(select.value)),
+  });
+  return {
+    control: h('label', { class: 'inline' }, '每页', select),
+    show(size) {
+      const sizes = PAGE_SIZES.includes(size) ? PAGE_SIZES : [...PAGE_SIZES, size].sort((a, b) => a - b);
+      replace(select, sizes.map((n) => h('option', { value: String(n) }, `${n} 条`)));
+      select.value = String(size);
+    },
+  };
+}
+
 /** Epoch seconds from the query (`from`, `to`), else ''. */
 export function timeParam(query, key) {
   const value = Number(query.get(key));
@@ -47,6 +70,16 @@ export function pager({ page, size, total, hrefOf, unit = '条' }) {
     link('上一页', page - 1, 'pager-prev'),
     link('下一页', page + 1, 'pager-next'),
   );
+}
+
+/**
+ * The foot of a paged list: its page size choice (`sizeControl`) and, past one page, the pager; nothing while one
+ * page of the smallest size holds every entry.
+ */
+export function pageFoot(sizeControl, { page, size, total, hrefOf, unit }) {
+  if (total <= PAGE_SIZES[0] && page === 1 && size === PAGE_SIZES[0]) return null;
+  const paged = total > size || page > 1;
+  return h('div', { class: 'list-foot' }, sizeControl, paged ? pager({ page, size, total, hrefOf, unit }) : null);
 }
 
 /** A datetime-local input holding epoch seconds `value` ('' for none), in the browser's time zone. */
@@ -203,15 +236,36 @@ export function timeText(seconds) {
   return seconds ? formatTime(seconds) : '—';
 }
 
+/** How often a list with a running execution on it asks for its page again. */
+export const REFRESH_MS = 5000;
+
+/** Whether an execution list's entries hold one that is still running (its page changes by itself). */
+export function anyRunning(items) {
+  return items.some((e) => e.State === 'running' || e.State === 'paused');
+}
+
 /**
  * The load() of a paged list view. `fetch()` asks for the page the view's state names ({items, total}) and
  * `show(items, total)` draws it. An answer to an older call, or one arriving after the view left (`live()` false),
  * is dropped. A page past the end (fewer entries than when the link was made, a delete emptied it) becomes the
  * last one through `toPage(pages)`, which moves the view's state and URL and loads again. A failure goes to `fail`.
+ *
+ * With `refreshWhile(items)`, a page it is true of is asked for again REFRESH_MS after it was shown, quietly: the
+ * same answer again is not redrawn (nothing flickers, a selection stays), a failed refresh leaves the page as it is
+ * and tries again later. One timer at most, set only once an answer is shown and cleared by every load, so requests
+ * never pile up; `load.stop()` when the view is left. `marker`'s data-refresh says whether one is pending (on/off).
  */
-export function pageLoader({ fetch, position, live, toPage, show, fail }) {
+export function pageLoader({ fetch, position, live, toPage, show, fail, refreshWhile = null, marker = null }) {
   let generation = 0;
-  return async function load() {
+  let timer = null;
+  let shown = '';
+  const pend = (on) => {
+    clearTimeout(timer);
+    timer = on ? setTimeout(() => live() && load({ quiet: true }), REFRESH_MS) : null;
+    if (marker) marker.dataset.refresh = on ? 'on' : 'off';
+  };
+  async function load({ quiet = false } = {}) {
+    pend(false);
     const mine = ++generation;
     const { page, size } = position();
     try {
@@ -222,9 +276,16 @@ export function pageLoader({ fetch, position, live, toPage, show, fail }) {
         toPage(pages);
         return;
       }
-      show(items, total);
+      const answer = JSON.stringify([items, total]);
+      if (!quiet || answer !== shown) show(items, total);
+      shown = answer;
+      if (refreshWhile) pend(refreshWhile(items));
     } catch (err) {
-      if (live() && mine === generation) fail(err);
+      if (!live() || mine !== generation) return;
+      if (quiet) pend(true);
+      else fail(err);
     }
-  };
+  }
+  load.stop = () => pend(false);
+  return load;
 }

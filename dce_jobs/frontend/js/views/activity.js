@@ -1,16 +1,19 @@
 // Executions across jobs, newest first (GET /api/executors): filters by app, service, state and start time, paged;
-// all of it kept in the URL (#/activity?app=&service=&state=&from=&to=&page=), so reload, Back and Forward keep it.
+// all of it kept in the URL (#/activity?app=&service=&state=&from=&to=&page=&size=), so reload, Back and Forward keep
+// it. While an execution on the page runs, the page is asked for again every few seconds.
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import {
+  anyRunning,
   countsText,
   entryDuration,
   hashOf,
+  pageFoot,
   pageLoader,
-  pager,
   readRunState,
   runFilters,
   runsFiltered,
+  sizeChoice,
   startedBy,
   stateBadge,
   tickDurations,
@@ -59,8 +62,9 @@ export function renderActivity(root, { query = new URLSearchParams() } = {}) {
     onchange: () => apply(),
   });
   const filters = runFilters('activity', () => apply());
+  const sizes = sizeChoice('activity-page-size', (size) => go({ ...state, size, page: 1 }));
   const count = h('span', { class: 'muted', 'data-testid': 'activity-count' });
-  const body = h('div', { class: 'card flush' }, spinner());
+  const body = h('div', { class: 'card flush', 'data-testid': 'activity-body' }, spinner());
   const foot = h('div', {});
 
   replace(
@@ -94,6 +98,7 @@ export function renderActivity(root, { query = new URLSearchParams() } = {}) {
     appInput.value = state.app;
     serviceInput.value = state.service;
     filters.show(state);
+    sizes.show(state.size);
   }
 
   // A new filter starts again at page 1; a new hash, so Back returns to the filter before.
@@ -130,6 +135,8 @@ export function renderActivity(root, { query = new URLSearchParams() } = {}) {
       replace(body, alertBox(err, 'activity-error'));
       replace(foot);
     },
+    refreshWhile: anyRunning,
+    marker: body,
   });
 
   function load() {
@@ -138,7 +145,7 @@ export function renderActivity(root, { query = new URLSearchParams() } = {}) {
 
   function draw(items, total) {
     count.textContent = `共 ${total} 次执行`;
-    replace(foot, total > state.size || state.page > 1 ? pager({ ...state, total, hrefOf: (n) => hrefOf(state, n) }) : null);
+    replace(foot, pageFoot(sizes.control, { ...state, total, hrefOf: (n) => hrefOf(state, n) }));
     if (!items.length) {
       const filtered = state.app || state.service || runsFiltered(state);
       replace(body, h('div', { class: 'empty', 'data-testid': 'activity-empty' }, filtered ? '没有符合条件的执行' : '还没有执行记录'));
@@ -223,6 +230,7 @@ export function renderActivity(root, { query = new URLSearchParams() } = {}) {
     cleanup() {
       alive = false;
       clearInterval(ticker);
+      loadPage.stop();
     },
   };
 }

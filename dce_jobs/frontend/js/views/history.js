@@ -1,16 +1,19 @@
 // A job's executions, newest first (GET /api/jobs/{JobId}/executors): state and start time filters, paged; kept in
-// the job page's URL (#/jobs/ID?state=&from=&to=&page=).
+// the job page's URL (#/jobs/ID?state=&from=&to=&page=&size=). While an execution on the page runs, the page is asked
+// for again every few seconds.
 import { api } from '../api.js';
 import { formatTime, h, replace } from '../dom.js';
 import {
+  anyRunning,
   countsText,
   entryDuration,
   hashOf,
+  pageFoot,
   pageLoader,
-  pager,
   readRunState,
   runFilters,
   runsFiltered,
+  sizeChoice,
   startedBy,
   stateBadge,
   tickDurations,
@@ -43,8 +46,9 @@ export function historyCard(jobId, query) {
       size: s.size !== PAGE_SIZE ? s.size : '',
     });
   const filters = runFilters('history', () => apply());
+  const sizes = sizeChoice('history-page-size', (size) => go({ ...state, size, page: 1 }));
   const count = h('span', { class: 'muted count', 'data-testid': 'history-count' });
-  const body = h('div', {}, spinner());
+  const body = h('div', { 'data-testid': 'history-body' }, spinner());
   const foot = h('div', {});
   const el = h(
     'section',
@@ -98,6 +102,8 @@ export function historyCard(jobId, query) {
       replace(body, alertBox(err, 'history-error'));
       replace(foot);
     },
+    refreshWhile: anyRunning,
+    marker: body,
   });
 
   function load() {
@@ -108,7 +114,7 @@ export function historyCard(jobId, query) {
   function draw(items, total) {
     const filtered = runsFiltered(state);
     count.textContent = filtered ? `符合条件 ${total} 次` : `共 ${total} 次`;
-    replace(foot, total > state.size || state.page > 1 ? pager({ ...state, total, unit: '次', hrefOf: (n) => hrefOf(state, n) }) : null);
+    replace(foot, pageFoot(sizes.control, { ...state, total, unit: '次', hrefOf: (n) => hrefOf(state, n) }));
     if (!items.length) {
       replace(body, h('div', { class: 'empty', 'data-testid': 'history-empty' }, filtered ? '没有符合条件的执行' : '还没有执行过'));
       return;
@@ -165,18 +171,21 @@ export function historyCard(jobId, query) {
 
   const ticker = setInterval(() => tickDurations(body), TICK_MS);
   filters.show(state);
+  sizes.show(state.size);
   load();
   return {
     el,
     update(next) {
       state = readRunState(next, PAGE_SIZE);
       filters.show(state);
+      sizes.show(state.size);
       load();
     },
     refresh: () => load(),
     stop() {
       stopped = true;
       clearInterval(ticker);
+      loadPage.stop();
     },
   };
 }

@@ -1,8 +1,8 @@
 // The job list: app, LastRun state and name filters, order and page, asked of the server (GET /api/jobs) and kept
-// in the URL (#/?app=&state=&q=&sort=&page=), so reload, Back and Forward keep them; and each job's actions.
+// in the URL (#/?app=&state=&q=&sort=&page=&size=), so reload, Back and Forward keep them; and each job's actions.
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
-import { choiceParam, hashOf, intParam, pageLoader, pager } from '../listing.js';
+import { choiceParam, hashOf, intParam, pageFoot, pageLoader, sizeChoice } from '../listing.js';
 import { alertBox, button, spinner, toast, warningBox } from '../ui.js';
 import { openJobForm } from './form.js';
 import { deleteJob, editJob, jobHref, startJob } from './actions.js';
@@ -25,6 +25,8 @@ const SORTS = {
   updated: { label: '最近修改', sort: '-UpdateTime' },
   name: { label: '名称', sort: 'Name' },
   oldest: { label: '最早创建', sort: 'CreateTime' },
+  ran: { label: '最近执行', sort: '-LastRunTime' },
+  idle: { label: '最久未执行', sort: 'LastRunTime' },
 };
 
 const LAST_STATES = [
@@ -83,6 +85,7 @@ export function renderJobs(root, { query = new URLSearchParams() } = {}) {
     { 'data-testid': 'job-sort', 'aria-label': '排序', class: 'sort-select' },
     Object.entries(SORTS).map(([value, s]) => h('option', { value }, s.label)),
   );
+  const sizes = sizeChoice('job-page-size', (size) => choose({ size }));
   const search = h('input', {
     type: 'search',
     placeholder: '搜索作业名称',
@@ -145,6 +148,7 @@ export function renderJobs(root, { query = new URLSearchParams() } = {}) {
     fillApps();
     stateSelect.value = state.lastState;
     sortSelect.value = state.sort;
+    sizes.show(state.size);
     if (search.value.trim() !== state.query) search.value = state.query;
   }
 
@@ -195,7 +199,7 @@ export function renderJobs(root, { query = new URLSearchParams() } = {}) {
 
   function draw(jobs, total) {
     count.textContent = `共 ${total} 个作业`;
-    replace(foot, total > state.size || state.page > 1 ? pager({ ...state, total, unit: '个作业', hrefOf: (n) => hrefOf(state, n) }) : null);
+    replace(foot, pageFoot(sizes.control, { ...state, total, unit: '个作业', hrefOf: (n) => hrefOf(state, n) }));
     if (!jobs.length) {
       const filtered = state.app || state.lastState || state.query;
       replace(
@@ -236,12 +240,30 @@ export function renderJobs(root, { query = new URLSearchParams() } = {}) {
             h(
               'tr',
               {},
-              ['作业名称', '应用 / 服务', '命令', '最近执行', '修改'].map((t) => h('th', {}, t)),
+              ['作业名称', '应用 / 服务', '命令'].map((t) => h('th', {}, t)),
+              lastRunHead(),
+              h('th', {}, '修改'),
               h('th', { class: 'actions' }, '操作'),
             ),
           ),
           h('tbody', {}, jobs.map(row)),
         ),
+      ),
+    );
+  }
+
+  /** The last run column's header: a link that orders by it, newest first, then the longest without a run first. */
+  function lastRunHead() {
+    const sorted = { ran: 'descending', idle: 'ascending' }[state.sort];
+    const next = state.sort === 'ran' ? 'idle' : 'ran';
+    return h(
+      'th',
+      { 'aria-sort': sorted || 'none' },
+      h(
+        'a',
+        { href: hrefOf({ ...state, sort: next, page: 1 }), class: 'th-sort', 'data-testid': 'sort-last-run', title: `按${SORTS[next].label}排序` },
+        '最近执行',
+        sorted ? (sorted === 'descending' ? ' ↓' : ' ↑') : '',
       ),
     );
   }
