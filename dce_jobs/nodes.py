@@ -200,7 +200,12 @@ class NodePool:
         if urlsplit(base_url).scheme in {"tcp", "http", "https"}:
             timeout = (config.connect_timeout_s, config.docker_timeout_s)
             tls = _tls_from_env()
-        return self._factory(base_url=base_url, version="1.41", timeout=timeout, tls=tls)
+        client = self._factory(base_url=base_url, version="1.41", timeout=timeout, tls=tls)
+        if urlsplit(base_url).scheme == "unix":
+            # requests looks for a .netrc file and scans the environment for proxies on every call (about 0.24 ms
+            # of CPU, 3 to 4 calls a target), none of which applies to a socket file; an engine over TCP keeps them
+            client.trust_env = False
+        return client
 
     async def manager(self) -> Engine:
         """The client of the engine the service was pointed at (a Swarm manager)."""
