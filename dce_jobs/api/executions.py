@@ -113,10 +113,9 @@ async def _inspect_body(request: web.Request, job_id: str, executor_id: str) -> 
     paused = request.app[RUNNER].is_paused(job_id, executor_id)
     results = await store.list_results(job_id, executor_id)
     targets = [execution.targets[r.index] if r.index < len(execution.targets) else None for r in results]
+    kept = encoder.kept(results, targets)
     with_output = [
-        r.index
-        for r, target in zip(results, targets, strict=True)
-        if r.status.value in {"RUNNING", "RUNNING_FAILED", "FINISHED"} and not encoder.knows(r, target)
+        r.index for r in results if r.status.value in {"RUNNING", "RUNNING_FAILED", "FINISHED"} and r.index not in kept
     ]
     tails = await store.tail_outputs(job_id, executor_id, with_output, max_bytes=INSPECT_TAIL_BYTES)
     views = []
@@ -128,7 +127,7 @@ async def _inspect_body(request: web.Request, job_id: str, executor_id: str) -> 
         views.append(schemas.ResultView(result, target, output, cut))
     summary = summarize(results, paused=paused)
     deliveries = tuple(t for t in await store.list_follow_ups(job_id, executor_id) if t.kind == "hook")
-    text = encoder.encode(schemas.InspectView(execution, summary, views, deliveries))
+    text = encoder.encode(schemas.InspectView(execution, summary, views, deliveries), kept)
     return web.Response(body=text_bytes(text), content_type="application/json", charset="utf-8")
 
 

@@ -10,6 +10,7 @@ final status and never change after it), and then its output tail need not be re
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from ..models import FINAL_STATUSES, ContainerResult, Execution, Target
@@ -52,14 +53,25 @@ class InspectJson:
         self._max_chars = max_chars
         self._chars = 0
 
-    def knows(self, result: ContainerResult, target: Target | None) -> bool:
-        """True when the entry of this ended target is kept: inspect need not read its output."""
-        return result.status in FINAL_STATUSES and _entry_key(result, target) in self._texts
+    def kept(self, results: list[ContainerResult], targets: list[Target | None]) -> dict[int, str]:
+        """The encoded entries of the ended targets among `results` (by index): inspect need not read their output.
 
-    def encode(self, view: InspectView) -> str:
-        """The inspect body; the Output of a ResultView whose entry is kept is not looked at."""
+        Taken before the output of the others is read, so that what another request does to the memo meanwhile
+        (starting it again when full) cannot leave an entry without its Output.
+        """
+        kept = {}
+        for result, target in zip(results, targets, strict=True):
+            if result.status in FINAL_STATUSES:
+                text = self._texts.get(_entry_key(result, target))
+                if text is not None:
+                    kept[result.index] = text
+        return kept
+
+    def encode(self, view: InspectView, kept: Mapping[int, str]) -> str:
+        """The inspect body; the entries of `kept` are used as they are (their ResultView's Output is not looked
+        at)."""
         head = _dumps(_INSPECT_HEAD.dump(view))
-        results = ", ".join(self._result(r) for r in view.results)
+        results = ", ".join(kept.get(r.result.index) or self._result(r) for r in view.results)
         return f'{head[:-1]}, "Target": {self._targets(view.execution)}, "Result": [{results}]}}'
 
     def _targets(self, execution: Execution) -> str:

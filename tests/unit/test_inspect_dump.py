@@ -89,40 +89,60 @@ def _body_view(views: list[schemas.ResultView], **changes: object) -> schemas.In
     return schemas.InspectView(execution, summarize([v.result for v in views]), views)
 
 
+#: VIEWS as the targets of one execution (one index each)
+INDEXED = [replace(v, result=v.result.replace(index=i)) for i, v in enumerate(VIEWS)]
+TARGETS = [v.target for v in INDEXED]
+
+
+def _without_kept_output(views: list[schemas.ResultView], kept: dict[int, str]) -> list[schemas.ResultView]:
+    """What inspect builds once entries are kept: their output is not read again."""
+    return [replace(v, output=None) if v.result.index in kept else v for v in views]
+
+
 def test_inspect_text_is_the_json_of_the_body_and_stays_so_once_entries_are_kept() -> None:
     encoder = InspectJson()
-    view = _body_view(VIEWS)
+    view = _body_view(INDEXED)
 
-    first = encoder.encode(view)
-    # what inspect does once the ended entries are kept: their output is not read again
-    again = _body_view([v if not encoder.knows(v.result, v.target) else replace(v, output=None) for v in VIEWS])
-    second = encoder.encode(again)
+    first = encoder.encode(view, encoder.kept([v.result for v in INDEXED], TARGETS))
+    kept = encoder.kept([v.result for v in INDEXED], TARGETS)
+    second = encoder.encode(_body_view(_without_kept_output(INDEXED, kept)), kept)
 
     expected = json.dumps(schemas.dump_inspect(view), ensure_ascii=False)
     assert first == expected and second == expected
-    assert [encoder.knows(v.result, v.target) for v in VIEWS] == [v.result.status in FINAL_STATUSES for v in VIEWS]
+    assert sorted(kept) == [v.result.index for v in INDEXED if v.result.status in FINAL_STATUSES]
+
+
+def test_entries_kept_when_inspect_began_serve_it_whatever_the_memo_does_meanwhile() -> None:
+    encoder = InspectJson()
+    encoder.encode(_body_view(INDEXED), {})
+    kept = encoder.kept([v.result for v in INDEXED], TARGETS)
+
+    encoder._texts.clear()  # another request started the memo again while this one read the other outputs
+    text = encoder.encode(_body_view(_without_kept_output(INDEXED, kept)), kept)
+
+    assert text == json.dumps(schemas.dump_inspect(_body_view(INDEXED)), ensure_ascii=False)
 
 
 def test_a_kept_entry_is_not_used_for_a_changed_record_or_a_running_target() -> None:
     encoder = InspectJson()
-    ended = VIEWS[2]
-    encoder.encode(_body_view([ended]))
+    ended, running = INDEXED[2], replace(INDEXED[1], output="more\n")
+    encoder.encode(_body_view([ended]), {})
 
     changed = replace(ended, result=ended.result.replace(exit_code=3), output="other\n")
-    running = replace(VIEWS[1], output="more\n")
-    text = encoder.encode(_body_view([changed, running], retried_by="2.000000"))
+    views = [changed, running]
+    kept = encoder.kept([v.result for v in views], [v.target for v in views])
+    text = encoder.encode(_body_view(views, retried_by="2.000000"), kept)
 
-    expected = schemas.dump_inspect(_body_view([changed, running], retried_by="2.000000"))
-    assert text == json.dumps(expected, ensure_ascii=False)
-    assert not encoder.knows(running.result, running.target)
+    assert kept == {}
+    assert text == json.dumps(schemas.dump_inspect(_body_view(views, retried_by="2.000000")), ensure_ascii=False)
 
 
 def test_kept_entries_are_bounded_by_their_text() -> None:
     encoder = InspectJson(max_chars=2_000)
-    ended = VIEWS[2]
+    ended = INDEXED[2]
     for index in range(50):
-        view = replace(ended, result=ended.result.replace(index=index))
-        encoder.encode(_body_view([view]))
+        encoder.encode(_body_view([replace(ended, result=ended.result.replace(index=index))]), {})
 
+    last = ended.result.replace(index=49)
     assert sum(map(len, encoder._texts.values())) <= 2_000
-    assert encoder.knows(replace(ended, result=ended.result.replace(index=49)).result, ended.target)
+    assert encoder.kept([last], [ended.target]) != {}
