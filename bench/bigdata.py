@@ -27,7 +27,7 @@ from dce_jobs.models import ContainerResult, EndReason, Execution, ExecutionStat
 from dce_jobs.store.sqlite import SqliteStore
 from tests.server import free_port
 
-from .load import CONCURRENCY, Sample
+from .load import CONCURRENCY, hammer
 from .procstat import cpu_s
 
 TOKEN = "bench-token"  # noqa: S105 - a throwaway token of a loopback-only server
@@ -158,32 +158,8 @@ async def _measure(url: str, path: str, *, count: int, concurrency: int) -> dict
         async with session.get(f"{url}{path}") as response:  # warm up; also shows the body size
             size = len(await response.read())
             total = response.headers.get("X-Total-Count")
-        sample = await _hammer(session, f"{url}{path}", count=count, concurrency=concurrency)
+        sample = await hammer(session, f"{url}{path}", count=count, duration_s=300, concurrency=concurrency)
     return {"path": path, "body_bytes": size, "x_total_count": total, **sample.summary()}
-
-
-async def _hammer(session: aiohttp.ClientSession, url: str, *, count: int, concurrency: int) -> Sample:
-    """GET url `count` times from `concurrency` workers (at most 300 s)."""
-    sample, issued = Sample(), 0
-    deadline = time.monotonic() + 300
-
-    async def worker() -> None:
-        nonlocal issued
-        while issued < count and time.monotonic() < deadline:
-            issued += 1
-            began = time.perf_counter()
-            async with session.get(url) as response:
-                await response.read()
-                ok = response.status == 200
-            if ok:
-                sample.latencies_s.append(time.perf_counter() - began)
-            else:
-                sample.errors += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    sample.elapsed_s = time.perf_counter() - started
-    return sample
 
 
 def baseline_tree(commit: str, into: Path) -> Path:

@@ -101,14 +101,7 @@ async def _floor(url: str, stop: asyncio.Event) -> Sample:
     started = time.perf_counter()
     async with client_session() as session:
         while not stop.is_set() and time.perf_counter() - started < WINDOW_S:
-            began = time.perf_counter()
-            async with session.get(url) as response:
-                await response.read()
-                ok = response.status == 200
-            if ok:
-                sample.latencies_s.append(time.perf_counter() - began)
-            else:
-                sample.errors += 1
+            await sample.get(session, url)
             await asyncio.sleep(FLOOR_EVERY_S)
     sample.elapsed_s = time.perf_counter() - started
     return sample

@@ -24,6 +24,17 @@ class Sample:
     errors: int = 0
     elapsed_s: float = 0.0
 
+    async def get(self, session: aiohttp.ClientSession, url: str) -> None:
+        """GET url once: its latency when answered 200, else one error more."""
+        began = time.perf_counter()
+        async with session.get(url) as response:
+            await response.read()
+            ok = response.status == 200
+        if ok:
+            self.latencies_s.append(time.perf_counter() - began)
+        else:
+            self.errors += 1
+
     def summary(self) -> dict[str, float]:
         """p50/p99 in ms, requests per second, counts."""
         return {
@@ -52,14 +63,7 @@ async def hammer(
         nonlocal issued
         while issued < count and time.monotonic() < deadline and not (stop and stop.is_set()):
             issued += 1
-            began = time.perf_counter()
-            async with session.get(url) as response:
-                await response.read()
-                ok = response.status == 200
-            if ok:
-                sample.latencies_s.append(time.perf_counter() - began)
-            else:
-                sample.errors += 1
+            await sample.get(session, url)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
