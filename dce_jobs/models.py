@@ -358,8 +358,8 @@ class Tally:
     a status about 800 times: counting all results each time was quadratic)."""
 
     def __init__(self, results: list[ContainerResult]) -> None:
-        self._results = list(results)
         self._outcomes = [outcome(r) for r in results]
+        self._finished_at = [r.finished_at or 0.0 for r in results]
         self.counts = dict.fromkeys(COUNT_KEYS, 0)
         for key in self._outcomes:
             self.counts[key] += 1
@@ -370,14 +370,14 @@ class Tally:
         self.counts[self._outcomes[result.index]] -= 1
         self.counts[key] += 1
         self._outcomes[result.index] = key
-        self._results[result.index] = result
+        self._finished_at[result.index] = result.finished_at or 0.0
 
     def summary(self, *, paused: bool = False) -> Summary:
         """The summary as of the results counted (`paused` comes from the execution's live run, if any)."""
         counts = dict(self.counts)
         if counts["waiting"] or counts["running"]:
             return Summary(ExecutionState.PAUSED if paused else ExecutionState.RUNNING, None, counts)
-        ended_at = max((r.finished_at or 0.0 for r in self._results), default=None)
+        ended_at = max(self._finished_at, default=None)
         if counts["stopped"]:
             state = ExecutionState.STOPPED
         elif counts["failed"]:
