@@ -65,11 +65,11 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         from dce_jobs.store.sqlite import SqliteStore
 
         file_min_bytes = {"sqlite-files": 1}.get(request.param, 16 * 1024)
-        async with _opened(SqliteStore(tmp_path / "jobs.db", file_min_bytes=file_min_bytes)) as opened:
-            yield opened
+        async with opened(SqliteStore(tmp_path / "jobs.db", file_min_bytes=file_min_bytes)) as sqlite:
+            yield sqlite
     else:
-        async with _mongo(request, MongoStore) as opened:
-            yield opened
+        async with _mongo(request, MongoStore) as mongo:
+            yield mongo
 
 
 @pytest.fixture(params=MONGO_BACKENDS)
@@ -82,7 +82,7 @@ def open_mongo(request: pytest.FixtureRequest) -> OpenMongo:
 async def _mongo(request: pytest.FixtureRequest, store_class: type[MongoStore]) -> AsyncIterator[MongoStore]:
     name = request.param
     if name == "mongo-fake":
-        async with _opened(store_class("mongodb://fake", client_factory=FakeAsyncMongoClient)) as store:
+        async with opened(store_class("mongodb://fake", client_factory=FakeAsyncMongoClient)) as store:
             yield store
     elif name in ("mongo-wire", "mongo-wire-txn"):
         url = request.getfixturevalue("wire_mongo_url")
@@ -94,7 +94,8 @@ async def _mongo(request: pytest.FixtureRequest, store_class: type[MongoStore]) 
 
 
 @asynccontextmanager
-async def _opened(store: _S) -> AsyncIterator[_S]:
+async def opened(store: _S) -> AsyncIterator[_S]:
+    """`store`, opened for the block and closed after it."""
     await store.open()
     try:
         yield store
@@ -113,7 +114,7 @@ async def mongo_on(
     factory = RecordingFactory(AsyncMongoClient)
     store = store_class(url, db_name=db_name, client_factory=factory, transactions=transactions)
     try:
-        async with _opened(store):
+        async with opened(store):
             try:
                 yield store
             finally:

@@ -15,7 +15,7 @@ from dce_jobs.store.mongo import MongoStore
 from dce_jobs.store.mongo_lists import add_last_run_starts, fill_execution_apps, upgrade_old_records
 from dce_jobs.store.sqlite import SqliteStore
 from tests.fakes.mongo import FakeAsyncMongoClient
-from tests.store.conftest import OpenMongo
+from tests.store.conftest import OpenMongo, opened
 from tests.store.records import make_execution, make_job, results_of
 
 #: the tables as the version before the lists created them
@@ -90,16 +90,12 @@ async def test_an_older_sqlite_file_is_upgraded_on_open(tmp_path: Path) -> None:
         db.execute("INSERT INTO results VALUES ('j1', ?, 0, ?, ?)", (r["executor_id"], r["status"], json.dumps(r)))
     db.commit()
     db.close()
-    store = SqliteStore(path)
-    await store.open()
-    try:
+    async with opened(SqliteStore(path)) as store:
         await _check(store)
         # the indexes the lists and the statistics name (INDEXED BY) exist on an upgraded file too
         assert [j.executors for j in await store.list_jobs()] == [("30.000000", "40.000000")]
         stats = await store.execution_stats(StatsQuery(since_s=0.0, until_s=100.0))
         assert (stats.ended_count, stats.durations_s[50]) == (2, 1.0)
-    finally:
-        await store.close()
     db = sqlite3.connect(path)
     names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     db.close()
@@ -107,17 +103,13 @@ async def test_an_older_sqlite_file_is_upgraded_on_open(tmp_path: Path) -> None:
 
 
 async def test_older_mongo_documents_are_upgraded_on_open() -> None:
-    store = MongoStore("mongodb://fake", client_factory=FakeAsyncMongoClient)
-    await store.open()
-    try:
+    async with opened(MongoStore("mongodb://fake", client_factory=FakeAsyncMongoClient)) as store:
         db = store._db  # noqa: SLF001 - documents as the older version wrote them
         await db["jobs"].insert_one(dict(JOB))
         await db["executions"].insert_many([dict(e) for e in EXECUTIONS])
         await db["results"].insert_many([dict(r) for r in RESULTS])
         await upgrade_old_records(db)  # what open() runs
         await _check(store)
-    finally:
-        await store.close()
 
 
 #: executions as the statistics' version (before the lists) stored them: state, end and duration beside the doc
@@ -154,26 +146,18 @@ async def test_a_sqlite_file_of_the_statistics_version_keeps_its_ends_and_gets_t
         db.execute("INSERT INTO results VALUES ('j1', ?, 0, ?, ?)", (r["executor_id"], r["status"], json.dumps(r)))
     db.commit()
     db.close()
-    store = SqliteStore(path)
-    await store.open()
-    try:
+    async with opened(SqliteStore(path)) as store:
         await _check_stats_era(store)
-    finally:
-        await store.close()
 
 
 async def test_mongo_documents_of_the_statistics_version_keep_their_ends_and_get_the_lists() -> None:
-    store = MongoStore("mongodb://fake", client_factory=FakeAsyncMongoClient)
-    await store.open()
-    try:
+    async with opened(MongoStore("mongodb://fake", client_factory=FakeAsyncMongoClient)) as store:
         db = store._db  # noqa: SLF001 - documents as the older version wrote them
         await db["jobs"].insert_one(dict(JOB))
         await db["executions"].insert_many([{**e, "hour": 0} for e in STATS_ERA])
         await db["results"].insert_many([dict(r) for r in RESULTS])
         await upgrade_old_records(db)  # what open() runs
         await _check_stats_era(store)
-    finally:
-        await store.close()
 
 
 async def _two_jobs_that_ran(store: SqliteStore | MongoStore) -> list[str]:
@@ -194,32 +178,22 @@ async def _by_last_run(store: SqliteStore | MongoStore) -> list[str]:
 
 async def test_a_sqlite_file_from_before_the_last_run_order_gets_its_starts(tmp_path: Path) -> None:
     path = tmp_path / "lists.sqlite3"
-    store = SqliteStore(path)
-    await store.open()
-    try:
+    async with opened(SqliteStore(path)) as store:
         await _two_jobs_that_ran(store)
-    finally:
-        await store.close()
     db = sqlite3.connect(path)  # as the version before kept it: no start, user_version 1
     db.execute("UPDATE jobs SET last_started_at = NULL")
     db.execute("PRAGMA user_version = 1")
     db.commit()
     db.close()
-    store = SqliteStore(path)
-    await store.open()
-    try:
+    async with opened(SqliteStore(path)) as store:
         assert await _by_last_run(store) == ["b", "a"]
-    finally:
-        await store.close()
     db = sqlite3.connect(path)
     assert sorted(row[0] for row in db.execute("SELECT last_started_at FROM jobs")) == [30.0, 50.0]
     db.close()
 
 
 async def test_mongo_jobs_from_before_the_last_run_order_get_their_starts() -> None:
-    store = MongoStore("mongodb://fake", client_factory=FakeAsyncMongoClient)
-    await store.open()
-    try:
+    async with opened(MongoStore("mongodb://fake", client_factory=FakeAsyncMongoClient)) as store:
         await _two_jobs_that_ran(store)
         db = store._db  # noqa: SLF001 - last_run as the version before kept it
         await db["jobs"].update_many({}, {"$unset": {"last_run.started_at": ""}})
@@ -228,8 +202,6 @@ async def test_mongo_jobs_from_before_the_last_run_order_get_their_starts() -> N
         await add_last_run_starts(db)
         assert await _by_last_run(store) == ["b", "a"]
         assert sorted([d["last_run"]["started_at"] async for d in db["jobs"].find({})]) == [30.0, 50.0]
-    finally:
-        await store.close()
 
 
 async def _runs_of_two_apps(store: SqliteStore | MongoStore) -> None:
@@ -254,12 +226,8 @@ async def test_sqlite_executions_without_an_app_get_their_jobs_at_open(
 ) -> None:
     monkeypatch.setattr(sqlite_schema, "_APP_BATCH", 2)  # several batches
     path = tmp_path / "apps.sqlite3"
-    store = SqliteStore(path)
-    await store.open()
-    try:
+    async with opened(SqliteStore(path)) as store:
         await _runs_of_two_apps(store)
-    finally:
-        await store.close()
     db = sqlite3.connect(path)  # as a version that did not keep it wrote them, and a run whose job is gone
     db.execute("UPDATE executions SET app_name = CASE executor_id WHEN 'x3' THEN NULL ELSE '' END")
     db.execute(
@@ -268,12 +236,8 @@ async def test_sqlite_executions_without_an_app_get_their_jobs_at_open(
     db.commit()
     db.close()
     for _ in range(2):  # idempotent
-        store = SqliteStore(path)
-        await store.open()
-        try:
+        async with opened(SqliteStore(path)) as store:
             await _check_apps(store)
-        finally:
-            await store.close()
     db = sqlite3.connect(path)
     assert db.execute("SELECT app_name FROM executions WHERE job_id = 'gone'").fetchall() == [("",)]
     db.close()
